@@ -104,6 +104,8 @@ fn str_field<'a>(value: &'a Value, key: &str) -> Result<&'a str, String> {
 /// One element of a StructureDefinition snapshot.
 struct Element {
     types: Vec<String>,
+    /// `max` is not `1`: JSON holds an array.
+    many: bool,
     content_reference: Option<String>,
 }
 
@@ -148,10 +150,15 @@ fn build_model(package: &Package) -> Result<Model, String> {
                 .get("contentReference")
                 .and_then(Value::as_str)
                 .map(|r| r.trim_start_matches('#').to_owned());
+            let many = element
+                .get("max")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m != "1" && m != "0");
             elements.insert(
                 path.to_owned(),
                 Element {
                     types,
+                    many,
                     content_reference,
                 },
             );
@@ -427,7 +434,8 @@ fn parse(text: &str) -> Result<Ast, String> {
 /// A compiled step, rendered as the crate's `Step` enum.
 #[derive(Debug, Clone)]
 enum Step {
-    Field(String),
+    /// A member, and whether it repeats (only used to build test resources).
+    Field(String, bool),
     Choice(Vec<String>),
     ReferenceTo(String),
     Equals(String, String),
@@ -537,27 +545,35 @@ impl Compiler<'_> {
         }
     }
 
-    fn child(&self, path: &str, name: &str) -> Result<State, String> {
+    /// The state after member `name`, and whether the member repeats.
+    fn child(&self, path: &str, name: &str) -> Result<(State, bool), String> {
         let full = format!("{path}.{name}");
         if let Some(element) = self.model.elements.get(&full) {
             if let Some(target) = &element.content_reference {
-                return Ok(State::Typed(target.clone()));
+                return Ok((State::Typed(target.clone()), element.many));
             }
-            return match element.types.as_slice() {
-                [t] if t == "BackboneElement" || t == "Element" => Ok(State::Typed(full)),
-                [t] if t == "Resource" => Ok(State::AnyResource),
-                [t] => Ok(State::Typed(t.clone())),
-                _ => Err(format!(
-                    "element `{full}` has {} types",
-                    element.types.len()
-                )),
+            let state = match element.types.as_slice() {
+                [t] if t == "BackboneElement" || t == "Element" => State::Typed(full),
+                [t] if t == "Resource" => State::AnyResource,
+                [t] => State::Typed(t.clone()),
+                _ => {
+                    return Err(format!(
+                        "element `{full}` has {} types",
+                        element.types.len()
+                    ));
+                }
             };
+            return Ok((state, element.many));
         }
         if let Some(element) = self.model.elements.get(&format!("{full}[x]")) {
-            return Ok(State::Choice {
-                prefix: name.to_owned(),
-                types: element.types.clone(),
-            });
+            let types = element.types.clone();
+            return Ok((
+                State::Choice {
+                    prefix: name.to_owned(),
+                    types,
+                },
+                false,
+            ));
         }
         Err(format!("no element `{full}`"))
     }
@@ -572,7 +588,7 @@ impl Compiler<'_> {
         match state {
             State::Choice { prefix, types } => {
                 if types.iter().any(|x| x == t) {
-                    steps.push(Step::Field(format!("{prefix}{}", capitalise(t))));
+                    steps.push(Step::Field(format!("{prefix}{}", capitalise(t)), false));
                     Ok(Some((steps, State::Typed(t.to_owned()))))
                 } else {
                     Ok(None)
@@ -611,8 +627,8 @@ impl Compiler<'_> {
         };
         let next = match step {
             AstStep::Field(name) => {
-                let next = self.child(&path, name)?;
-                steps.push(Step::Field(name.clone()));
+                let (next, many) = self.child(&path, name)?;
+                steps.push(Step::Field(name.clone(), many));
                 // A choice's JSON key is only known once narrowed or settled.
                 if let State::Choice { .. } = next {
                     steps.pop();
@@ -676,7 +692,7 @@ fn variant(t: &str) -> String {
 
 fn render_step(step: &Step) -> String {
     match step {
-        Step::Field(name) => format!("Step::Field({})", rust_str(name)),
+        Step::Field(name, _) => format!("Step::Field({})", rust_str(name)),
         Step::Choice(keys) => format!(
             "Step::Choice(&[{}])",
             keys.iter()
@@ -1037,6 +1053,97 @@ pub(crate) fn render(package_path: &Path) -> Result<String, String> {
     );
     for (base, code, reason) in &skipped {
         let _ = writeln!(w, "// ({base}, {code}): {reason}");
+    }
+    Ok(out)
+}
+
+/// A minimal resource that is in a compartment through one parameter: `resource` holds the
+/// string `"__REFERENCE__"` where the `Reference` goes. Used by the pair tests.
+#[cfg_attr(not(test), expect(dead_code, reason = "used by the pair tests only"))]
+pub(crate) struct PairTemplate {
+    pub(crate) compartment: &'static str,
+    pub(crate) resource_type: String,
+    pub(crate) parameter: String,
+    pub(crate) resource: Value,
+}
+
+/// One template per (resource type, parameter) pair of the five CompartmentDefinitions.
+#[cfg_attr(not(test), expect(dead_code, reason = "used by the pair tests only"))]
+pub(crate) fn pair_templates(package_path: &Path) -> Result<Vec<PairTemplate>, String> {
+    let package = read_package(package_path)?;
+    let model = build_model(&package)?;
+    let mut params: HashMap<(String, String), String> = HashMap::new();
+    for sp in &package.search_parameters {
+        let bases = sp.get("base").and_then(Value::as_array);
+        let expression = sp.get("expression").and_then(Value::as_str);
+        let (Some(bases), Some(expression)) = (bases, expression) else {
+            continue;
+        };
+        for base in bases.iter().filter_map(Value::as_str) {
+            let code = str_field(sp, "code")?.to_owned();
+            params.insert((base.to_owned(), code), expression.to_owned());
+        }
+    }
+    let mut out = Vec::new();
+    for (id, owner) in COMPARTMENTS {
+        let definition = package
+            .compartments
+            .get(id)
+            .ok_or_else(|| format!("missing `{id}`"))?;
+        let resources = definition.get("resource").and_then(Value::as_array);
+        for resource in resources.into_iter().flatten() {
+            let code = str_field(resource, "code")?;
+            let codes = resource.get("param").and_then(Value::as_array);
+            for param in codes.into_iter().flatten().filter_map(Value::as_str) {
+                if param == "{def}" {
+                    continue;
+                }
+                let expression = params
+                    .get(&(code.to_owned(), param.to_owned()))
+                    .ok_or_else(|| format!("no `{code}.{param}`"))?;
+                let branches = compile(&model, code, expression)?;
+                // The first branch that can reference the owner type.
+                let branch = branches
+                    .iter()
+                    .find(|b| {
+                        !b.iter()
+                            .any(|s| matches!(s, Step::ReferenceTo(t) if t != owner))
+                    })
+                    .ok_or_else(|| format!("`{code}.{param}` can never reference a `{owner}`"))?;
+                let mut value = Value::String("__REFERENCE__".to_owned());
+                for step in branch.iter().rev() {
+                    match step {
+                        Step::Field(name, many) => {
+                            let inner = if *many {
+                                Value::Array(vec![value])
+                            } else {
+                                value
+                            };
+                            let mut object = serde_json::Map::new();
+                            object.insert(name.clone(), inner);
+                            value = Value::Object(object);
+                        }
+                        Step::ReferenceTo(_) => {}
+                        other => {
+                            return Err(format!(
+                                "`{code}.{param}`: cannot build a resource through {other:?}"
+                            ));
+                        }
+                    }
+                }
+                let Value::Object(mut object) = value else {
+                    return Err(format!("`{code}.{param}`: empty path"));
+                };
+                object.insert("resourceType".to_owned(), Value::String(code.to_owned()));
+                object.insert("id".to_owned(), Value::String("pair-test".to_owned()));
+                out.push(PairTemplate {
+                    compartment: owner,
+                    resource_type: code.to_owned(),
+                    parameter: param.to_owned(),
+                    resource: Value::Object(object),
+                });
+            }
+        }
     }
     Ok(out)
 }

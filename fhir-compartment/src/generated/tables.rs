@@ -3,8 +3,8 @@
 //! Tables generated from the official FHIR R4 definitions: resource types, compiled
 //! SearchParameter FHIRPath expressions, and the five compartment definitions.
 
-use crate::compartment::CompartmentKind;
 use crate::path::{Expression, ParameterKind, SearchParameter, Step};
+use crate::compartment::CompartmentKind;
 
 /// The FHIR version these tables were generated from.
 pub(crate) const FHIR_VERSION: &str = "4.0.1";
@@ -617,7 +617,9 @@ static SP_0: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Resource.id",
-        branches: &[&[Step::Field("id")]],
+        branches: &[
+            &[Step::Field("id")],
+        ],
     },
 };
 static SP_1: SearchParameter = SearchParameter {
@@ -626,7 +628,9 @@ static SP_1: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Resource.meta.lastUpdated",
-        branches: &[&[Step::Field("meta"), Step::Field("lastUpdated")]],
+        branches: &[
+            &[Step::Field("meta"), Step::Field("lastUpdated")],
+        ],
     },
 };
 static SP_2: SearchParameter = SearchParameter {
@@ -635,7 +639,9 @@ static SP_2: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Resource.meta.profile",
-        branches: &[&[Step::Field("meta"), Step::Field("profile")]],
+        branches: &[
+            &[Step::Field("meta"), Step::Field("profile")],
+        ],
     },
 };
 static SP_3: SearchParameter = SearchParameter {
@@ -644,7 +650,9 @@ static SP_3: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Resource.meta.security",
-        branches: &[&[Step::Field("meta"), Step::Field("security")]],
+        branches: &[
+            &[Step::Field("meta"), Step::Field("security")],
+        ],
     },
 };
 static SP_4: SearchParameter = SearchParameter {
@@ -653,7 +661,9 @@ static SP_4: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Resource.meta.source",
-        branches: &[&[Step::Field("meta"), Step::Field("source")]],
+        branches: &[
+            &[Step::Field("meta"), Step::Field("source")],
+        ],
     },
 };
 static SP_5: SearchParameter = SearchParameter {
@@ -662,7 +672,9 @@ static SP_5: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Resource.meta.tag",
-        branches: &[&[Step::Field("meta"), Step::Field("tag")]],
+        branches: &[
+            &[Step::Field("meta"), Step::Field("tag")],
+        ],
     },
 };
 static SP_6: SearchParameter = SearchParameter {
@@ -671,7 +683,9 @@ static SP_6: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Account.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_7: SearchParameter = SearchParameter {
@@ -680,7 +694,9 @@ static SP_7: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Account.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_8: SearchParameter = SearchParameter {
@@ -689,7 +705,9 @@ static SP_8: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Account.owner",
-        branches: &[&[Step::Field("owner")]],
+        branches: &[
+            &[Step::Field("owner")],
+        ],
     },
 };
 static SP_9: SearchParameter = SearchParameter {
@@ -698,10 +716,9 @@ static SP_9: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Account.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_10: SearchParameter = SearchParameter {
@@ -710,7 +727,9 @@ static SP_10: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Account.servicePeriod",
-        branches: &[&[Step::Field("servicePeriod")]],
+        branches: &[
+            &[Step::Field("servicePeriod")],
+        ],
     },
 };
 static SP_11: SearchParameter = SearchParameter {
@@ -719,7 +738,9 @@ static SP_11: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Account.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_12: SearchParameter = SearchParameter {
@@ -728,7 +749,9 @@ static SP_12: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Account.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_13: SearchParameter = SearchParameter {
@@ -737,7 +760,9 @@ static SP_13: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Account.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_14: SearchParameter = SearchParameter {
@@ -746,11 +771,9 @@ static SP_14: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_15: SearchParameter = SearchParameter {
@@ -759,10 +782,9 @@ static SP_15: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ActivityDefinition.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_16: SearchParameter = SearchParameter {
@@ -783,7 +805,9 @@ static SP_17: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_18: SearchParameter = SearchParameter {
@@ -792,7 +816,9 @@ static SP_18: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ActivityDefinition.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_19: SearchParameter = SearchParameter {
@@ -802,11 +828,7 @@ static SP_19: SearchParameter = SearchParameter {
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='depends-on').resource | ActivityDefinition.library",
         branches: &[
-            &[
-                Step::Field("relatedArtifact"),
-                Step::Equals("type", "depends-on"),
-                Step::Field("resource"),
-            ],
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
         ],
     },
@@ -817,11 +839,9 @@ static SP_20: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_21: SearchParameter = SearchParameter {
@@ -830,7 +850,9 @@ static SP_21: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_22: SearchParameter = SearchParameter {
@@ -839,7 +861,9 @@ static SP_22: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ActivityDefinition.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_23: SearchParameter = SearchParameter {
@@ -848,7 +872,9 @@ static SP_23: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_24: SearchParameter = SearchParameter {
@@ -857,7 +883,9 @@ static SP_24: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_25: SearchParameter = SearchParameter {
@@ -866,7 +894,9 @@ static SP_25: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_26: SearchParameter = SearchParameter {
@@ -875,11 +905,9 @@ static SP_26: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_27: SearchParameter = SearchParameter {
@@ -888,7 +916,9 @@ static SP_27: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_28: SearchParameter = SearchParameter {
@@ -897,7 +927,9 @@ static SP_28: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_29: SearchParameter = SearchParameter {
@@ -906,11 +938,9 @@ static SP_29: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_30: SearchParameter = SearchParameter {
@@ -919,7 +949,9 @@ static SP_30: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_31: SearchParameter = SearchParameter {
@@ -928,7 +960,9 @@ static SP_31: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_32: SearchParameter = SearchParameter {
@@ -937,7 +971,9 @@ static SP_32: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ActivityDefinition.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_33: SearchParameter = SearchParameter {
@@ -946,7 +982,9 @@ static SP_33: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_34: SearchParameter = SearchParameter {
@@ -955,7 +993,9 @@ static SP_34: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.actuality",
-        branches: &[&[Step::Field("actuality")]],
+        branches: &[
+            &[Step::Field("actuality")],
+        ],
     },
 };
 static SP_35: SearchParameter = SearchParameter {
@@ -964,7 +1004,9 @@ static SP_35: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_36: SearchParameter = SearchParameter {
@@ -973,7 +1015,9 @@ static SP_36: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AdverseEvent.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_37: SearchParameter = SearchParameter {
@@ -982,7 +1026,9 @@ static SP_37: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.event",
-        branches: &[&[Step::Field("event")]],
+        branches: &[
+            &[Step::Field("event")],
+        ],
     },
 };
 static SP_38: SearchParameter = SearchParameter {
@@ -991,7 +1037,9 @@ static SP_38: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_39: SearchParameter = SearchParameter {
@@ -1000,7 +1048,9 @@ static SP_39: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.recorder",
-        branches: &[&[Step::Field("recorder")]],
+        branches: &[
+            &[Step::Field("recorder")],
+        ],
     },
 };
 static SP_40: SearchParameter = SearchParameter {
@@ -1009,7 +1059,9 @@ static SP_40: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.resultingCondition",
-        branches: &[&[Step::Field("resultingCondition")]],
+        branches: &[
+            &[Step::Field("resultingCondition")],
+        ],
     },
 };
 static SP_41: SearchParameter = SearchParameter {
@@ -1018,7 +1070,9 @@ static SP_41: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.seriousness",
-        branches: &[&[Step::Field("seriousness")]],
+        branches: &[
+            &[Step::Field("seriousness")],
+        ],
     },
 };
 static SP_42: SearchParameter = SearchParameter {
@@ -1027,7 +1081,9 @@ static SP_42: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.severity",
-        branches: &[&[Step::Field("severity")]],
+        branches: &[
+            &[Step::Field("severity")],
+        ],
     },
 };
 static SP_43: SearchParameter = SearchParameter {
@@ -1036,7 +1092,9 @@ static SP_43: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.study",
-        branches: &[&[Step::Field("study")]],
+        branches: &[
+            &[Step::Field("study")],
+        ],
     },
 };
 static SP_44: SearchParameter = SearchParameter {
@@ -1045,7 +1103,9 @@ static SP_44: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_45: SearchParameter = SearchParameter {
@@ -1054,7 +1114,9 @@ static SP_45: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.suspectEntity.instance",
-        branches: &[&[Step::Field("suspectEntity"), Step::Field("instance")]],
+        branches: &[
+            &[Step::Field("suspectEntity"), Step::Field("instance")],
+        ],
     },
 };
 static SP_46: SearchParameter = SearchParameter {
@@ -1063,7 +1125,9 @@ static SP_46: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.asserter",
-        branches: &[&[Step::Field("asserter")]],
+        branches: &[
+            &[Step::Field("asserter")],
+        ],
     },
 };
 static SP_47: SearchParameter = SearchParameter {
@@ -1072,7 +1136,9 @@ static SP_47: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_48: SearchParameter = SearchParameter {
@@ -1081,7 +1147,9 @@ static SP_48: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.clinicalStatus",
-        branches: &[&[Step::Field("clinicalStatus")]],
+        branches: &[
+            &[Step::Field("clinicalStatus")],
+        ],
     },
 };
 static SP_49: SearchParameter = SearchParameter {
@@ -1102,7 +1170,9 @@ static SP_50: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.criticality",
-        branches: &[&[Step::Field("criticality")]],
+        branches: &[
+            &[Step::Field("criticality")],
+        ],
     },
 };
 static SP_51: SearchParameter = SearchParameter {
@@ -1111,7 +1181,9 @@ static SP_51: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("recordedDate")]],
+        branches: &[
+            &[Step::Field("recordedDate")],
+        ],
     },
 };
 static SP_52: SearchParameter = SearchParameter {
@@ -1120,7 +1192,9 @@ static SP_52: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_53: SearchParameter = SearchParameter {
@@ -1129,7 +1203,9 @@ static SP_53: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.lastOccurrence",
-        branches: &[&[Step::Field("lastOccurrence")]],
+        branches: &[
+            &[Step::Field("lastOccurrence")],
+        ],
     },
 };
 static SP_54: SearchParameter = SearchParameter {
@@ -1138,7 +1214,9 @@ static SP_54: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.reaction.manifestation",
-        branches: &[&[Step::Field("reaction"), Step::Field("manifestation")]],
+        branches: &[
+            &[Step::Field("reaction"), Step::Field("manifestation")],
+        ],
     },
 };
 static SP_55: SearchParameter = SearchParameter {
@@ -1147,7 +1225,9 @@ static SP_55: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.reaction.onset",
-        branches: &[&[Step::Field("reaction"), Step::Field("onset")]],
+        branches: &[
+            &[Step::Field("reaction"), Step::Field("onset")],
+        ],
     },
 };
 static SP_56: SearchParameter = SearchParameter {
@@ -1156,7 +1236,9 @@ static SP_56: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_57: SearchParameter = SearchParameter {
@@ -1165,7 +1247,9 @@ static SP_57: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.recorder",
-        branches: &[&[Step::Field("recorder")]],
+        branches: &[
+            &[Step::Field("recorder")],
+        ],
     },
 };
 static SP_58: SearchParameter = SearchParameter {
@@ -1174,7 +1258,9 @@ static SP_58: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.reaction.exposureRoute",
-        branches: &[&[Step::Field("reaction"), Step::Field("exposureRoute")]],
+        branches: &[
+            &[Step::Field("reaction"), Step::Field("exposureRoute")],
+        ],
     },
 };
 static SP_59: SearchParameter = SearchParameter {
@@ -1183,7 +1269,9 @@ static SP_59: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.reaction.severity",
-        branches: &[&[Step::Field("reaction"), Step::Field("severity")]],
+        branches: &[
+            &[Step::Field("reaction"), Step::Field("severity")],
+        ],
     },
 };
 static SP_60: SearchParameter = SearchParameter {
@@ -1192,7 +1280,9 @@ static SP_60: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_61: SearchParameter = SearchParameter {
@@ -1201,7 +1291,9 @@ static SP_61: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.verificationStatus",
-        branches: &[&[Step::Field("verificationStatus")]],
+        branches: &[
+            &[Step::Field("verificationStatus")],
+        ],
     },
 };
 static SP_62: SearchParameter = SearchParameter {
@@ -1210,7 +1302,9 @@ static SP_62: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor",
-        branches: &[&[Step::Field("participant"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("actor")],
+        ],
     },
 };
 static SP_63: SearchParameter = SearchParameter {
@@ -1219,7 +1313,9 @@ static SP_63: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.appointmentType",
-        branches: &[&[Step::Field("appointmentType")]],
+        branches: &[
+            &[Step::Field("appointmentType")],
+        ],
     },
 };
 static SP_64: SearchParameter = SearchParameter {
@@ -1228,7 +1324,9 @@ static SP_64: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_65: SearchParameter = SearchParameter {
@@ -1237,7 +1335,9 @@ static SP_65: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Appointment.start",
-        branches: &[&[Step::Field("start")]],
+        branches: &[
+            &[Step::Field("start")],
+        ],
     },
 };
 static SP_66: SearchParameter = SearchParameter {
@@ -1246,7 +1346,9 @@ static SP_66: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_67: SearchParameter = SearchParameter {
@@ -1255,11 +1357,9 @@ static SP_67: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor.where(resolve() is Location)",
-        branches: &[&[
-            Step::Field("participant"),
-            Step::Field("actor"),
-            Step::ReferenceTo(ResourceType::Location),
-        ]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("actor"), Step::ReferenceTo(ResourceType::Location)],
+        ],
     },
 };
 static SP_68: SearchParameter = SearchParameter {
@@ -1268,7 +1368,9 @@ static SP_68: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.participant.status",
-        branches: &[&[Step::Field("participant"), Step::Field("status")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("status")],
+        ],
     },
 };
 static SP_69: SearchParameter = SearchParameter {
@@ -1277,11 +1379,9 @@ static SP_69: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("participant"),
-            Step::Field("actor"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("actor"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_70: SearchParameter = SearchParameter {
@@ -1290,11 +1390,9 @@ static SP_70: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor.where(resolve() is Practitioner)",
-        branches: &[&[
-            Step::Field("participant"),
-            Step::Field("actor"),
-            Step::ReferenceTo(ResourceType::Practitioner),
-        ]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("actor"), Step::ReferenceTo(ResourceType::Practitioner)],
+        ],
     },
 };
 static SP_71: SearchParameter = SearchParameter {
@@ -1303,7 +1401,9 @@ static SP_71: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.reasonCode",
-        branches: &[&[Step::Field("reasonCode")]],
+        branches: &[
+            &[Step::Field("reasonCode")],
+        ],
     },
 };
 static SP_72: SearchParameter = SearchParameter {
@@ -1312,7 +1412,9 @@ static SP_72: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.reasonReference",
-        branches: &[&[Step::Field("reasonReference")]],
+        branches: &[
+            &[Step::Field("reasonReference")],
+        ],
     },
 };
 static SP_73: SearchParameter = SearchParameter {
@@ -1321,7 +1423,9 @@ static SP_73: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.serviceCategory",
-        branches: &[&[Step::Field("serviceCategory")]],
+        branches: &[
+            &[Step::Field("serviceCategory")],
+        ],
     },
 };
 static SP_74: SearchParameter = SearchParameter {
@@ -1330,7 +1434,9 @@ static SP_74: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.serviceType",
-        branches: &[&[Step::Field("serviceType")]],
+        branches: &[
+            &[Step::Field("serviceType")],
+        ],
     },
 };
 static SP_75: SearchParameter = SearchParameter {
@@ -1339,7 +1445,9 @@ static SP_75: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.slot",
-        branches: &[&[Step::Field("slot")]],
+        branches: &[
+            &[Step::Field("slot")],
+        ],
     },
 };
 static SP_76: SearchParameter = SearchParameter {
@@ -1348,7 +1456,9 @@ static SP_76: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.specialty",
-        branches: &[&[Step::Field("specialty")]],
+        branches: &[
+            &[Step::Field("specialty")],
+        ],
     },
 };
 static SP_77: SearchParameter = SearchParameter {
@@ -1357,7 +1467,9 @@ static SP_77: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_78: SearchParameter = SearchParameter {
@@ -1366,7 +1478,9 @@ static SP_78: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.supportingInformation",
-        branches: &[&[Step::Field("supportingInformation")]],
+        branches: &[
+            &[Step::Field("supportingInformation")],
+        ],
     },
 };
 static SP_79: SearchParameter = SearchParameter {
@@ -1375,7 +1489,9 @@ static SP_79: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor",
-        branches: &[&[Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("actor")],
+        ],
     },
 };
 static SP_80: SearchParameter = SearchParameter {
@@ -1384,7 +1500,9 @@ static SP_80: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.appointment",
-        branches: &[&[Step::Field("appointment")]],
+        branches: &[
+            &[Step::Field("appointment")],
+        ],
     },
 };
 static SP_81: SearchParameter = SearchParameter {
@@ -1393,7 +1511,9 @@ static SP_81: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AppointmentResponse.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_82: SearchParameter = SearchParameter {
@@ -1402,10 +1522,9 @@ static SP_82: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor.where(resolve() is Location)",
-        branches: &[&[
-            Step::Field("actor"),
-            Step::ReferenceTo(ResourceType::Location),
-        ]],
+        branches: &[
+            &[Step::Field("actor"), Step::ReferenceTo(ResourceType::Location)],
+        ],
     },
 };
 static SP_83: SearchParameter = SearchParameter {
@@ -1414,7 +1533,9 @@ static SP_83: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AppointmentResponse.participantStatus",
-        branches: &[&[Step::Field("participantStatus")]],
+        branches: &[
+            &[Step::Field("participantStatus")],
+        ],
     },
 };
 static SP_84: SearchParameter = SearchParameter {
@@ -1423,10 +1544,9 @@ static SP_84: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("actor"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("actor"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_85: SearchParameter = SearchParameter {
@@ -1435,10 +1555,9 @@ static SP_85: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor.where(resolve() is Practitioner)",
-        branches: &[&[
-            Step::Field("actor"),
-            Step::ReferenceTo(ResourceType::Practitioner),
-        ]],
+        branches: &[
+            &[Step::Field("actor"), Step::ReferenceTo(ResourceType::Practitioner)],
+        ],
     },
 };
 static SP_86: SearchParameter = SearchParameter {
@@ -1447,7 +1566,9 @@ static SP_86: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.action",
-        branches: &[&[Step::Field("action")]],
+        branches: &[
+            &[Step::Field("action")],
+        ],
     },
 };
 static SP_87: SearchParameter = SearchParameter {
@@ -1456,11 +1577,9 @@ static SP_87: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "AuditEvent.agent.network.address",
-        branches: &[&[
-            Step::Field("agent"),
-            Step::Field("network"),
-            Step::Field("address"),
-        ]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("network"), Step::Field("address")],
+        ],
     },
 };
 static SP_88: SearchParameter = SearchParameter {
@@ -1469,7 +1588,9 @@ static SP_88: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.agent.who",
-        branches: &[&[Step::Field("agent"), Step::Field("who")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("who")],
+        ],
     },
 };
 static SP_89: SearchParameter = SearchParameter {
@@ -1478,7 +1599,9 @@ static SP_89: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "AuditEvent.agent.name",
-        branches: &[&[Step::Field("agent"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("name")],
+        ],
     },
 };
 static SP_90: SearchParameter = SearchParameter {
@@ -1487,7 +1610,9 @@ static SP_90: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.agent.role",
-        branches: &[&[Step::Field("agent"), Step::Field("role")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("role")],
+        ],
     },
 };
 static SP_91: SearchParameter = SearchParameter {
@@ -1496,7 +1621,9 @@ static SP_91: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.agent.altId",
-        branches: &[&[Step::Field("agent"), Step::Field("altId")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("altId")],
+        ],
     },
 };
 static SP_92: SearchParameter = SearchParameter {
@@ -1505,7 +1632,9 @@ static SP_92: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AuditEvent.recorded",
-        branches: &[&[Step::Field("recorded")]],
+        branches: &[
+            &[Step::Field("recorded")],
+        ],
     },
 };
 static SP_93: SearchParameter = SearchParameter {
@@ -1514,7 +1643,9 @@ static SP_93: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.entity.what",
-        branches: &[&[Step::Field("entity"), Step::Field("what")]],
+        branches: &[
+            &[Step::Field("entity"), Step::Field("what")],
+        ],
     },
 };
 static SP_94: SearchParameter = SearchParameter {
@@ -1523,7 +1654,9 @@ static SP_94: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "AuditEvent.entity.name",
-        branches: &[&[Step::Field("entity"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("entity"), Step::Field("name")],
+        ],
     },
 };
 static SP_95: SearchParameter = SearchParameter {
@@ -1532,7 +1665,9 @@ static SP_95: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.entity.role",
-        branches: &[&[Step::Field("entity"), Step::Field("role")]],
+        branches: &[
+            &[Step::Field("entity"), Step::Field("role")],
+        ],
     },
 };
 static SP_96: SearchParameter = SearchParameter {
@@ -1541,7 +1676,9 @@ static SP_96: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.entity.type",
-        branches: &[&[Step::Field("entity"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("entity"), Step::Field("type")],
+        ],
     },
 };
 static SP_97: SearchParameter = SearchParameter {
@@ -1550,7 +1687,9 @@ static SP_97: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.outcome",
-        branches: &[&[Step::Field("outcome")]],
+        branches: &[
+            &[Step::Field("outcome")],
+        ],
     },
 };
 static SP_98: SearchParameter = SearchParameter {
@@ -1560,16 +1699,8 @@ static SP_98: SearchParameter = SearchParameter {
     expression: Expression {
         source: "AuditEvent.agent.who.where(resolve() is Patient) | AuditEvent.entity.what.where(resolve() is Patient)",
         branches: &[
-            &[
-                Step::Field("agent"),
-                Step::Field("who"),
-                Step::ReferenceTo(ResourceType::Patient),
-            ],
-            &[
-                Step::Field("entity"),
-                Step::Field("what"),
-                Step::ReferenceTo(ResourceType::Patient),
-            ],
+            &[Step::Field("agent"), Step::Field("who"), Step::ReferenceTo(ResourceType::Patient)],
+            &[Step::Field("entity"), Step::Field("what"), Step::ReferenceTo(ResourceType::Patient)],
         ],
     },
 };
@@ -1579,7 +1710,9 @@ static SP_99: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "AuditEvent.agent.policy",
-        branches: &[&[Step::Field("agent"), Step::Field("policy")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("policy")],
+        ],
     },
 };
 static SP_100: SearchParameter = SearchParameter {
@@ -1588,7 +1721,9 @@ static SP_100: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.source.site",
-        branches: &[&[Step::Field("source"), Step::Field("site")]],
+        branches: &[
+            &[Step::Field("source"), Step::Field("site")],
+        ],
     },
 };
 static SP_101: SearchParameter = SearchParameter {
@@ -1597,7 +1732,9 @@ static SP_101: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.source.observer",
-        branches: &[&[Step::Field("source"), Step::Field("observer")]],
+        branches: &[
+            &[Step::Field("source"), Step::Field("observer")],
+        ],
     },
 };
 static SP_102: SearchParameter = SearchParameter {
@@ -1606,7 +1743,9 @@ static SP_102: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.subtype",
-        branches: &[&[Step::Field("subtype")]],
+        branches: &[
+            &[Step::Field("subtype")],
+        ],
     },
 };
 static SP_103: SearchParameter = SearchParameter {
@@ -1615,7 +1754,9 @@ static SP_103: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_104: SearchParameter = SearchParameter {
@@ -1624,7 +1765,9 @@ static SP_104: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Basic.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_105: SearchParameter = SearchParameter {
@@ -1633,7 +1776,9 @@ static SP_105: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Basic.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_106: SearchParameter = SearchParameter {
@@ -1642,7 +1787,9 @@ static SP_106: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Basic.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_107: SearchParameter = SearchParameter {
@@ -1651,7 +1798,9 @@ static SP_107: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Basic.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_108: SearchParameter = SearchParameter {
@@ -1660,10 +1809,9 @@ static SP_108: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Basic.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_109: SearchParameter = SearchParameter {
@@ -1672,7 +1820,9 @@ static SP_109: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Basic.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_110: SearchParameter = SearchParameter {
@@ -1681,7 +1831,9 @@ static SP_110: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "BodyStructure.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_111: SearchParameter = SearchParameter {
@@ -1690,7 +1842,9 @@ static SP_111: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "BodyStructure.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_112: SearchParameter = SearchParameter {
@@ -1699,7 +1853,9 @@ static SP_112: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "BodyStructure.morphology",
-        branches: &[&[Step::Field("morphology")]],
+        branches: &[
+            &[Step::Field("morphology")],
+        ],
     },
 };
 static SP_113: SearchParameter = SearchParameter {
@@ -1708,7 +1864,9 @@ static SP_113: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "BodyStructure.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_114: SearchParameter = SearchParameter {
@@ -1717,11 +1875,9 @@ static SP_114: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Bundle.entry[0].resource",
-        branches: &[&[
-            Step::Field("entry"),
-            Step::Index(0),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("entry"), Step::Index(0), Step::Field("resource")],
+        ],
     },
 };
 static SP_115: SearchParameter = SearchParameter {
@@ -1730,7 +1886,9 @@ static SP_115: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Bundle.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_116: SearchParameter = SearchParameter {
@@ -1739,11 +1897,9 @@ static SP_116: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Bundle.entry[0].resource",
-        branches: &[&[
-            Step::Field("entry"),
-            Step::Index(0),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("entry"), Step::Index(0), Step::Field("resource")],
+        ],
     },
 };
 static SP_117: SearchParameter = SearchParameter {
@@ -1752,7 +1908,9 @@ static SP_117: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Bundle.timestamp",
-        branches: &[&[Step::Field("timestamp")]],
+        branches: &[
+            &[Step::Field("timestamp")],
+        ],
     },
 };
 static SP_118: SearchParameter = SearchParameter {
@@ -1761,7 +1919,9 @@ static SP_118: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Bundle.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_119: SearchParameter = SearchParameter {
@@ -1770,10 +1930,9 @@ static SP_119: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_120: SearchParameter = SearchParameter {
@@ -1794,7 +1953,9 @@ static SP_121: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_122: SearchParameter = SearchParameter {
@@ -1803,7 +1964,9 @@ static SP_122: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_123: SearchParameter = SearchParameter {
@@ -1812,7 +1975,9 @@ static SP_123: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_124: SearchParameter = SearchParameter {
@@ -1821,7 +1986,9 @@ static SP_124: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_125: SearchParameter = SearchParameter {
@@ -1830,7 +1997,9 @@ static SP_125: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.format",
-        branches: &[&[Step::Field("format")]],
+        branches: &[
+            &[Step::Field("format")],
+        ],
     },
 };
 static SP_126: SearchParameter = SearchParameter {
@@ -1839,7 +2008,9 @@ static SP_126: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CapabilityStatement.implementationGuide",
-        branches: &[&[Step::Field("implementationGuide")]],
+        branches: &[
+            &[Step::Field("implementationGuide")],
+        ],
     },
 };
 static SP_127: SearchParameter = SearchParameter {
@@ -1848,7 +2019,9 @@ static SP_127: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_128: SearchParameter = SearchParameter {
@@ -1857,7 +2030,9 @@ static SP_128: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.rest.mode",
-        branches: &[&[Step::Field("rest"), Step::Field("mode")]],
+        branches: &[
+            &[Step::Field("rest"), Step::Field("mode")],
+        ],
     },
 };
 static SP_129: SearchParameter = SearchParameter {
@@ -1866,7 +2041,9 @@ static SP_129: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_130: SearchParameter = SearchParameter {
@@ -1875,7 +2052,9 @@ static SP_130: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_131: SearchParameter = SearchParameter {
@@ -1884,11 +2063,9 @@ static SP_131: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.rest.resource.type",
-        branches: &[&[
-            Step::Field("rest"),
-            Step::Field("resource"),
-            Step::Field("type"),
-        ]],
+        branches: &[
+            &[Step::Field("rest"), Step::Field("resource"), Step::Field("type")],
+        ],
     },
 };
 static SP_132: SearchParameter = SearchParameter {
@@ -1897,11 +2074,9 @@ static SP_132: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CapabilityStatement.rest.resource.profile",
-        branches: &[&[
-            Step::Field("rest"),
-            Step::Field("resource"),
-            Step::Field("profile"),
-        ]],
+        branches: &[
+            &[Step::Field("rest"), Step::Field("resource"), Step::Field("profile")],
+        ],
     },
 };
 static SP_133: SearchParameter = SearchParameter {
@@ -1910,11 +2085,9 @@ static SP_133: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.rest.security.service",
-        branches: &[&[
-            Step::Field("rest"),
-            Step::Field("security"),
-            Step::Field("service"),
-        ]],
+        branches: &[
+            &[Step::Field("rest"), Step::Field("security"), Step::Field("service")],
+        ],
     },
 };
 static SP_134: SearchParameter = SearchParameter {
@@ -1923,7 +2096,9 @@ static SP_134: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.software.name",
-        branches: &[&[Step::Field("software"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("software"), Step::Field("name")],
+        ],
     },
 };
 static SP_135: SearchParameter = SearchParameter {
@@ -1932,7 +2107,9 @@ static SP_135: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_136: SearchParameter = SearchParameter {
@@ -1941,11 +2118,9 @@ static SP_136: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CapabilityStatement.rest.resource.supportedProfile",
-        branches: &[&[
-            Step::Field("rest"),
-            Step::Field("resource"),
-            Step::Field("supportedProfile"),
-        ]],
+        branches: &[
+            &[Step::Field("rest"), Step::Field("resource"), Step::Field("supportedProfile")],
+        ],
     },
 };
 static SP_137: SearchParameter = SearchParameter {
@@ -1954,7 +2129,9 @@ static SP_137: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_138: SearchParameter = SearchParameter {
@@ -1963,7 +2140,9 @@ static SP_138: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_139: SearchParameter = SearchParameter {
@@ -1972,7 +2151,9 @@ static SP_139: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_140: SearchParameter = SearchParameter {
@@ -1981,11 +2162,9 @@ static SP_140: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.activity.detail.code",
-        branches: &[&[
-            Step::Field("activity"),
-            Step::Field("detail"),
-            Step::Field("code"),
-        ]],
+        branches: &[
+            &[Step::Field("activity"), Step::Field("detail"), Step::Field("code")],
+        ],
     },
 };
 static SP_141: SearchParameter = SearchParameter {
@@ -1994,11 +2173,9 @@ static SP_141: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CarePlan.activity.detail.scheduled",
-        branches: &[&[
-            Step::Field("activity"),
-            Step::Field("detail"),
-            Step::Choice(&["scheduledTiming", "scheduledPeriod", "scheduledString"]),
-        ]],
+        branches: &[
+            &[Step::Field("activity"), Step::Field("detail"), Step::Choice(&["scheduledTiming", "scheduledPeriod", "scheduledString"])],
+        ],
     },
 };
 static SP_142: SearchParameter = SearchParameter {
@@ -2007,7 +2184,9 @@ static SP_142: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.activity.reference",
-        branches: &[&[Step::Field("activity"), Step::Field("reference")]],
+        branches: &[
+            &[Step::Field("activity"), Step::Field("reference")],
+        ],
     },
 };
 static SP_143: SearchParameter = SearchParameter {
@@ -2016,7 +2195,9 @@ static SP_143: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_144: SearchParameter = SearchParameter {
@@ -2025,7 +2206,9 @@ static SP_144: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.careTeam",
-        branches: &[&[Step::Field("careTeam")]],
+        branches: &[
+            &[Step::Field("careTeam")],
+        ],
     },
 };
 static SP_145: SearchParameter = SearchParameter {
@@ -2034,7 +2217,9 @@ static SP_145: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_146: SearchParameter = SearchParameter {
@@ -2043,7 +2228,9 @@ static SP_146: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.addresses",
-        branches: &[&[Step::Field("addresses")]],
+        branches: &[
+            &[Step::Field("addresses")],
+        ],
     },
 };
 static SP_147: SearchParameter = SearchParameter {
@@ -2052,7 +2239,9 @@ static SP_147: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_148: SearchParameter = SearchParameter {
@@ -2061,7 +2250,9 @@ static SP_148: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_149: SearchParameter = SearchParameter {
@@ -2070,7 +2261,9 @@ static SP_149: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.goal",
-        branches: &[&[Step::Field("goal")]],
+        branches: &[
+            &[Step::Field("goal")],
+        ],
     },
 };
 static SP_150: SearchParameter = SearchParameter {
@@ -2079,7 +2272,9 @@ static SP_150: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_151: SearchParameter = SearchParameter {
@@ -2088,7 +2283,9 @@ static SP_151: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_152: SearchParameter = SearchParameter {
@@ -2097,7 +2294,9 @@ static SP_152: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CarePlan.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_153: SearchParameter = SearchParameter {
@@ -2106,7 +2305,9 @@ static SP_153: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.intent",
-        branches: &[&[Step::Field("intent")]],
+        branches: &[
+            &[Step::Field("intent")],
+        ],
     },
 };
 static SP_154: SearchParameter = SearchParameter {
@@ -2115,7 +2316,9 @@ static SP_154: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_155: SearchParameter = SearchParameter {
@@ -2124,10 +2327,9 @@ static SP_155: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_156: SearchParameter = SearchParameter {
@@ -2136,11 +2338,9 @@ static SP_156: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.activity.detail.performer",
-        branches: &[&[
-            Step::Field("activity"),
-            Step::Field("detail"),
-            Step::Field("performer"),
-        ]],
+        branches: &[
+            &[Step::Field("activity"), Step::Field("detail"), Step::Field("performer")],
+        ],
     },
 };
 static SP_157: SearchParameter = SearchParameter {
@@ -2149,7 +2349,9 @@ static SP_157: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.replaces",
-        branches: &[&[Step::Field("replaces")]],
+        branches: &[
+            &[Step::Field("replaces")],
+        ],
     },
 };
 static SP_158: SearchParameter = SearchParameter {
@@ -2158,7 +2360,9 @@ static SP_158: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_159: SearchParameter = SearchParameter {
@@ -2167,7 +2371,9 @@ static SP_159: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_160: SearchParameter = SearchParameter {
@@ -2176,7 +2382,9 @@ static SP_160: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CareTeam.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_161: SearchParameter = SearchParameter {
@@ -2185,7 +2393,9 @@ static SP_161: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_162: SearchParameter = SearchParameter {
@@ -2194,7 +2404,9 @@ static SP_162: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CareTeam.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_163: SearchParameter = SearchParameter {
@@ -2203,7 +2415,9 @@ static SP_163: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_164: SearchParameter = SearchParameter {
@@ -2212,7 +2426,9 @@ static SP_164: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CareTeam.participant.member",
-        branches: &[&[Step::Field("participant"), Step::Field("member")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("member")],
+        ],
     },
 };
 static SP_165: SearchParameter = SearchParameter {
@@ -2221,10 +2437,9 @@ static SP_165: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_166: SearchParameter = SearchParameter {
@@ -2233,7 +2448,9 @@ static SP_166: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CareTeam.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_167: SearchParameter = SearchParameter {
@@ -2242,7 +2459,9 @@ static SP_167: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CareTeam.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_168: SearchParameter = SearchParameter {
@@ -2251,7 +2470,9 @@ static SP_168: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.account",
-        branches: &[&[Step::Field("account")]],
+        branches: &[
+            &[Step::Field("account")],
+        ],
     },
 };
 static SP_169: SearchParameter = SearchParameter {
@@ -2260,7 +2481,9 @@ static SP_169: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItem.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_170: SearchParameter = SearchParameter {
@@ -2269,7 +2492,9 @@ static SP_170: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.context",
-        branches: &[&[Step::Field("context")]],
+        branches: &[
+            &[Step::Field("context")],
+        ],
     },
 };
 static SP_171: SearchParameter = SearchParameter {
@@ -2278,7 +2503,9 @@ static SP_171: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItem.enteredDate",
-        branches: &[&[Step::Field("enteredDate")]],
+        branches: &[
+            &[Step::Field("enteredDate")],
+        ],
     },
 };
 static SP_172: SearchParameter = SearchParameter {
@@ -2287,7 +2514,9 @@ static SP_172: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.enterer",
-        branches: &[&[Step::Field("enterer")]],
+        branches: &[
+            &[Step::Field("enterer")],
+        ],
     },
 };
 static SP_173: SearchParameter = SearchParameter {
@@ -2296,7 +2525,9 @@ static SP_173: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "ChargeItem.factorOverride",
-        branches: &[&[Step::Field("factorOverride")]],
+        branches: &[
+            &[Step::Field("factorOverride")],
+        ],
     },
 };
 static SP_174: SearchParameter = SearchParameter {
@@ -2305,7 +2536,9 @@ static SP_174: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItem.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_175: SearchParameter = SearchParameter {
@@ -2314,11 +2547,9 @@ static SP_175: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItem.occurrence",
-        branches: &[&[Step::Choice(&[
-            "occurrenceDateTime",
-            "occurrencePeriod",
-            "occurrenceTiming",
-        ])]],
+        branches: &[
+            &[Step::Choice(&["occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"])],
+        ],
     },
 };
 static SP_176: SearchParameter = SearchParameter {
@@ -2327,10 +2558,9 @@ static SP_176: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_177: SearchParameter = SearchParameter {
@@ -2339,7 +2569,9 @@ static SP_177: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.performer.actor",
-        branches: &[&[Step::Field("performer"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("performer"), Step::Field("actor")],
+        ],
     },
 };
 static SP_178: SearchParameter = SearchParameter {
@@ -2348,7 +2580,9 @@ static SP_178: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItem.performer.function",
-        branches: &[&[Step::Field("performer"), Step::Field("function")]],
+        branches: &[
+            &[Step::Field("performer"), Step::Field("function")],
+        ],
     },
 };
 static SP_179: SearchParameter = SearchParameter {
@@ -2357,7 +2591,9 @@ static SP_179: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.performingOrganization",
-        branches: &[&[Step::Field("performingOrganization")]],
+        branches: &[
+            &[Step::Field("performingOrganization")],
+        ],
     },
 };
 static SP_180: SearchParameter = SearchParameter {
@@ -2366,7 +2602,9 @@ static SP_180: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "ChargeItem.priceOverride",
-        branches: &[&[Step::Field("priceOverride")]],
+        branches: &[
+            &[Step::Field("priceOverride")],
+        ],
     },
 };
 static SP_181: SearchParameter = SearchParameter {
@@ -2375,7 +2613,9 @@ static SP_181: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "ChargeItem.quantity",
-        branches: &[&[Step::Field("quantity")]],
+        branches: &[
+            &[Step::Field("quantity")],
+        ],
     },
 };
 static SP_182: SearchParameter = SearchParameter {
@@ -2384,7 +2624,9 @@ static SP_182: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.requestingOrganization",
-        branches: &[&[Step::Field("requestingOrganization")]],
+        branches: &[
+            &[Step::Field("requestingOrganization")],
+        ],
     },
 };
 static SP_183: SearchParameter = SearchParameter {
@@ -2393,7 +2635,9 @@ static SP_183: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.service",
-        branches: &[&[Step::Field("service")]],
+        branches: &[
+            &[Step::Field("service")],
+        ],
     },
 };
 static SP_184: SearchParameter = SearchParameter {
@@ -2402,7 +2646,9 @@ static SP_184: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_185: SearchParameter = SearchParameter {
@@ -2411,10 +2657,9 @@ static SP_185: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ChargeItemDefinition.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_186: SearchParameter = SearchParameter {
@@ -2435,7 +2680,9 @@ static SP_187: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_188: SearchParameter = SearchParameter {
@@ -2444,7 +2691,9 @@ static SP_188: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItemDefinition.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_189: SearchParameter = SearchParameter {
@@ -2453,7 +2702,9 @@ static SP_189: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ChargeItemDefinition.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_190: SearchParameter = SearchParameter {
@@ -2462,7 +2713,9 @@ static SP_190: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItemDefinition.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_191: SearchParameter = SearchParameter {
@@ -2471,7 +2724,9 @@ static SP_191: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_192: SearchParameter = SearchParameter {
@@ -2480,7 +2735,9 @@ static SP_192: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_193: SearchParameter = SearchParameter {
@@ -2489,7 +2746,9 @@ static SP_193: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ChargeItemDefinition.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_194: SearchParameter = SearchParameter {
@@ -2498,7 +2757,9 @@ static SP_194: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_195: SearchParameter = SearchParameter {
@@ -2507,7 +2768,9 @@ static SP_195: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ChargeItemDefinition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_196: SearchParameter = SearchParameter {
@@ -2516,7 +2779,9 @@ static SP_196: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ChargeItemDefinition.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_197: SearchParameter = SearchParameter {
@@ -2525,7 +2790,9 @@ static SP_197: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_198: SearchParameter = SearchParameter {
@@ -2534,7 +2801,9 @@ static SP_198: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.careTeam.provider",
-        branches: &[&[Step::Field("careTeam"), Step::Field("provider")]],
+        branches: &[
+            &[Step::Field("careTeam"), Step::Field("provider")],
+        ],
     },
 };
 static SP_199: SearchParameter = SearchParameter {
@@ -2543,7 +2812,9 @@ static SP_199: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Claim.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_200: SearchParameter = SearchParameter {
@@ -2552,11 +2823,9 @@ static SP_200: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.detail.udi",
-        branches: &[&[
-            Step::Field("item"),
-            Step::Field("detail"),
-            Step::Field("udi"),
-        ]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("detail"), Step::Field("udi")],
+        ],
     },
 };
 static SP_201: SearchParameter = SearchParameter {
@@ -2565,7 +2834,9 @@ static SP_201: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.encounter",
-        branches: &[&[Step::Field("item"), Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("encounter")],
+        ],
     },
 };
 static SP_202: SearchParameter = SearchParameter {
@@ -2574,7 +2845,9 @@ static SP_202: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.enterer",
-        branches: &[&[Step::Field("enterer")]],
+        branches: &[
+            &[Step::Field("enterer")],
+        ],
     },
 };
 static SP_203: SearchParameter = SearchParameter {
@@ -2583,7 +2856,9 @@ static SP_203: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.facility",
-        branches: &[&[Step::Field("facility")]],
+        branches: &[
+            &[Step::Field("facility")],
+        ],
     },
 };
 static SP_204: SearchParameter = SearchParameter {
@@ -2592,7 +2867,9 @@ static SP_204: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_205: SearchParameter = SearchParameter {
@@ -2601,7 +2878,9 @@ static SP_205: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.insurer",
-        branches: &[&[Step::Field("insurer")]],
+        branches: &[
+            &[Step::Field("insurer")],
+        ],
     },
 };
 static SP_206: SearchParameter = SearchParameter {
@@ -2610,7 +2889,9 @@ static SP_206: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.udi",
-        branches: &[&[Step::Field("item"), Step::Field("udi")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("udi")],
+        ],
     },
 };
 static SP_207: SearchParameter = SearchParameter {
@@ -2619,7 +2900,9 @@ static SP_207: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_208: SearchParameter = SearchParameter {
@@ -2628,7 +2911,9 @@ static SP_208: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.payee.party",
-        branches: &[&[Step::Field("payee"), Step::Field("party")]],
+        branches: &[
+            &[Step::Field("payee"), Step::Field("party")],
+        ],
     },
 };
 static SP_209: SearchParameter = SearchParameter {
@@ -2637,7 +2922,9 @@ static SP_209: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.priority",
-        branches: &[&[Step::Field("priority")]],
+        branches: &[
+            &[Step::Field("priority")],
+        ],
     },
 };
 static SP_210: SearchParameter = SearchParameter {
@@ -2646,7 +2933,9 @@ static SP_210: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.procedure.udi",
-        branches: &[&[Step::Field("procedure"), Step::Field("udi")]],
+        branches: &[
+            &[Step::Field("procedure"), Step::Field("udi")],
+        ],
     },
 };
 static SP_211: SearchParameter = SearchParameter {
@@ -2655,7 +2944,9 @@ static SP_211: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.provider",
-        branches: &[&[Step::Field("provider")]],
+        branches: &[
+            &[Step::Field("provider")],
+        ],
     },
 };
 static SP_212: SearchParameter = SearchParameter {
@@ -2664,7 +2955,9 @@ static SP_212: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_213: SearchParameter = SearchParameter {
@@ -2673,12 +2966,9 @@ static SP_213: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.detail.subDetail.udi",
-        branches: &[&[
-            Step::Field("item"),
-            Step::Field("detail"),
-            Step::Field("subDetail"),
-            Step::Field("udi"),
-        ]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("detail"), Step::Field("subDetail"), Step::Field("udi")],
+        ],
     },
 };
 static SP_214: SearchParameter = SearchParameter {
@@ -2687,7 +2977,9 @@ static SP_214: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.use",
-        branches: &[&[Step::Field("use")]],
+        branches: &[
+            &[Step::Field("use")],
+        ],
     },
 };
 static SP_215: SearchParameter = SearchParameter {
@@ -2696,7 +2988,9 @@ static SP_215: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ClaimResponse.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_216: SearchParameter = SearchParameter {
@@ -2705,7 +2999,9 @@ static SP_216: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ClaimResponse.disposition",
-        branches: &[&[Step::Field("disposition")]],
+        branches: &[
+            &[Step::Field("disposition")],
+        ],
     },
 };
 static SP_217: SearchParameter = SearchParameter {
@@ -2714,7 +3010,9 @@ static SP_217: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_218: SearchParameter = SearchParameter {
@@ -2723,7 +3021,9 @@ static SP_218: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.insurer",
-        branches: &[&[Step::Field("insurer")]],
+        branches: &[
+            &[Step::Field("insurer")],
+        ],
     },
 };
 static SP_219: SearchParameter = SearchParameter {
@@ -2732,7 +3032,9 @@ static SP_219: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.outcome",
-        branches: &[&[Step::Field("outcome")]],
+        branches: &[
+            &[Step::Field("outcome")],
+        ],
     },
 };
 static SP_220: SearchParameter = SearchParameter {
@@ -2741,7 +3043,9 @@ static SP_220: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_221: SearchParameter = SearchParameter {
@@ -2750,7 +3054,9 @@ static SP_221: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ClaimResponse.payment.date",
-        branches: &[&[Step::Field("payment"), Step::Field("date")]],
+        branches: &[
+            &[Step::Field("payment"), Step::Field("date")],
+        ],
     },
 };
 static SP_222: SearchParameter = SearchParameter {
@@ -2759,7 +3065,9 @@ static SP_222: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.request",
-        branches: &[&[Step::Field("request")]],
+        branches: &[
+            &[Step::Field("request")],
+        ],
     },
 };
 static SP_223: SearchParameter = SearchParameter {
@@ -2768,7 +3076,9 @@ static SP_223: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.requestor",
-        branches: &[&[Step::Field("requestor")]],
+        branches: &[
+            &[Step::Field("requestor")],
+        ],
     },
 };
 static SP_224: SearchParameter = SearchParameter {
@@ -2777,7 +3087,9 @@ static SP_224: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_225: SearchParameter = SearchParameter {
@@ -2786,7 +3098,9 @@ static SP_225: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.use",
-        branches: &[&[Step::Field("use")]],
+        branches: &[
+            &[Step::Field("use")],
+        ],
     },
 };
 static SP_226: SearchParameter = SearchParameter {
@@ -2795,7 +3109,9 @@ static SP_226: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.assessor",
-        branches: &[&[Step::Field("assessor")]],
+        branches: &[
+            &[Step::Field("assessor")],
+        ],
     },
 };
 static SP_227: SearchParameter = SearchParameter {
@@ -2804,7 +3120,9 @@ static SP_227: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_228: SearchParameter = SearchParameter {
@@ -2813,7 +3131,9 @@ static SP_228: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_229: SearchParameter = SearchParameter {
@@ -2822,7 +3142,9 @@ static SP_229: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClinicalImpression.finding.itemCodeableConcept",
-        branches: &[&[Step::Field("finding"), Step::Field("itemCodeableConcept")]],
+        branches: &[
+            &[Step::Field("finding"), Step::Field("itemCodeableConcept")],
+        ],
     },
 };
 static SP_230: SearchParameter = SearchParameter {
@@ -2831,7 +3153,9 @@ static SP_230: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.finding.itemReference",
-        branches: &[&[Step::Field("finding"), Step::Field("itemReference")]],
+        branches: &[
+            &[Step::Field("finding"), Step::Field("itemReference")],
+        ],
     },
 };
 static SP_231: SearchParameter = SearchParameter {
@@ -2840,7 +3164,9 @@ static SP_231: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClinicalImpression.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_232: SearchParameter = SearchParameter {
@@ -2849,7 +3175,9 @@ static SP_232: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.investigation.item",
-        branches: &[&[Step::Field("investigation"), Step::Field("item")]],
+        branches: &[
+            &[Step::Field("investigation"), Step::Field("item")],
+        ],
     },
 };
 static SP_233: SearchParameter = SearchParameter {
@@ -2858,10 +3186,9 @@ static SP_233: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_234: SearchParameter = SearchParameter {
@@ -2870,7 +3197,9 @@ static SP_234: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.previous",
-        branches: &[&[Step::Field("previous")]],
+        branches: &[
+            &[Step::Field("previous")],
+        ],
     },
 };
 static SP_235: SearchParameter = SearchParameter {
@@ -2879,7 +3208,9 @@ static SP_235: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.problem",
-        branches: &[&[Step::Field("problem")]],
+        branches: &[
+            &[Step::Field("problem")],
+        ],
     },
 };
 static SP_236: SearchParameter = SearchParameter {
@@ -2888,7 +3219,9 @@ static SP_236: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClinicalImpression.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_237: SearchParameter = SearchParameter {
@@ -2897,7 +3230,9 @@ static SP_237: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_238: SearchParameter = SearchParameter {
@@ -2906,7 +3241,9 @@ static SP_238: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.supportingInfo",
-        branches: &[&[Step::Field("supportingInfo")]],
+        branches: &[
+            &[Step::Field("supportingInfo")],
+        ],
     },
 };
 static SP_239: SearchParameter = SearchParameter {
@@ -2915,7 +3252,9 @@ static SP_239: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.concept.code",
-        branches: &[&[Step::Field("concept"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("concept"), Step::Field("code")],
+        ],
     },
 };
 static SP_240: SearchParameter = SearchParameter {
@@ -2924,7 +3263,9 @@ static SP_240: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.content",
-        branches: &[&[Step::Field("content")]],
+        branches: &[
+            &[Step::Field("content")],
+        ],
     },
 };
 static SP_241: SearchParameter = SearchParameter {
@@ -2933,10 +3274,9 @@ static SP_241: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_242: SearchParameter = SearchParameter {
@@ -2957,7 +3297,9 @@ static SP_243: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_244: SearchParameter = SearchParameter {
@@ -2966,7 +3308,9 @@ static SP_244: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_245: SearchParameter = SearchParameter {
@@ -2975,7 +3319,9 @@ static SP_245: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_246: SearchParameter = SearchParameter {
@@ -2984,7 +3330,9 @@ static SP_246: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_247: SearchParameter = SearchParameter {
@@ -2993,7 +3341,9 @@ static SP_247: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_248: SearchParameter = SearchParameter {
@@ -3002,11 +3352,9 @@ static SP_248: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.concept.designation.language",
-        branches: &[&[
-            Step::Field("concept"),
-            Step::Field("designation"),
-            Step::Field("language"),
-        ]],
+        branches: &[
+            &[Step::Field("concept"), Step::Field("designation"), Step::Field("language")],
+        ],
     },
 };
 static SP_249: SearchParameter = SearchParameter {
@@ -3015,7 +3363,9 @@ static SP_249: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_250: SearchParameter = SearchParameter {
@@ -3024,7 +3374,9 @@ static SP_250: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_251: SearchParameter = SearchParameter {
@@ -3033,7 +3385,9 @@ static SP_251: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_252: SearchParameter = SearchParameter {
@@ -3042,7 +3396,9 @@ static SP_252: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CodeSystem.supplements",
-        branches: &[&[Step::Field("supplements")]],
+        branches: &[
+            &[Step::Field("supplements")],
+        ],
     },
 };
 static SP_253: SearchParameter = SearchParameter {
@@ -3051,7 +3407,9 @@ static SP_253: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CodeSystem.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_254: SearchParameter = SearchParameter {
@@ -3060,7 +3418,9 @@ static SP_254: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_255: SearchParameter = SearchParameter {
@@ -3069,7 +3429,9 @@ static SP_255: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_256: SearchParameter = SearchParameter {
@@ -3078,7 +3440,9 @@ static SP_256: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_257: SearchParameter = SearchParameter {
@@ -3087,7 +3451,9 @@ static SP_257: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_258: SearchParameter = SearchParameter {
@@ -3096,7 +3462,9 @@ static SP_258: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_259: SearchParameter = SearchParameter {
@@ -3105,7 +3473,9 @@ static SP_259: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_260: SearchParameter = SearchParameter {
@@ -3114,7 +3484,9 @@ static SP_260: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_261: SearchParameter = SearchParameter {
@@ -3123,7 +3495,9 @@ static SP_261: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_262: SearchParameter = SearchParameter {
@@ -3132,7 +3506,9 @@ static SP_262: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Communication.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_263: SearchParameter = SearchParameter {
@@ -3141,7 +3517,9 @@ static SP_263: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.medium",
-        branches: &[&[Step::Field("medium")]],
+        branches: &[
+            &[Step::Field("medium")],
+        ],
     },
 };
 static SP_264: SearchParameter = SearchParameter {
@@ -3150,7 +3528,9 @@ static SP_264: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_265: SearchParameter = SearchParameter {
@@ -3159,10 +3539,9 @@ static SP_265: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_266: SearchParameter = SearchParameter {
@@ -3171,7 +3550,9 @@ static SP_266: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Communication.received",
-        branches: &[&[Step::Field("received")]],
+        branches: &[
+            &[Step::Field("received")],
+        ],
     },
 };
 static SP_267: SearchParameter = SearchParameter {
@@ -3180,7 +3561,9 @@ static SP_267: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.recipient",
-        branches: &[&[Step::Field("recipient")]],
+        branches: &[
+            &[Step::Field("recipient")],
+        ],
     },
 };
 static SP_268: SearchParameter = SearchParameter {
@@ -3189,7 +3572,9 @@ static SP_268: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.sender",
-        branches: &[&[Step::Field("sender")]],
+        branches: &[
+            &[Step::Field("sender")],
+        ],
     },
 };
 static SP_269: SearchParameter = SearchParameter {
@@ -3198,7 +3583,9 @@ static SP_269: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Communication.sent",
-        branches: &[&[Step::Field("sent")]],
+        branches: &[
+            &[Step::Field("sent")],
+        ],
     },
 };
 static SP_270: SearchParameter = SearchParameter {
@@ -3207,7 +3594,9 @@ static SP_270: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_271: SearchParameter = SearchParameter {
@@ -3216,7 +3605,9 @@ static SP_271: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_272: SearchParameter = SearchParameter {
@@ -3225,7 +3616,9 @@ static SP_272: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CommunicationRequest.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_273: SearchParameter = SearchParameter {
@@ -3234,7 +3627,9 @@ static SP_273: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_274: SearchParameter = SearchParameter {
@@ -3243,7 +3638,9 @@ static SP_274: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_275: SearchParameter = SearchParameter {
@@ -3252,7 +3649,9 @@ static SP_275: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_276: SearchParameter = SearchParameter {
@@ -3261,7 +3660,9 @@ static SP_276: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.groupIdentifier",
-        branches: &[&[Step::Field("groupIdentifier")]],
+        branches: &[
+            &[Step::Field("groupIdentifier")],
+        ],
     },
 };
 static SP_277: SearchParameter = SearchParameter {
@@ -3270,7 +3671,9 @@ static SP_277: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_278: SearchParameter = SearchParameter {
@@ -3279,7 +3682,9 @@ static SP_278: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.medium",
-        branches: &[&[Step::Field("medium")]],
+        branches: &[
+            &[Step::Field("medium")],
+        ],
     },
 };
 static SP_279: SearchParameter = SearchParameter {
@@ -3288,7 +3693,9 @@ static SP_279: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(CommunicationRequest.occurrence as dateTime)",
-        branches: &[&[Step::Field("occurrenceDateTime")]],
+        branches: &[
+            &[Step::Field("occurrenceDateTime")],
+        ],
     },
 };
 static SP_280: SearchParameter = SearchParameter {
@@ -3297,10 +3704,9 @@ static SP_280: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_281: SearchParameter = SearchParameter {
@@ -3309,7 +3715,9 @@ static SP_281: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.priority",
-        branches: &[&[Step::Field("priority")]],
+        branches: &[
+            &[Step::Field("priority")],
+        ],
     },
 };
 static SP_282: SearchParameter = SearchParameter {
@@ -3318,7 +3726,9 @@ static SP_282: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.recipient",
-        branches: &[&[Step::Field("recipient")]],
+        branches: &[
+            &[Step::Field("recipient")],
+        ],
     },
 };
 static SP_283: SearchParameter = SearchParameter {
@@ -3327,7 +3737,9 @@ static SP_283: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.replaces",
-        branches: &[&[Step::Field("replaces")]],
+        branches: &[
+            &[Step::Field("replaces")],
+        ],
     },
 };
 static SP_284: SearchParameter = SearchParameter {
@@ -3336,7 +3748,9 @@ static SP_284: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.requester",
-        branches: &[&[Step::Field("requester")]],
+        branches: &[
+            &[Step::Field("requester")],
+        ],
     },
 };
 static SP_285: SearchParameter = SearchParameter {
@@ -3345,7 +3759,9 @@ static SP_285: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.sender",
-        branches: &[&[Step::Field("sender")]],
+        branches: &[
+            &[Step::Field("sender")],
+        ],
     },
 };
 static SP_286: SearchParameter = SearchParameter {
@@ -3354,7 +3770,9 @@ static SP_286: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_287: SearchParameter = SearchParameter {
@@ -3363,7 +3781,9 @@ static SP_287: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_288: SearchParameter = SearchParameter {
@@ -3372,7 +3792,9 @@ static SP_288: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CompartmentDefinition.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_289: SearchParameter = SearchParameter {
@@ -3381,10 +3803,9 @@ static SP_289: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_290: SearchParameter = SearchParameter {
@@ -3405,7 +3826,9 @@ static SP_291: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_292: SearchParameter = SearchParameter {
@@ -3414,7 +3837,9 @@ static SP_292: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_293: SearchParameter = SearchParameter {
@@ -3423,7 +3848,9 @@ static SP_293: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_294: SearchParameter = SearchParameter {
@@ -3432,7 +3859,9 @@ static SP_294: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_295: SearchParameter = SearchParameter {
@@ -3441,7 +3870,9 @@ static SP_295: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_296: SearchParameter = SearchParameter {
@@ -3450,7 +3881,9 @@ static SP_296: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CompartmentDefinition.resource.code",
-        branches: &[&[Step::Field("resource"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("resource"), Step::Field("code")],
+        ],
     },
 };
 static SP_297: SearchParameter = SearchParameter {
@@ -3459,7 +3892,9 @@ static SP_297: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_298: SearchParameter = SearchParameter {
@@ -3468,7 +3903,9 @@ static SP_298: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_299: SearchParameter = SearchParameter {
@@ -3477,7 +3914,9 @@ static SP_299: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_300: SearchParameter = SearchParameter {
@@ -3486,7 +3925,9 @@ static SP_300: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.attester.party",
-        branches: &[&[Step::Field("attester"), Step::Field("party")]],
+        branches: &[
+            &[Step::Field("attester"), Step::Field("party")],
+        ],
     },
 };
 static SP_301: SearchParameter = SearchParameter {
@@ -3495,7 +3936,9 @@ static SP_301: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_302: SearchParameter = SearchParameter {
@@ -3504,7 +3947,9 @@ static SP_302: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_303: SearchParameter = SearchParameter {
@@ -3513,7 +3958,9 @@ static SP_303: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.confidentiality",
-        branches: &[&[Step::Field("confidentiality")]],
+        branches: &[
+            &[Step::Field("confidentiality")],
+        ],
     },
 };
 static SP_304: SearchParameter = SearchParameter {
@@ -3522,7 +3969,9 @@ static SP_304: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.event.code",
-        branches: &[&[Step::Field("event"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("event"), Step::Field("code")],
+        ],
     },
 };
 static SP_305: SearchParameter = SearchParameter {
@@ -3531,7 +3980,9 @@ static SP_305: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_306: SearchParameter = SearchParameter {
@@ -3540,7 +3991,9 @@ static SP_306: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_307: SearchParameter = SearchParameter {
@@ -3549,7 +4002,9 @@ static SP_307: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.section.entry",
-        branches: &[&[Step::Field("section"), Step::Field("entry")]],
+        branches: &[
+            &[Step::Field("section"), Step::Field("entry")],
+        ],
     },
 };
 static SP_308: SearchParameter = SearchParameter {
@@ -3558,7 +4013,9 @@ static SP_308: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_309: SearchParameter = SearchParameter {
@@ -3567,10 +4024,9 @@ static SP_309: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_310: SearchParameter = SearchParameter {
@@ -3579,7 +4035,9 @@ static SP_310: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Composition.event.period",
-        branches: &[&[Step::Field("event"), Step::Field("period")]],
+        branches: &[
+            &[Step::Field("event"), Step::Field("period")],
+        ],
     },
 };
 static SP_311: SearchParameter = SearchParameter {
@@ -3588,7 +4046,9 @@ static SP_311: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Composition.relatesTo.target as Identifier)",
-        branches: &[&[Step::Field("relatesTo"), Step::Field("targetIdentifier")]],
+        branches: &[
+            &[Step::Field("relatesTo"), Step::Field("targetIdentifier")],
+        ],
     },
 };
 static SP_312: SearchParameter = SearchParameter {
@@ -3597,7 +4057,9 @@ static SP_312: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(Composition.relatesTo.target as Reference)",
-        branches: &[&[Step::Field("relatesTo"), Step::Field("targetReference")]],
+        branches: &[
+            &[Step::Field("relatesTo"), Step::Field("targetReference")],
+        ],
     },
 };
 static SP_313: SearchParameter = SearchParameter {
@@ -3606,7 +4068,9 @@ static SP_313: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.section.code",
-        branches: &[&[Step::Field("section"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("section"), Step::Field("code")],
+        ],
     },
 };
 static SP_314: SearchParameter = SearchParameter {
@@ -3615,7 +4079,9 @@ static SP_314: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_315: SearchParameter = SearchParameter {
@@ -3624,7 +4090,9 @@ static SP_315: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_316: SearchParameter = SearchParameter {
@@ -3633,7 +4101,9 @@ static SP_316: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Composition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_317: SearchParameter = SearchParameter {
@@ -3642,7 +4112,9 @@ static SP_317: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_318: SearchParameter = SearchParameter {
@@ -3651,10 +4123,9 @@ static SP_318: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_319: SearchParameter = SearchParameter {
@@ -3675,7 +4146,9 @@ static SP_320: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_321: SearchParameter = SearchParameter {
@@ -3684,7 +4157,9 @@ static SP_321: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_322: SearchParameter = SearchParameter {
@@ -3693,13 +4168,9 @@ static SP_322: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.element.target.dependsOn.property",
-        branches: &[&[
-            Step::Field("group"),
-            Step::Field("element"),
-            Step::Field("target"),
-            Step::Field("dependsOn"),
-            Step::Field("property"),
-        ]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("element"), Step::Field("target"), Step::Field("dependsOn"), Step::Field("property")],
+        ],
     },
 };
 static SP_323: SearchParameter = SearchParameter {
@@ -3708,7 +4179,9 @@ static SP_323: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_324: SearchParameter = SearchParameter {
@@ -3717,7 +4190,9 @@ static SP_324: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_325: SearchParameter = SearchParameter {
@@ -3726,7 +4201,9 @@ static SP_325: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_326: SearchParameter = SearchParameter {
@@ -3735,7 +4212,9 @@ static SP_326: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_327: SearchParameter = SearchParameter {
@@ -3744,11 +4223,9 @@ static SP_327: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ConceptMap.group.unmapped.url",
-        branches: &[&[
-            Step::Field("group"),
-            Step::Field("unmapped"),
-            Step::Field("url"),
-        ]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("unmapped"), Step::Field("url")],
+        ],
     },
 };
 static SP_328: SearchParameter = SearchParameter {
@@ -3757,13 +4234,9 @@ static SP_328: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.element.target.product.property",
-        branches: &[&[
-            Step::Field("group"),
-            Step::Field("element"),
-            Step::Field("target"),
-            Step::Field("product"),
-            Step::Field("property"),
-        ]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("element"), Step::Field("target"), Step::Field("product"), Step::Field("property")],
+        ],
     },
 };
 static SP_329: SearchParameter = SearchParameter {
@@ -3772,7 +4245,9 @@ static SP_329: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_330: SearchParameter = SearchParameter {
@@ -3781,7 +4256,9 @@ static SP_330: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.source as canonical)",
-        branches: &[&[Step::Field("sourceCanonical")]],
+        branches: &[
+            &[Step::Field("sourceCanonical")],
+        ],
     },
 };
 static SP_331: SearchParameter = SearchParameter {
@@ -3790,11 +4267,9 @@ static SP_331: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ConceptMap.group.element.code",
-        branches: &[&[
-            Step::Field("group"),
-            Step::Field("element"),
-            Step::Field("code"),
-        ]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("element"), Step::Field("code")],
+        ],
     },
 };
 static SP_332: SearchParameter = SearchParameter {
@@ -3803,7 +4278,9 @@ static SP_332: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.source",
-        branches: &[&[Step::Field("group"), Step::Field("source")]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("source")],
+        ],
     },
 };
 static SP_333: SearchParameter = SearchParameter {
@@ -3812,7 +4289,9 @@ static SP_333: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.source as uri)",
-        branches: &[&[Step::Field("sourceUri")]],
+        branches: &[
+            &[Step::Field("sourceUri")],
+        ],
     },
 };
 static SP_334: SearchParameter = SearchParameter {
@@ -3821,7 +4300,9 @@ static SP_334: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_335: SearchParameter = SearchParameter {
@@ -3830,7 +4311,9 @@ static SP_335: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.target as canonical)",
-        branches: &[&[Step::Field("targetCanonical")]],
+        branches: &[
+            &[Step::Field("targetCanonical")],
+        ],
     },
 };
 static SP_336: SearchParameter = SearchParameter {
@@ -3839,12 +4322,9 @@ static SP_336: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ConceptMap.group.element.target.code",
-        branches: &[&[
-            Step::Field("group"),
-            Step::Field("element"),
-            Step::Field("target"),
-            Step::Field("code"),
-        ]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("element"), Step::Field("target"), Step::Field("code")],
+        ],
     },
 };
 static SP_337: SearchParameter = SearchParameter {
@@ -3853,7 +4333,9 @@ static SP_337: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.target",
-        branches: &[&[Step::Field("group"), Step::Field("target")]],
+        branches: &[
+            &[Step::Field("group"), Step::Field("target")],
+        ],
     },
 };
 static SP_338: SearchParameter = SearchParameter {
@@ -3862,7 +4344,9 @@ static SP_338: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.target as uri)",
-        branches: &[&[Step::Field("targetUri")]],
+        branches: &[
+            &[Step::Field("targetUri")],
+        ],
     },
 };
 static SP_339: SearchParameter = SearchParameter {
@@ -3871,7 +4355,9 @@ static SP_339: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_340: SearchParameter = SearchParameter {
@@ -3880,7 +4366,9 @@ static SP_340: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_341: SearchParameter = SearchParameter {
@@ -3889,7 +4377,9 @@ static SP_341: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_342: SearchParameter = SearchParameter {
@@ -3922,7 +4412,9 @@ static SP_344: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Condition.abatement.as(string)",
-        branches: &[&[Step::Field("abatementString")]],
+        branches: &[
+            &[Step::Field("abatementString")],
+        ],
     },
 };
 static SP_345: SearchParameter = SearchParameter {
@@ -3931,7 +4423,9 @@ static SP_345: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.asserter",
-        branches: &[&[Step::Field("asserter")]],
+        branches: &[
+            &[Step::Field("asserter")],
+        ],
     },
 };
 static SP_346: SearchParameter = SearchParameter {
@@ -3940,7 +4434,9 @@ static SP_346: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.bodySite",
-        branches: &[&[Step::Field("bodySite")]],
+        branches: &[
+            &[Step::Field("bodySite")],
+        ],
     },
 };
 static SP_347: SearchParameter = SearchParameter {
@@ -3949,7 +4445,9 @@ static SP_347: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_348: SearchParameter = SearchParameter {
@@ -3958,7 +4456,9 @@ static SP_348: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.clinicalStatus",
-        branches: &[&[Step::Field("clinicalStatus")]],
+        branches: &[
+            &[Step::Field("clinicalStatus")],
+        ],
     },
 };
 static SP_349: SearchParameter = SearchParameter {
@@ -3967,7 +4467,9 @@ static SP_349: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_350: SearchParameter = SearchParameter {
@@ -3976,7 +4478,9 @@ static SP_350: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_351: SearchParameter = SearchParameter {
@@ -3985,7 +4489,9 @@ static SP_351: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.evidence.code",
-        branches: &[&[Step::Field("evidence"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("evidence"), Step::Field("code")],
+        ],
     },
 };
 static SP_352: SearchParameter = SearchParameter {
@@ -3994,7 +4500,9 @@ static SP_352: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.evidence.detail",
-        branches: &[&[Step::Field("evidence"), Step::Field("detail")]],
+        branches: &[
+            &[Step::Field("evidence"), Step::Field("detail")],
+        ],
     },
 };
 static SP_353: SearchParameter = SearchParameter {
@@ -4003,7 +4511,9 @@ static SP_353: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_354: SearchParameter = SearchParameter {
@@ -4012,7 +4522,10 @@ static SP_354: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Condition.onset.as(Age) | Condition.onset.as(Range)",
-        branches: &[&[Step::Field("onsetAge")], &[Step::Field("onsetRange")]],
+        branches: &[
+            &[Step::Field("onsetAge")],
+            &[Step::Field("onsetRange")],
+        ],
     },
 };
 static SP_355: SearchParameter = SearchParameter {
@@ -4033,7 +4546,9 @@ static SP_356: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Condition.onset.as(string)",
-        branches: &[&[Step::Field("onsetString")]],
+        branches: &[
+            &[Step::Field("onsetString")],
+        ],
     },
 };
 static SP_357: SearchParameter = SearchParameter {
@@ -4042,10 +4557,9 @@ static SP_357: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_358: SearchParameter = SearchParameter {
@@ -4054,7 +4568,9 @@ static SP_358: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Condition.recordedDate",
-        branches: &[&[Step::Field("recordedDate")]],
+        branches: &[
+            &[Step::Field("recordedDate")],
+        ],
     },
 };
 static SP_359: SearchParameter = SearchParameter {
@@ -4063,7 +4579,9 @@ static SP_359: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.severity",
-        branches: &[&[Step::Field("severity")]],
+        branches: &[
+            &[Step::Field("severity")],
+        ],
     },
 };
 static SP_360: SearchParameter = SearchParameter {
@@ -4072,7 +4590,9 @@ static SP_360: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.stage.summary",
-        branches: &[&[Step::Field("stage"), Step::Field("summary")]],
+        branches: &[
+            &[Step::Field("stage"), Step::Field("summary")],
+        ],
     },
 };
 static SP_361: SearchParameter = SearchParameter {
@@ -4081,7 +4601,9 @@ static SP_361: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_362: SearchParameter = SearchParameter {
@@ -4090,7 +4612,9 @@ static SP_362: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.verificationStatus",
-        branches: &[&[Step::Field("verificationStatus")]],
+        branches: &[
+            &[Step::Field("verificationStatus")],
+        ],
     },
 };
 static SP_363: SearchParameter = SearchParameter {
@@ -4099,7 +4623,9 @@ static SP_363: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.provision.action",
-        branches: &[&[Step::Field("provision"), Step::Field("action")]],
+        branches: &[
+            &[Step::Field("provision"), Step::Field("action")],
+        ],
     },
 };
 static SP_364: SearchParameter = SearchParameter {
@@ -4108,11 +4634,9 @@ static SP_364: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.provision.actor.reference",
-        branches: &[&[
-            Step::Field("provision"),
-            Step::Field("actor"),
-            Step::Field("reference"),
-        ]],
+        branches: &[
+            &[Step::Field("provision"), Step::Field("actor"), Step::Field("reference")],
+        ],
     },
 };
 static SP_365: SearchParameter = SearchParameter {
@@ -4121,7 +4645,9 @@ static SP_365: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_366: SearchParameter = SearchParameter {
@@ -4130,7 +4656,9 @@ static SP_366: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_367: SearchParameter = SearchParameter {
@@ -4139,11 +4667,9 @@ static SP_367: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.provision.data.reference",
-        branches: &[&[
-            Step::Field("provision"),
-            Step::Field("data"),
-            Step::Field("reference"),
-        ]],
+        branches: &[
+            &[Step::Field("provision"), Step::Field("data"), Step::Field("reference")],
+        ],
     },
 };
 static SP_368: SearchParameter = SearchParameter {
@@ -4152,7 +4678,9 @@ static SP_368: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("dateTime")]],
+        branches: &[
+            &[Step::Field("dateTime")],
+        ],
     },
 };
 static SP_369: SearchParameter = SearchParameter {
@@ -4161,7 +4689,9 @@ static SP_369: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_370: SearchParameter = SearchParameter {
@@ -4170,7 +4700,9 @@ static SP_370: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.organization",
-        branches: &[&[Step::Field("organization")]],
+        branches: &[
+            &[Step::Field("organization")],
+        ],
     },
 };
 static SP_371: SearchParameter = SearchParameter {
@@ -4179,7 +4711,9 @@ static SP_371: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_372: SearchParameter = SearchParameter {
@@ -4188,7 +4722,9 @@ static SP_372: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Consent.provision.period",
-        branches: &[&[Step::Field("provision"), Step::Field("period")]],
+        branches: &[
+            &[Step::Field("provision"), Step::Field("period")],
+        ],
     },
 };
 static SP_373: SearchParameter = SearchParameter {
@@ -4197,7 +4733,9 @@ static SP_373: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.provision.purpose",
-        branches: &[&[Step::Field("provision"), Step::Field("purpose")]],
+        branches: &[
+            &[Step::Field("provision"), Step::Field("purpose")],
+        ],
     },
 };
 static SP_374: SearchParameter = SearchParameter {
@@ -4206,7 +4744,9 @@ static SP_374: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.scope",
-        branches: &[&[Step::Field("scope")]],
+        branches: &[
+            &[Step::Field("scope")],
+        ],
     },
 };
 static SP_375: SearchParameter = SearchParameter {
@@ -4215,7 +4755,9 @@ static SP_375: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.provision.securityLabel",
-        branches: &[&[Step::Field("provision"), Step::Field("securityLabel")]],
+        branches: &[
+            &[Step::Field("provision"), Step::Field("securityLabel")],
+        ],
     },
 };
 static SP_376: SearchParameter = SearchParameter {
@@ -4224,7 +4766,9 @@ static SP_376: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.source",
-        branches: &[&[Step::Choice(&["sourceAttachment", "sourceReference"])]],
+        branches: &[
+            &[Step::Choice(&["sourceAttachment", "sourceReference"])],
+        ],
     },
 };
 static SP_377: SearchParameter = SearchParameter {
@@ -4233,7 +4777,9 @@ static SP_377: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_378: SearchParameter = SearchParameter {
@@ -4242,7 +4788,9 @@ static SP_378: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.authority",
-        branches: &[&[Step::Field("authority")]],
+        branches: &[
+            &[Step::Field("authority")],
+        ],
     },
 };
 static SP_379: SearchParameter = SearchParameter {
@@ -4251,7 +4799,9 @@ static SP_379: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.domain",
-        branches: &[&[Step::Field("domain")]],
+        branches: &[
+            &[Step::Field("domain")],
+        ],
     },
 };
 static SP_380: SearchParameter = SearchParameter {
@@ -4260,7 +4810,9 @@ static SP_380: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Contract.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_381: SearchParameter = SearchParameter {
@@ -4269,7 +4821,9 @@ static SP_381: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Contract.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_382: SearchParameter = SearchParameter {
@@ -4278,7 +4832,9 @@ static SP_382: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Contract.issued",
-        branches: &[&[Step::Field("issued")]],
+        branches: &[
+            &[Step::Field("issued")],
+        ],
     },
 };
 static SP_383: SearchParameter = SearchParameter {
@@ -4287,10 +4843,9 @@ static SP_383: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_384: SearchParameter = SearchParameter {
@@ -4299,7 +4854,9 @@ static SP_384: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.signer.party",
-        branches: &[&[Step::Field("signer"), Step::Field("party")]],
+        branches: &[
+            &[Step::Field("signer"), Step::Field("party")],
+        ],
     },
 };
 static SP_385: SearchParameter = SearchParameter {
@@ -4308,7 +4865,9 @@ static SP_385: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Contract.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_386: SearchParameter = SearchParameter {
@@ -4317,7 +4876,9 @@ static SP_386: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_387: SearchParameter = SearchParameter {
@@ -4326,7 +4887,9 @@ static SP_387: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Contract.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_388: SearchParameter = SearchParameter {
@@ -4335,7 +4898,9 @@ static SP_388: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.beneficiary",
-        branches: &[&[Step::Field("beneficiary")]],
+        branches: &[
+            &[Step::Field("beneficiary")],
+        ],
     },
 };
 static SP_389: SearchParameter = SearchParameter {
@@ -4344,7 +4909,9 @@ static SP_389: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.class.type",
-        branches: &[&[Step::Field("class"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("class"), Step::Field("type")],
+        ],
     },
 };
 static SP_390: SearchParameter = SearchParameter {
@@ -4353,7 +4920,9 @@ static SP_390: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Coverage.class.value",
-        branches: &[&[Step::Field("class"), Step::Field("value")]],
+        branches: &[
+            &[Step::Field("class"), Step::Field("value")],
+        ],
     },
 };
 static SP_391: SearchParameter = SearchParameter {
@@ -4362,7 +4931,9 @@ static SP_391: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Coverage.dependent",
-        branches: &[&[Step::Field("dependent")]],
+        branches: &[
+            &[Step::Field("dependent")],
+        ],
     },
 };
 static SP_392: SearchParameter = SearchParameter {
@@ -4371,7 +4942,9 @@ static SP_392: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_393: SearchParameter = SearchParameter {
@@ -4380,7 +4953,9 @@ static SP_393: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.beneficiary",
-        branches: &[&[Step::Field("beneficiary")]],
+        branches: &[
+            &[Step::Field("beneficiary")],
+        ],
     },
 };
 static SP_394: SearchParameter = SearchParameter {
@@ -4389,7 +4964,9 @@ static SP_394: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.payor",
-        branches: &[&[Step::Field("payor")]],
+        branches: &[
+            &[Step::Field("payor")],
+        ],
     },
 };
 static SP_395: SearchParameter = SearchParameter {
@@ -4398,7 +4975,9 @@ static SP_395: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.policyHolder",
-        branches: &[&[Step::Field("policyHolder")]],
+        branches: &[
+            &[Step::Field("policyHolder")],
+        ],
     },
 };
 static SP_396: SearchParameter = SearchParameter {
@@ -4407,7 +4986,9 @@ static SP_396: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_397: SearchParameter = SearchParameter {
@@ -4416,7 +4997,9 @@ static SP_397: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.subscriber",
-        branches: &[&[Step::Field("subscriber")]],
+        branches: &[
+            &[Step::Field("subscriber")],
+        ],
     },
 };
 static SP_398: SearchParameter = SearchParameter {
@@ -4425,7 +5008,9 @@ static SP_398: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_399: SearchParameter = SearchParameter {
@@ -4434,7 +5019,9 @@ static SP_399: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CoverageEligibilityRequest.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_400: SearchParameter = SearchParameter {
@@ -4443,7 +5030,9 @@ static SP_400: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.enterer",
-        branches: &[&[Step::Field("enterer")]],
+        branches: &[
+            &[Step::Field("enterer")],
+        ],
     },
 };
 static SP_401: SearchParameter = SearchParameter {
@@ -4452,7 +5041,9 @@ static SP_401: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.facility",
-        branches: &[&[Step::Field("facility")]],
+        branches: &[
+            &[Step::Field("facility")],
+        ],
     },
 };
 static SP_402: SearchParameter = SearchParameter {
@@ -4461,7 +5052,9 @@ static SP_402: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityRequest.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_403: SearchParameter = SearchParameter {
@@ -4470,7 +5063,9 @@ static SP_403: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_404: SearchParameter = SearchParameter {
@@ -4479,7 +5074,9 @@ static SP_404: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.provider",
-        branches: &[&[Step::Field("provider")]],
+        branches: &[
+            &[Step::Field("provider")],
+        ],
     },
 };
 static SP_405: SearchParameter = SearchParameter {
@@ -4488,7 +5085,9 @@ static SP_405: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityRequest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_406: SearchParameter = SearchParameter {
@@ -4497,7 +5096,9 @@ static SP_406: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CoverageEligibilityResponse.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_407: SearchParameter = SearchParameter {
@@ -4506,7 +5107,9 @@ static SP_407: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CoverageEligibilityResponse.disposition",
-        branches: &[&[Step::Field("disposition")]],
+        branches: &[
+            &[Step::Field("disposition")],
+        ],
     },
 };
 static SP_408: SearchParameter = SearchParameter {
@@ -4515,7 +5118,9 @@ static SP_408: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityResponse.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_409: SearchParameter = SearchParameter {
@@ -4524,7 +5129,9 @@ static SP_409: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.insurer",
-        branches: &[&[Step::Field("insurer")]],
+        branches: &[
+            &[Step::Field("insurer")],
+        ],
     },
 };
 static SP_410: SearchParameter = SearchParameter {
@@ -4533,7 +5140,9 @@ static SP_410: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityResponse.outcome",
-        branches: &[&[Step::Field("outcome")]],
+        branches: &[
+            &[Step::Field("outcome")],
+        ],
     },
 };
 static SP_411: SearchParameter = SearchParameter {
@@ -4542,7 +5151,9 @@ static SP_411: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_412: SearchParameter = SearchParameter {
@@ -4551,7 +5162,9 @@ static SP_412: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.request",
-        branches: &[&[Step::Field("request")]],
+        branches: &[
+            &[Step::Field("request")],
+        ],
     },
 };
 static SP_413: SearchParameter = SearchParameter {
@@ -4560,7 +5173,9 @@ static SP_413: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.requestor",
-        branches: &[&[Step::Field("requestor")]],
+        branches: &[
+            &[Step::Field("requestor")],
+        ],
     },
 };
 static SP_414: SearchParameter = SearchParameter {
@@ -4569,7 +5184,9 @@ static SP_414: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityResponse.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_415: SearchParameter = SearchParameter {
@@ -4578,7 +5195,9 @@ static SP_415: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DetectedIssue.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_416: SearchParameter = SearchParameter {
@@ -4587,7 +5206,9 @@ static SP_416: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DetectedIssue.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_417: SearchParameter = SearchParameter {
@@ -4596,7 +5217,9 @@ static SP_417: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DetectedIssue.identified",
-        branches: &[&[Step::Choice(&["identifiedDateTime", "identifiedPeriod"])]],
+        branches: &[
+            &[Step::Choice(&["identifiedDateTime", "identifiedPeriod"])],
+        ],
     },
 };
 static SP_418: SearchParameter = SearchParameter {
@@ -4605,7 +5228,9 @@ static SP_418: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_419: SearchParameter = SearchParameter {
@@ -4614,7 +5239,9 @@ static SP_419: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DetectedIssue.implicated",
-        branches: &[&[Step::Field("implicated")]],
+        branches: &[
+            &[Step::Field("implicated")],
+        ],
     },
 };
 static SP_420: SearchParameter = SearchParameter {
@@ -4623,7 +5250,9 @@ static SP_420: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_421: SearchParameter = SearchParameter {
@@ -4634,11 +5263,7 @@ static SP_421: SearchParameter = SearchParameter {
         source: "Device.deviceName.name | Device.type.coding.display | Device.type.text",
         branches: &[
             &[Step::Field("deviceName"), Step::Field("name")],
-            &[
-                Step::Field("type"),
-                Step::Field("coding"),
-                Step::Field("display"),
-            ],
+            &[Step::Field("type"), Step::Field("coding"), Step::Field("display")],
             &[Step::Field("type"), Step::Field("text")],
         ],
     },
@@ -4649,9 +5274,9 @@ static SP_422: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.extension('http://hl7.org/fhir/SearchParameter/device-extensions-Device-din')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/SearchParameter/device-extensions-Device-din",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/SearchParameter/device-extensions-Device-din")],
+        ],
     },
 };
 static SP_423: SearchParameter = SearchParameter {
@@ -4660,7 +5285,9 @@ static SP_423: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_424: SearchParameter = SearchParameter {
@@ -4669,7 +5296,9 @@ static SP_424: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Device.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_425: SearchParameter = SearchParameter {
@@ -4678,7 +5307,9 @@ static SP_425: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.manufacturer",
-        branches: &[&[Step::Field("manufacturer")]],
+        branches: &[
+            &[Step::Field("manufacturer")],
+        ],
     },
 };
 static SP_426: SearchParameter = SearchParameter {
@@ -4687,7 +5318,9 @@ static SP_426: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.modelNumber",
-        branches: &[&[Step::Field("modelNumber")]],
+        branches: &[
+            &[Step::Field("modelNumber")],
+        ],
     },
 };
 static SP_427: SearchParameter = SearchParameter {
@@ -4696,7 +5329,9 @@ static SP_427: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Device.owner",
-        branches: &[&[Step::Field("owner")]],
+        branches: &[
+            &[Step::Field("owner")],
+        ],
     },
 };
 static SP_428: SearchParameter = SearchParameter {
@@ -4705,7 +5340,9 @@ static SP_428: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Device.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_429: SearchParameter = SearchParameter {
@@ -4714,7 +5351,9 @@ static SP_429: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_430: SearchParameter = SearchParameter {
@@ -4723,7 +5362,9 @@ static SP_430: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_431: SearchParameter = SearchParameter {
@@ -4732,7 +5373,9 @@ static SP_431: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.udiCarrier.carrierHRF",
-        branches: &[&[Step::Field("udiCarrier"), Step::Field("carrierHRF")]],
+        branches: &[
+            &[Step::Field("udiCarrier"), Step::Field("carrierHRF")],
+        ],
     },
 };
 static SP_432: SearchParameter = SearchParameter {
@@ -4741,7 +5384,9 @@ static SP_432: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.udiCarrier.deviceIdentifier",
-        branches: &[&[Step::Field("udiCarrier"), Step::Field("deviceIdentifier")]],
+        branches: &[
+            &[Step::Field("udiCarrier"), Step::Field("deviceIdentifier")],
+        ],
     },
 };
 static SP_433: SearchParameter = SearchParameter {
@@ -4750,7 +5395,9 @@ static SP_433: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Device.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_434: SearchParameter = SearchParameter {
@@ -4759,7 +5406,9 @@ static SP_434: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_435: SearchParameter = SearchParameter {
@@ -4768,7 +5417,9 @@ static SP_435: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceDefinition.parentDevice",
-        branches: &[&[Step::Field("parentDevice")]],
+        branches: &[
+            &[Step::Field("parentDevice")],
+        ],
     },
 };
 static SP_436: SearchParameter = SearchParameter {
@@ -4777,7 +5428,9 @@ static SP_436: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceDefinition.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_437: SearchParameter = SearchParameter {
@@ -4786,7 +5439,9 @@ static SP_437: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceMetric.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_438: SearchParameter = SearchParameter {
@@ -4795,7 +5450,9 @@ static SP_438: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceMetric.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_439: SearchParameter = SearchParameter {
@@ -4804,7 +5461,9 @@ static SP_439: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceMetric.parent",
-        branches: &[&[Step::Field("parent")]],
+        branches: &[
+            &[Step::Field("parent")],
+        ],
     },
 };
 static SP_440: SearchParameter = SearchParameter {
@@ -4813,7 +5472,9 @@ static SP_440: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceMetric.source",
-        branches: &[&[Step::Field("source")]],
+        branches: &[
+            &[Step::Field("source")],
+        ],
     },
 };
 static SP_441: SearchParameter = SearchParameter {
@@ -4822,7 +5483,9 @@ static SP_441: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceMetric.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_442: SearchParameter = SearchParameter {
@@ -4831,7 +5494,9 @@ static SP_442: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DeviceRequest.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_443: SearchParameter = SearchParameter {
@@ -4840,7 +5505,9 @@ static SP_443: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_444: SearchParameter = SearchParameter {
@@ -4849,7 +5516,9 @@ static SP_444: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("codeCodeableConcept")]],
+        branches: &[
+            &[Step::Field("codeCodeableConcept")],
+        ],
     },
 };
 static SP_445: SearchParameter = SearchParameter {
@@ -4858,7 +5527,9 @@ static SP_445: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(DeviceRequest.code as Reference)",
-        branches: &[&[Step::Field("codeReference")]],
+        branches: &[
+            &[Step::Field("codeReference")],
+        ],
     },
 };
 static SP_446: SearchParameter = SearchParameter {
@@ -4867,7 +5538,9 @@ static SP_446: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_447: SearchParameter = SearchParameter {
@@ -4888,7 +5561,9 @@ static SP_448: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceRequest.groupIdentifier",
-        branches: &[&[Step::Field("groupIdentifier")]],
+        branches: &[
+            &[Step::Field("groupIdentifier")],
+        ],
     },
 };
 static SP_449: SearchParameter = SearchParameter {
@@ -4897,7 +5572,9 @@ static SP_449: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_450: SearchParameter = SearchParameter {
@@ -4906,7 +5583,9 @@ static SP_450: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_451: SearchParameter = SearchParameter {
@@ -4915,7 +5594,9 @@ static SP_451: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "DeviceRequest.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_452: SearchParameter = SearchParameter {
@@ -4924,7 +5605,9 @@ static SP_452: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.insurance",
-        branches: &[&[Step::Field("insurance")]],
+        branches: &[
+            &[Step::Field("insurance")],
+        ],
     },
 };
 static SP_453: SearchParameter = SearchParameter {
@@ -4933,7 +5616,9 @@ static SP_453: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceRequest.intent",
-        branches: &[&[Step::Field("intent")]],
+        branches: &[
+            &[Step::Field("intent")],
+        ],
     },
 };
 static SP_454: SearchParameter = SearchParameter {
@@ -4942,10 +5627,9 @@ static SP_454: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_455: SearchParameter = SearchParameter {
@@ -4954,7 +5638,9 @@ static SP_455: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_456: SearchParameter = SearchParameter {
@@ -4963,7 +5649,9 @@ static SP_456: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.priorRequest",
-        branches: &[&[Step::Field("priorRequest")]],
+        branches: &[
+            &[Step::Field("priorRequest")],
+        ],
     },
 };
 static SP_457: SearchParameter = SearchParameter {
@@ -4972,7 +5660,9 @@ static SP_457: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.requester",
-        branches: &[&[Step::Field("requester")]],
+        branches: &[
+            &[Step::Field("requester")],
+        ],
     },
 };
 static SP_458: SearchParameter = SearchParameter {
@@ -4981,7 +5671,9 @@ static SP_458: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceRequest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_459: SearchParameter = SearchParameter {
@@ -4990,7 +5682,9 @@ static SP_459: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_460: SearchParameter = SearchParameter {
@@ -4999,7 +5693,9 @@ static SP_460: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceUseStatement.device",
-        branches: &[&[Step::Field("device")]],
+        branches: &[
+            &[Step::Field("device")],
+        ],
     },
 };
 static SP_461: SearchParameter = SearchParameter {
@@ -5008,7 +5704,9 @@ static SP_461: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceUseStatement.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_462: SearchParameter = SearchParameter {
@@ -5017,7 +5715,9 @@ static SP_462: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_463: SearchParameter = SearchParameter {
@@ -5026,7 +5726,9 @@ static SP_463: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceUseStatement.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_464: SearchParameter = SearchParameter {
@@ -5035,9 +5737,9 @@ static SP_464: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.extension('http://hl7.org/fhir/StructureDefinition/DiagnosticReport-geneticsAssessedCondition')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/DiagnosticReport-geneticsAssessedCondition",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/DiagnosticReport-geneticsAssessedCondition")],
+        ],
     },
 };
 static SP_465: SearchParameter = SearchParameter {
@@ -5046,7 +5748,9 @@ static SP_465: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_466: SearchParameter = SearchParameter {
@@ -5055,7 +5759,9 @@ static SP_466: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DiagnosticReport.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_467: SearchParameter = SearchParameter {
@@ -5064,7 +5770,9 @@ static SP_467: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_468: SearchParameter = SearchParameter {
@@ -5073,7 +5781,9 @@ static SP_468: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DiagnosticReport.conclusionCode",
-        branches: &[&[Step::Field("conclusionCode")]],
+        branches: &[
+            &[Step::Field("conclusionCode")],
+        ],
     },
 };
 static SP_469: SearchParameter = SearchParameter {
@@ -5082,7 +5792,9 @@ static SP_469: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Choice(&["effectiveDateTime", "effectivePeriod"])]],
+        branches: &[
+            &[Step::Choice(&["effectiveDateTime", "effectivePeriod"])],
+        ],
     },
 };
 static SP_470: SearchParameter = SearchParameter {
@@ -5091,7 +5803,9 @@ static SP_470: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_471: SearchParameter = SearchParameter {
@@ -5100,7 +5814,9 @@ static SP_471: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_472: SearchParameter = SearchParameter {
@@ -5109,7 +5825,9 @@ static SP_472: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DiagnosticReport.issued",
-        branches: &[&[Step::Field("issued")]],
+        branches: &[
+            &[Step::Field("issued")],
+        ],
     },
 };
 static SP_473: SearchParameter = SearchParameter {
@@ -5118,7 +5836,9 @@ static SP_473: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.media.link",
-        branches: &[&[Step::Field("media"), Step::Field("link")]],
+        branches: &[
+            &[Step::Field("media"), Step::Field("link")],
+        ],
     },
 };
 static SP_474: SearchParameter = SearchParameter {
@@ -5127,10 +5847,9 @@ static SP_474: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_475: SearchParameter = SearchParameter {
@@ -5139,7 +5858,9 @@ static SP_475: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_476: SearchParameter = SearchParameter {
@@ -5148,7 +5869,9 @@ static SP_476: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.result",
-        branches: &[&[Step::Field("result")]],
+        branches: &[
+            &[Step::Field("result")],
+        ],
     },
 };
 static SP_477: SearchParameter = SearchParameter {
@@ -5157,7 +5880,9 @@ static SP_477: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.resultsInterpreter",
-        branches: &[&[Step::Field("resultsInterpreter")]],
+        branches: &[
+            &[Step::Field("resultsInterpreter")],
+        ],
     },
 };
 static SP_478: SearchParameter = SearchParameter {
@@ -5166,7 +5891,9 @@ static SP_478: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.specimen",
-        branches: &[&[Step::Field("specimen")]],
+        branches: &[
+            &[Step::Field("specimen")],
+        ],
     },
 };
 static SP_479: SearchParameter = SearchParameter {
@@ -5175,7 +5902,9 @@ static SP_479: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DiagnosticReport.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_480: SearchParameter = SearchParameter {
@@ -5184,7 +5913,9 @@ static SP_480: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_481: SearchParameter = SearchParameter {
@@ -5193,7 +5924,9 @@ static SP_481: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_482: SearchParameter = SearchParameter {
@@ -5202,7 +5935,9 @@ static SP_482: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DocumentManifest.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_483: SearchParameter = SearchParameter {
@@ -5211,7 +5946,9 @@ static SP_483: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "DocumentManifest.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_484: SearchParameter = SearchParameter {
@@ -5232,7 +5969,9 @@ static SP_485: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.content",
-        branches: &[&[Step::Field("content")]],
+        branches: &[
+            &[Step::Field("content")],
+        ],
     },
 };
 static SP_486: SearchParameter = SearchParameter {
@@ -5241,10 +5980,9 @@ static SP_486: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_487: SearchParameter = SearchParameter {
@@ -5253,7 +5991,9 @@ static SP_487: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.recipient",
-        branches: &[&[Step::Field("recipient")]],
+        branches: &[
+            &[Step::Field("recipient")],
+        ],
     },
 };
 static SP_488: SearchParameter = SearchParameter {
@@ -5262,7 +6002,9 @@ static SP_488: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentManifest.related.identifier",
-        branches: &[&[Step::Field("related"), Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("related"), Step::Field("identifier")],
+        ],
     },
 };
 static SP_489: SearchParameter = SearchParameter {
@@ -5271,7 +6013,9 @@ static SP_489: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.related.ref",
-        branches: &[&[Step::Field("related"), Step::Field("ref")]],
+        branches: &[
+            &[Step::Field("related"), Step::Field("ref")],
+        ],
     },
 };
 static SP_490: SearchParameter = SearchParameter {
@@ -5280,7 +6024,9 @@ static SP_490: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "DocumentManifest.source",
-        branches: &[&[Step::Field("source")]],
+        branches: &[
+            &[Step::Field("source")],
+        ],
     },
 };
 static SP_491: SearchParameter = SearchParameter {
@@ -5289,7 +6035,9 @@ static SP_491: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentManifest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_492: SearchParameter = SearchParameter {
@@ -5298,7 +6046,9 @@ static SP_492: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_493: SearchParameter = SearchParameter {
@@ -5307,7 +6057,9 @@ static SP_493: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_494: SearchParameter = SearchParameter {
@@ -5316,7 +6068,9 @@ static SP_494: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.authenticator",
-        branches: &[&[Step::Field("authenticator")]],
+        branches: &[
+            &[Step::Field("authenticator")],
+        ],
     },
 };
 static SP_495: SearchParameter = SearchParameter {
@@ -5325,7 +6079,9 @@ static SP_495: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_496: SearchParameter = SearchParameter {
@@ -5334,7 +6090,9 @@ static SP_496: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_497: SearchParameter = SearchParameter {
@@ -5343,11 +6101,9 @@ static SP_497: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.content.attachment.contentType",
-        branches: &[&[
-            Step::Field("content"),
-            Step::Field("attachment"),
-            Step::Field("contentType"),
-        ]],
+        branches: &[
+            &[Step::Field("content"), Step::Field("attachment"), Step::Field("contentType")],
+        ],
     },
 };
 static SP_498: SearchParameter = SearchParameter {
@@ -5356,7 +6112,9 @@ static SP_498: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.custodian",
-        branches: &[&[Step::Field("custodian")]],
+        branches: &[
+            &[Step::Field("custodian")],
+        ],
     },
 };
 static SP_499: SearchParameter = SearchParameter {
@@ -5365,7 +6123,9 @@ static SP_499: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DocumentReference.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_500: SearchParameter = SearchParameter {
@@ -5374,7 +6134,9 @@ static SP_500: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "DocumentReference.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_501: SearchParameter = SearchParameter {
@@ -5383,7 +6145,9 @@ static SP_501: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("context"), Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("encounter")],
+        ],
     },
 };
 static SP_502: SearchParameter = SearchParameter {
@@ -5392,7 +6156,9 @@ static SP_502: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.context.event",
-        branches: &[&[Step::Field("context"), Step::Field("event")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("event")],
+        ],
     },
 };
 static SP_503: SearchParameter = SearchParameter {
@@ -5401,7 +6167,9 @@ static SP_503: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.context.facilityType",
-        branches: &[&[Step::Field("context"), Step::Field("facilityType")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("facilityType")],
+        ],
     },
 };
 static SP_504: SearchParameter = SearchParameter {
@@ -5410,7 +6178,9 @@ static SP_504: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.content.format",
-        branches: &[&[Step::Field("content"), Step::Field("format")]],
+        branches: &[
+            &[Step::Field("content"), Step::Field("format")],
+        ],
     },
 };
 static SP_505: SearchParameter = SearchParameter {
@@ -5431,11 +6201,9 @@ static SP_506: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.content.attachment.language",
-        branches: &[&[
-            Step::Field("content"),
-            Step::Field("attachment"),
-            Step::Field("language"),
-        ]],
+        branches: &[
+            &[Step::Field("content"), Step::Field("attachment"), Step::Field("language")],
+        ],
     },
 };
 static SP_507: SearchParameter = SearchParameter {
@@ -5444,11 +6212,9 @@ static SP_507: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "DocumentReference.content.attachment.url",
-        branches: &[&[
-            Step::Field("content"),
-            Step::Field("attachment"),
-            Step::Field("url"),
-        ]],
+        branches: &[
+            &[Step::Field("content"), Step::Field("attachment"), Step::Field("url")],
+        ],
     },
 };
 static SP_508: SearchParameter = SearchParameter {
@@ -5457,10 +6223,9 @@ static SP_508: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_509: SearchParameter = SearchParameter {
@@ -5469,7 +6234,9 @@ static SP_509: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DocumentReference.context.period",
-        branches: &[&[Step::Field("context"), Step::Field("period")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("period")],
+        ],
     },
 };
 static SP_510: SearchParameter = SearchParameter {
@@ -5478,7 +6245,9 @@ static SP_510: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.context.related",
-        branches: &[&[Step::Field("context"), Step::Field("related")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("related")],
+        ],
     },
 };
 static SP_511: SearchParameter = SearchParameter {
@@ -5487,7 +6256,9 @@ static SP_511: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.relatesTo.target",
-        branches: &[&[Step::Field("relatesTo"), Step::Field("target")]],
+        branches: &[
+            &[Step::Field("relatesTo"), Step::Field("target")],
+        ],
     },
 };
 static SP_512: SearchParameter = SearchParameter {
@@ -5496,7 +6267,9 @@ static SP_512: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.relatesTo.code",
-        branches: &[&[Step::Field("relatesTo"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("relatesTo"), Step::Field("code")],
+        ],
     },
 };
 static SP_513: SearchParameter = SearchParameter {
@@ -5505,7 +6278,9 @@ static SP_513: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.securityLabel",
-        branches: &[&[Step::Field("securityLabel")]],
+        branches: &[
+            &[Step::Field("securityLabel")],
+        ],
     },
 };
 static SP_514: SearchParameter = SearchParameter {
@@ -5514,7 +6289,9 @@ static SP_514: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.context.practiceSetting",
-        branches: &[&[Step::Field("context"), Step::Field("practiceSetting")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("practiceSetting")],
+        ],
     },
 };
 static SP_515: SearchParameter = SearchParameter {
@@ -5523,7 +6300,9 @@ static SP_515: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_516: SearchParameter = SearchParameter {
@@ -5532,7 +6311,9 @@ static SP_516: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_517: SearchParameter = SearchParameter {
@@ -5541,7 +6322,9 @@ static SP_517: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_518: SearchParameter = SearchParameter {
@@ -5550,10 +6333,9 @@ static SP_518: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(EffectEvidenceSynthesis.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_519: SearchParameter = SearchParameter {
@@ -5574,7 +6356,9 @@ static SP_520: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_521: SearchParameter = SearchParameter {
@@ -5583,7 +6367,9 @@ static SP_521: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EffectEvidenceSynthesis.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_522: SearchParameter = SearchParameter {
@@ -5592,7 +6378,9 @@ static SP_522: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_523: SearchParameter = SearchParameter {
@@ -5601,7 +6389,9 @@ static SP_523: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EffectEvidenceSynthesis.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_524: SearchParameter = SearchParameter {
@@ -5610,7 +6400,9 @@ static SP_524: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_525: SearchParameter = SearchParameter {
@@ -5619,7 +6411,9 @@ static SP_525: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_526: SearchParameter = SearchParameter {
@@ -5628,7 +6422,9 @@ static SP_526: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_527: SearchParameter = SearchParameter {
@@ -5637,7 +6433,9 @@ static SP_527: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_528: SearchParameter = SearchParameter {
@@ -5646,7 +6444,9 @@ static SP_528: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_529: SearchParameter = SearchParameter {
@@ -5655,7 +6455,9 @@ static SP_529: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_530: SearchParameter = SearchParameter {
@@ -5664,7 +6466,9 @@ static SP_530: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "EffectEvidenceSynthesis.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_531: SearchParameter = SearchParameter {
@@ -5673,7 +6477,9 @@ static SP_531: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_532: SearchParameter = SearchParameter {
@@ -5682,7 +6488,9 @@ static SP_532: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.account",
-        branches: &[&[Step::Field("account")]],
+        branches: &[
+            &[Step::Field("account")],
+        ],
     },
 };
 static SP_533: SearchParameter = SearchParameter {
@@ -5691,7 +6499,9 @@ static SP_533: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.appointment",
-        branches: &[&[Step::Field("appointment")]],
+        branches: &[
+            &[Step::Field("appointment")],
+        ],
     },
 };
 static SP_534: SearchParameter = SearchParameter {
@@ -5700,7 +6510,9 @@ static SP_534: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_535: SearchParameter = SearchParameter {
@@ -5709,7 +6521,9 @@ static SP_535: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.class",
-        branches: &[&[Step::Field("class")]],
+        branches: &[
+            &[Step::Field("class")],
+        ],
     },
 };
 static SP_536: SearchParameter = SearchParameter {
@@ -5718,7 +6532,9 @@ static SP_536: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_537: SearchParameter = SearchParameter {
@@ -5727,7 +6543,9 @@ static SP_537: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.diagnosis.condition",
-        branches: &[&[Step::Field("diagnosis"), Step::Field("condition")]],
+        branches: &[
+            &[Step::Field("diagnosis"), Step::Field("condition")],
+        ],
     },
 };
 static SP_538: SearchParameter = SearchParameter {
@@ -5736,7 +6554,9 @@ static SP_538: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.episodeOfCare",
-        branches: &[&[Step::Field("episodeOfCare")]],
+        branches: &[
+            &[Step::Field("episodeOfCare")],
+        ],
     },
 };
 static SP_539: SearchParameter = SearchParameter {
@@ -5745,7 +6565,9 @@ static SP_539: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_540: SearchParameter = SearchParameter {
@@ -5754,7 +6576,9 @@ static SP_540: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Encounter.length",
-        branches: &[&[Step::Field("length")]],
+        branches: &[
+            &[Step::Field("length")],
+        ],
     },
 };
 static SP_541: SearchParameter = SearchParameter {
@@ -5763,7 +6587,9 @@ static SP_541: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.location.location",
-        branches: &[&[Step::Field("location"), Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location"), Step::Field("location")],
+        ],
     },
 };
 static SP_542: SearchParameter = SearchParameter {
@@ -5772,7 +6598,9 @@ static SP_542: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Encounter.location.period",
-        branches: &[&[Step::Field("location"), Step::Field("period")]],
+        branches: &[
+            &[Step::Field("location"), Step::Field("period")],
+        ],
     },
 };
 static SP_543: SearchParameter = SearchParameter {
@@ -5781,7 +6609,9 @@ static SP_543: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_544: SearchParameter = SearchParameter {
@@ -5790,7 +6620,9 @@ static SP_544: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.participant.individual",
-        branches: &[&[Step::Field("participant"), Step::Field("individual")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("individual")],
+        ],
     },
 };
 static SP_545: SearchParameter = SearchParameter {
@@ -5799,7 +6631,9 @@ static SP_545: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.participant.type",
-        branches: &[&[Step::Field("participant"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("type")],
+        ],
     },
 };
 static SP_546: SearchParameter = SearchParameter {
@@ -5808,10 +6642,9 @@ static SP_546: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_547: SearchParameter = SearchParameter {
@@ -5820,11 +6653,9 @@ static SP_547: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.participant.individual.where(resolve() is Practitioner)",
-        branches: &[&[
-            Step::Field("participant"),
-            Step::Field("individual"),
-            Step::ReferenceTo(ResourceType::Practitioner),
-        ]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("individual"), Step::ReferenceTo(ResourceType::Practitioner)],
+        ],
     },
 };
 static SP_548: SearchParameter = SearchParameter {
@@ -5833,7 +6664,9 @@ static SP_548: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.reasonCode",
-        branches: &[&[Step::Field("reasonCode")]],
+        branches: &[
+            &[Step::Field("reasonCode")],
+        ],
     },
 };
 static SP_549: SearchParameter = SearchParameter {
@@ -5842,7 +6675,9 @@ static SP_549: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.reasonReference",
-        branches: &[&[Step::Field("reasonReference")]],
+        branches: &[
+            &[Step::Field("reasonReference")],
+        ],
     },
 };
 static SP_550: SearchParameter = SearchParameter {
@@ -5851,7 +6686,9 @@ static SP_550: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.serviceProvider",
-        branches: &[&[Step::Field("serviceProvider")]],
+        branches: &[
+            &[Step::Field("serviceProvider")],
+        ],
     },
 };
 static SP_551: SearchParameter = SearchParameter {
@@ -5860,10 +6697,9 @@ static SP_551: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.hospitalization.specialArrangement",
-        branches: &[&[
-            Step::Field("hospitalization"),
-            Step::Field("specialArrangement"),
-        ]],
+        branches: &[
+            &[Step::Field("hospitalization"), Step::Field("specialArrangement")],
+        ],
     },
 };
 static SP_552: SearchParameter = SearchParameter {
@@ -5872,7 +6708,9 @@ static SP_552: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_553: SearchParameter = SearchParameter {
@@ -5881,7 +6719,9 @@ static SP_553: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_554: SearchParameter = SearchParameter {
@@ -5890,7 +6730,9 @@ static SP_554: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_555: SearchParameter = SearchParameter {
@@ -5899,7 +6741,9 @@ static SP_555: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.connectionType",
-        branches: &[&[Step::Field("connectionType")]],
+        branches: &[
+            &[Step::Field("connectionType")],
+        ],
     },
 };
 static SP_556: SearchParameter = SearchParameter {
@@ -5908,7 +6752,9 @@ static SP_556: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_557: SearchParameter = SearchParameter {
@@ -5917,7 +6763,9 @@ static SP_557: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Endpoint.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_558: SearchParameter = SearchParameter {
@@ -5926,7 +6774,9 @@ static SP_558: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Endpoint.managingOrganization",
-        branches: &[&[Step::Field("managingOrganization")]],
+        branches: &[
+            &[Step::Field("managingOrganization")],
+        ],
     },
 };
 static SP_559: SearchParameter = SearchParameter {
@@ -5935,7 +6785,9 @@ static SP_559: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.payloadType",
-        branches: &[&[Step::Field("payloadType")]],
+        branches: &[
+            &[Step::Field("payloadType")],
+        ],
     },
 };
 static SP_560: SearchParameter = SearchParameter {
@@ -5944,7 +6796,9 @@ static SP_560: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_561: SearchParameter = SearchParameter {
@@ -5953,7 +6807,9 @@ static SP_561: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentRequest.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_562: SearchParameter = SearchParameter {
@@ -5962,7 +6818,9 @@ static SP_562: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EnrollmentRequest.candidate",
-        branches: &[&[Step::Field("candidate")]],
+        branches: &[
+            &[Step::Field("candidate")],
+        ],
     },
 };
 static SP_563: SearchParameter = SearchParameter {
@@ -5971,7 +6829,9 @@ static SP_563: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentRequest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_564: SearchParameter = SearchParameter {
@@ -5980,7 +6840,9 @@ static SP_564: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EnrollmentRequest.candidate",
-        branches: &[&[Step::Field("candidate")]],
+        branches: &[
+            &[Step::Field("candidate")],
+        ],
     },
 };
 static SP_565: SearchParameter = SearchParameter {
@@ -5989,7 +6851,9 @@ static SP_565: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentResponse.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_566: SearchParameter = SearchParameter {
@@ -5998,7 +6862,9 @@ static SP_566: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EnrollmentResponse.request",
-        branches: &[&[Step::Field("request")]],
+        branches: &[
+            &[Step::Field("request")],
+        ],
     },
 };
 static SP_567: SearchParameter = SearchParameter {
@@ -6007,7 +6873,9 @@ static SP_567: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentResponse.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_568: SearchParameter = SearchParameter {
@@ -6016,10 +6884,9 @@ static SP_568: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.careManager.where(resolve() is Practitioner)",
-        branches: &[&[
-            Step::Field("careManager"),
-            Step::ReferenceTo(ResourceType::Practitioner),
-        ]],
+        branches: &[
+            &[Step::Field("careManager"), Step::ReferenceTo(ResourceType::Practitioner)],
+        ],
     },
 };
 static SP_569: SearchParameter = SearchParameter {
@@ -6028,7 +6895,9 @@ static SP_569: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.diagnosis.condition",
-        branches: &[&[Step::Field("diagnosis"), Step::Field("condition")]],
+        branches: &[
+            &[Step::Field("diagnosis"), Step::Field("condition")],
+        ],
     },
 };
 static SP_570: SearchParameter = SearchParameter {
@@ -6037,7 +6906,9 @@ static SP_570: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_571: SearchParameter = SearchParameter {
@@ -6046,7 +6917,9 @@ static SP_571: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_572: SearchParameter = SearchParameter {
@@ -6055,7 +6928,9 @@ static SP_572: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.referralRequest",
-        branches: &[&[Step::Field("referralRequest")]],
+        branches: &[
+            &[Step::Field("referralRequest")],
+        ],
     },
 };
 static SP_573: SearchParameter = SearchParameter {
@@ -6064,7 +6939,9 @@ static SP_573: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.managingOrganization",
-        branches: &[&[Step::Field("managingOrganization")]],
+        branches: &[
+            &[Step::Field("managingOrganization")],
+        ],
     },
 };
 static SP_574: SearchParameter = SearchParameter {
@@ -6073,7 +6950,9 @@ static SP_574: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_575: SearchParameter = SearchParameter {
@@ -6082,7 +6961,9 @@ static SP_575: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EpisodeOfCare.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_576: SearchParameter = SearchParameter {
@@ -6091,7 +6972,9 @@ static SP_576: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_577: SearchParameter = SearchParameter {
@@ -6100,11 +6983,9 @@ static SP_577: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_578: SearchParameter = SearchParameter {
@@ -6113,10 +6994,9 @@ static SP_578: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(EventDefinition.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_579: SearchParameter = SearchParameter {
@@ -6137,7 +7017,9 @@ static SP_580: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_581: SearchParameter = SearchParameter {
@@ -6146,7 +7028,9 @@ static SP_581: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EventDefinition.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_582: SearchParameter = SearchParameter {
@@ -6155,11 +7039,9 @@ static SP_582: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='depends-on').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "depends-on"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
+        ],
     },
 };
 static SP_583: SearchParameter = SearchParameter {
@@ -6168,11 +7050,9 @@ static SP_583: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_584: SearchParameter = SearchParameter {
@@ -6181,7 +7061,9 @@ static SP_584: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_585: SearchParameter = SearchParameter {
@@ -6190,7 +7072,9 @@ static SP_585: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EventDefinition.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_586: SearchParameter = SearchParameter {
@@ -6199,7 +7083,9 @@ static SP_586: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_587: SearchParameter = SearchParameter {
@@ -6208,7 +7094,9 @@ static SP_587: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_588: SearchParameter = SearchParameter {
@@ -6217,7 +7105,9 @@ static SP_588: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_589: SearchParameter = SearchParameter {
@@ -6226,11 +7116,9 @@ static SP_589: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_590: SearchParameter = SearchParameter {
@@ -6239,7 +7127,9 @@ static SP_590: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_591: SearchParameter = SearchParameter {
@@ -6248,7 +7138,9 @@ static SP_591: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_592: SearchParameter = SearchParameter {
@@ -6257,11 +7149,9 @@ static SP_592: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_593: SearchParameter = SearchParameter {
@@ -6270,7 +7160,9 @@ static SP_593: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_594: SearchParameter = SearchParameter {
@@ -6279,7 +7171,9 @@ static SP_594: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_595: SearchParameter = SearchParameter {
@@ -6288,7 +7182,9 @@ static SP_595: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "EventDefinition.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_596: SearchParameter = SearchParameter {
@@ -6297,7 +7193,9 @@ static SP_596: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_597: SearchParameter = SearchParameter {
@@ -6306,11 +7204,9 @@ static SP_597: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_598: SearchParameter = SearchParameter {
@@ -6319,10 +7215,9 @@ static SP_598: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Evidence.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_599: SearchParameter = SearchParameter {
@@ -6343,7 +7238,9 @@ static SP_600: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_601: SearchParameter = SearchParameter {
@@ -6352,7 +7249,9 @@ static SP_601: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Evidence.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_602: SearchParameter = SearchParameter {
@@ -6361,11 +7260,9 @@ static SP_602: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='depends-on').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "depends-on"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
+        ],
     },
 };
 static SP_603: SearchParameter = SearchParameter {
@@ -6374,11 +7271,9 @@ static SP_603: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_604: SearchParameter = SearchParameter {
@@ -6387,7 +7282,9 @@ static SP_604: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_605: SearchParameter = SearchParameter {
@@ -6396,7 +7293,9 @@ static SP_605: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Evidence.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_606: SearchParameter = SearchParameter {
@@ -6405,7 +7304,9 @@ static SP_606: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_607: SearchParameter = SearchParameter {
@@ -6414,7 +7315,9 @@ static SP_607: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_608: SearchParameter = SearchParameter {
@@ -6423,7 +7326,9 @@ static SP_608: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_609: SearchParameter = SearchParameter {
@@ -6432,11 +7337,9 @@ static SP_609: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_610: SearchParameter = SearchParameter {
@@ -6445,7 +7348,9 @@ static SP_610: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_611: SearchParameter = SearchParameter {
@@ -6454,7 +7359,9 @@ static SP_611: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_612: SearchParameter = SearchParameter {
@@ -6463,11 +7370,9 @@ static SP_612: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_613: SearchParameter = SearchParameter {
@@ -6476,7 +7381,9 @@ static SP_613: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_614: SearchParameter = SearchParameter {
@@ -6485,7 +7392,9 @@ static SP_614: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_615: SearchParameter = SearchParameter {
@@ -6494,7 +7403,9 @@ static SP_615: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Evidence.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_616: SearchParameter = SearchParameter {
@@ -6503,7 +7414,9 @@ static SP_616: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_617: SearchParameter = SearchParameter {
@@ -6512,11 +7425,9 @@ static SP_617: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_618: SearchParameter = SearchParameter {
@@ -6525,10 +7436,9 @@ static SP_618: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(EvidenceVariable.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_619: SearchParameter = SearchParameter {
@@ -6549,7 +7459,9 @@ static SP_620: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_621: SearchParameter = SearchParameter {
@@ -6558,7 +7470,9 @@ static SP_621: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EvidenceVariable.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_622: SearchParameter = SearchParameter {
@@ -6567,11 +7481,9 @@ static SP_622: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='depends-on').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "depends-on"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
+        ],
     },
 };
 static SP_623: SearchParameter = SearchParameter {
@@ -6580,11 +7492,9 @@ static SP_623: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_624: SearchParameter = SearchParameter {
@@ -6593,7 +7503,9 @@ static SP_624: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_625: SearchParameter = SearchParameter {
@@ -6602,7 +7514,9 @@ static SP_625: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EvidenceVariable.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_626: SearchParameter = SearchParameter {
@@ -6611,7 +7525,9 @@ static SP_626: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_627: SearchParameter = SearchParameter {
@@ -6620,7 +7536,9 @@ static SP_627: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_628: SearchParameter = SearchParameter {
@@ -6629,7 +7547,9 @@ static SP_628: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_629: SearchParameter = SearchParameter {
@@ -6638,11 +7558,9 @@ static SP_629: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_630: SearchParameter = SearchParameter {
@@ -6651,7 +7569,9 @@ static SP_630: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_631: SearchParameter = SearchParameter {
@@ -6660,7 +7580,9 @@ static SP_631: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_632: SearchParameter = SearchParameter {
@@ -6669,11 +7591,9 @@ static SP_632: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_633: SearchParameter = SearchParameter {
@@ -6682,7 +7602,9 @@ static SP_633: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_634: SearchParameter = SearchParameter {
@@ -6691,7 +7613,9 @@ static SP_634: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_635: SearchParameter = SearchParameter {
@@ -6700,7 +7624,9 @@ static SP_635: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "EvidenceVariable.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_636: SearchParameter = SearchParameter {
@@ -6709,7 +7635,9 @@ static SP_636: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_637: SearchParameter = SearchParameter {
@@ -6718,10 +7646,9 @@ static SP_637: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ExampleScenario.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_638: SearchParameter = SearchParameter {
@@ -6742,7 +7669,9 @@ static SP_639: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_640: SearchParameter = SearchParameter {
@@ -6751,7 +7680,9 @@ static SP_640: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ExampleScenario.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_641: SearchParameter = SearchParameter {
@@ -6760,7 +7691,9 @@ static SP_641: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_642: SearchParameter = SearchParameter {
@@ -6769,7 +7702,9 @@ static SP_642: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_643: SearchParameter = SearchParameter {
@@ -6778,7 +7713,9 @@ static SP_643: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ExampleScenario.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_644: SearchParameter = SearchParameter {
@@ -6787,7 +7724,9 @@ static SP_644: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ExampleScenario.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_645: SearchParameter = SearchParameter {
@@ -6796,7 +7735,9 @@ static SP_645: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_646: SearchParameter = SearchParameter {
@@ -6805,7 +7746,9 @@ static SP_646: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ExampleScenario.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_647: SearchParameter = SearchParameter {
@@ -6814,7 +7757,9 @@ static SP_647: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_648: SearchParameter = SearchParameter {
@@ -6823,7 +7768,9 @@ static SP_648: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.careTeam.provider",
-        branches: &[&[Step::Field("careTeam"), Step::Field("provider")]],
+        branches: &[
+            &[Step::Field("careTeam"), Step::Field("provider")],
+        ],
     },
 };
 static SP_649: SearchParameter = SearchParameter {
@@ -6832,7 +7779,9 @@ static SP_649: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.claim",
-        branches: &[&[Step::Field("claim")]],
+        branches: &[
+            &[Step::Field("claim")],
+        ],
     },
 };
 static SP_650: SearchParameter = SearchParameter {
@@ -6841,7 +7790,9 @@ static SP_650: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.insurance.coverage",
-        branches: &[&[Step::Field("insurance"), Step::Field("coverage")]],
+        branches: &[
+            &[Step::Field("insurance"), Step::Field("coverage")],
+        ],
     },
 };
 static SP_651: SearchParameter = SearchParameter {
@@ -6850,7 +7801,9 @@ static SP_651: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ExplanationOfBenefit.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_652: SearchParameter = SearchParameter {
@@ -6859,11 +7812,9 @@ static SP_652: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.detail.udi",
-        branches: &[&[
-            Step::Field("item"),
-            Step::Field("detail"),
-            Step::Field("udi"),
-        ]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("detail"), Step::Field("udi")],
+        ],
     },
 };
 static SP_653: SearchParameter = SearchParameter {
@@ -6872,7 +7823,9 @@ static SP_653: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ExplanationOfBenefit.disposition",
-        branches: &[&[Step::Field("disposition")]],
+        branches: &[
+            &[Step::Field("disposition")],
+        ],
     },
 };
 static SP_654: SearchParameter = SearchParameter {
@@ -6881,7 +7834,9 @@ static SP_654: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.encounter",
-        branches: &[&[Step::Field("item"), Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("encounter")],
+        ],
     },
 };
 static SP_655: SearchParameter = SearchParameter {
@@ -6890,7 +7845,9 @@ static SP_655: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.enterer",
-        branches: &[&[Step::Field("enterer")]],
+        branches: &[
+            &[Step::Field("enterer")],
+        ],
     },
 };
 static SP_656: SearchParameter = SearchParameter {
@@ -6899,7 +7856,9 @@ static SP_656: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.facility",
-        branches: &[&[Step::Field("facility")]],
+        branches: &[
+            &[Step::Field("facility")],
+        ],
     },
 };
 static SP_657: SearchParameter = SearchParameter {
@@ -6908,7 +7867,9 @@ static SP_657: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExplanationOfBenefit.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_658: SearchParameter = SearchParameter {
@@ -6917,7 +7878,9 @@ static SP_658: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.udi",
-        branches: &[&[Step::Field("item"), Step::Field("udi")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("udi")],
+        ],
     },
 };
 static SP_659: SearchParameter = SearchParameter {
@@ -6926,7 +7889,9 @@ static SP_659: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_660: SearchParameter = SearchParameter {
@@ -6935,7 +7900,9 @@ static SP_660: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.payee.party",
-        branches: &[&[Step::Field("payee"), Step::Field("party")]],
+        branches: &[
+            &[Step::Field("payee"), Step::Field("party")],
+        ],
     },
 };
 static SP_661: SearchParameter = SearchParameter {
@@ -6944,7 +7911,9 @@ static SP_661: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.procedure.udi",
-        branches: &[&[Step::Field("procedure"), Step::Field("udi")]],
+        branches: &[
+            &[Step::Field("procedure"), Step::Field("udi")],
+        ],
     },
 };
 static SP_662: SearchParameter = SearchParameter {
@@ -6953,7 +7922,9 @@ static SP_662: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.provider",
-        branches: &[&[Step::Field("provider")]],
+        branches: &[
+            &[Step::Field("provider")],
+        ],
     },
 };
 static SP_663: SearchParameter = SearchParameter {
@@ -6962,7 +7933,9 @@ static SP_663: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExplanationOfBenefit.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_664: SearchParameter = SearchParameter {
@@ -6971,12 +7944,9 @@ static SP_664: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.detail.subDetail.udi",
-        branches: &[&[
-            Step::Field("item"),
-            Step::Field("detail"),
-            Step::Field("subDetail"),
-            Step::Field("udi"),
-        ]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("detail"), Step::Field("subDetail"), Step::Field("udi")],
+        ],
     },
 };
 static SP_665: SearchParameter = SearchParameter {
@@ -6985,7 +7955,9 @@ static SP_665: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("condition"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("condition"), Step::Field("code")],
+        ],
     },
 };
 static SP_666: SearchParameter = SearchParameter {
@@ -6994,7 +7966,9 @@ static SP_666: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_667: SearchParameter = SearchParameter {
@@ -7003,7 +7977,9 @@ static SP_667: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_668: SearchParameter = SearchParameter {
@@ -7012,7 +7988,9 @@ static SP_668: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "FamilyMemberHistory.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_669: SearchParameter = SearchParameter {
@@ -7021,7 +7999,9 @@ static SP_669: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "FamilyMemberHistory.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_670: SearchParameter = SearchParameter {
@@ -7030,7 +8010,9 @@ static SP_670: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_671: SearchParameter = SearchParameter {
@@ -7039,7 +8021,9 @@ static SP_671: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "FamilyMemberHistory.relationship",
-        branches: &[&[Step::Field("relationship")]],
+        branches: &[
+            &[Step::Field("relationship")],
+        ],
     },
 };
 static SP_672: SearchParameter = SearchParameter {
@@ -7048,7 +8032,9 @@ static SP_672: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "FamilyMemberHistory.sex",
-        branches: &[&[Step::Field("sex")]],
+        branches: &[
+            &[Step::Field("sex")],
+        ],
     },
 };
 static SP_673: SearchParameter = SearchParameter {
@@ -7057,7 +8043,9 @@ static SP_673: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "FamilyMemberHistory.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_674: SearchParameter = SearchParameter {
@@ -7066,7 +8054,9 @@ static SP_674: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Flag.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_675: SearchParameter = SearchParameter {
@@ -7075,7 +8065,9 @@ static SP_675: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_676: SearchParameter = SearchParameter {
@@ -7084,7 +8076,9 @@ static SP_676: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_677: SearchParameter = SearchParameter {
@@ -7093,7 +8087,9 @@ static SP_677: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Flag.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_678: SearchParameter = SearchParameter {
@@ -7102,10 +8098,9 @@ static SP_678: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_679: SearchParameter = SearchParameter {
@@ -7114,7 +8109,9 @@ static SP_679: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Flag.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_680: SearchParameter = SearchParameter {
@@ -7123,7 +8120,9 @@ static SP_680: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Goal.achievementStatus",
-        branches: &[&[Step::Field("achievementStatus")]],
+        branches: &[
+            &[Step::Field("achievementStatus")],
+        ],
     },
 };
 static SP_681: SearchParameter = SearchParameter {
@@ -7132,7 +8131,9 @@ static SP_681: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Goal.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_682: SearchParameter = SearchParameter {
@@ -7141,7 +8142,9 @@ static SP_682: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_683: SearchParameter = SearchParameter {
@@ -7150,7 +8153,9 @@ static SP_683: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Goal.lifecycleStatus",
-        branches: &[&[Step::Field("lifecycleStatus")]],
+        branches: &[
+            &[Step::Field("lifecycleStatus")],
+        ],
     },
 };
 static SP_684: SearchParameter = SearchParameter {
@@ -7159,10 +8164,9 @@ static SP_684: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_685: SearchParameter = SearchParameter {
@@ -7171,7 +8175,9 @@ static SP_685: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Goal.start as date)",
-        branches: &[&[Step::Field("startDate")]],
+        branches: &[
+            &[Step::Field("startDate")],
+        ],
     },
 };
 static SP_686: SearchParameter = SearchParameter {
@@ -7180,7 +8186,9 @@ static SP_686: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Goal.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_687: SearchParameter = SearchParameter {
@@ -7189,7 +8197,9 @@ static SP_687: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Goal.target.due as date)",
-        branches: &[&[Step::Field("target"), Step::Field("dueDate")]],
+        branches: &[
+            &[Step::Field("target"), Step::Field("dueDate")],
+        ],
     },
 };
 static SP_688: SearchParameter = SearchParameter {
@@ -7198,10 +8208,9 @@ static SP_688: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_689: SearchParameter = SearchParameter {
@@ -7222,7 +8231,9 @@ static SP_690: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_691: SearchParameter = SearchParameter {
@@ -7231,7 +8242,9 @@ static SP_691: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_692: SearchParameter = SearchParameter {
@@ -7240,7 +8253,9 @@ static SP_692: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_693: SearchParameter = SearchParameter {
@@ -7249,7 +8264,9 @@ static SP_693: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_694: SearchParameter = SearchParameter {
@@ -7258,7 +8275,9 @@ static SP_694: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_695: SearchParameter = SearchParameter {
@@ -7267,7 +8286,9 @@ static SP_695: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_696: SearchParameter = SearchParameter {
@@ -7276,7 +8297,9 @@ static SP_696: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "GraphDefinition.start",
-        branches: &[&[Step::Field("start")]],
+        branches: &[
+            &[Step::Field("start")],
+        ],
     },
 };
 static SP_697: SearchParameter = SearchParameter {
@@ -7285,7 +8308,9 @@ static SP_697: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_698: SearchParameter = SearchParameter {
@@ -7294,7 +8319,9 @@ static SP_698: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_699: SearchParameter = SearchParameter {
@@ -7303,7 +8330,9 @@ static SP_699: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_700: SearchParameter = SearchParameter {
@@ -7312,7 +8341,9 @@ static SP_700: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.actual",
-        branches: &[&[Step::Field("actual")]],
+        branches: &[
+            &[Step::Field("actual")],
+        ],
     },
 };
 static SP_701: SearchParameter = SearchParameter {
@@ -7321,7 +8352,9 @@ static SP_701: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.characteristic.code",
-        branches: &[&[Step::Field("characteristic"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("characteristic"), Step::Field("code")],
+        ],
     },
 };
 static SP_702: SearchParameter = SearchParameter {
@@ -7330,7 +8363,9 @@ static SP_702: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_703: SearchParameter = SearchParameter {
@@ -7339,7 +8374,9 @@ static SP_703: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.characteristic.exclude",
-        branches: &[&[Step::Field("characteristic"), Step::Field("exclude")]],
+        branches: &[
+            &[Step::Field("characteristic"), Step::Field("exclude")],
+        ],
     },
 };
 static SP_704: SearchParameter = SearchParameter {
@@ -7348,7 +8385,9 @@ static SP_704: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_705: SearchParameter = SearchParameter {
@@ -7357,7 +8396,9 @@ static SP_705: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Group.managingEntity",
-        branches: &[&[Step::Field("managingEntity")]],
+        branches: &[
+            &[Step::Field("managingEntity")],
+        ],
     },
 };
 static SP_706: SearchParameter = SearchParameter {
@@ -7366,7 +8407,9 @@ static SP_706: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Group.member.entity",
-        branches: &[&[Step::Field("member"), Step::Field("entity")]],
+        branches: &[
+            &[Step::Field("member"), Step::Field("entity")],
+        ],
     },
 };
 static SP_707: SearchParameter = SearchParameter {
@@ -7375,7 +8418,9 @@ static SP_707: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_708: SearchParameter = SearchParameter {
@@ -7385,10 +8430,7 @@ static SP_708: SearchParameter = SearchParameter {
     expression: Expression {
         source: "(Group.characteristic.value as CodeableConcept) | (Group.characteristic.value as boolean)",
         branches: &[
-            &[
-                Step::Field("characteristic"),
-                Step::Field("valueCodeableConcept"),
-            ],
+            &[Step::Field("characteristic"), Step::Field("valueCodeableConcept")],
             &[Step::Field("characteristic"), Step::Field("valueBoolean")],
         ],
     },
@@ -7399,7 +8441,9 @@ static SP_709: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "GuidanceResponse.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_710: SearchParameter = SearchParameter {
@@ -7408,10 +8452,9 @@ static SP_710: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "GuidanceResponse.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_711: SearchParameter = SearchParameter {
@@ -7420,7 +8463,9 @@ static SP_711: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "GuidanceResponse.requestIdentifier",
-        branches: &[&[Step::Field("requestIdentifier")]],
+        branches: &[
+            &[Step::Field("requestIdentifier")],
+        ],
     },
 };
 static SP_712: SearchParameter = SearchParameter {
@@ -7429,7 +8474,9 @@ static SP_712: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "GuidanceResponse.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_713: SearchParameter = SearchParameter {
@@ -7438,7 +8485,9 @@ static SP_713: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_714: SearchParameter = SearchParameter {
@@ -7447,7 +8496,9 @@ static SP_714: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.characteristic",
-        branches: &[&[Step::Field("characteristic")]],
+        branches: &[
+            &[Step::Field("characteristic")],
+        ],
     },
 };
 static SP_715: SearchParameter = SearchParameter {
@@ -7456,7 +8507,9 @@ static SP_715: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.coverageArea",
-        branches: &[&[Step::Field("coverageArea")]],
+        branches: &[
+            &[Step::Field("coverageArea")],
+        ],
     },
 };
 static SP_716: SearchParameter = SearchParameter {
@@ -7465,7 +8518,9 @@ static SP_716: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.endpoint",
-        branches: &[&[Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("endpoint")],
+        ],
     },
 };
 static SP_717: SearchParameter = SearchParameter {
@@ -7474,7 +8529,9 @@ static SP_717: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_718: SearchParameter = SearchParameter {
@@ -7483,7 +8540,9 @@ static SP_718: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_719: SearchParameter = SearchParameter {
@@ -7492,7 +8551,9 @@ static SP_719: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "HealthcareService.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_720: SearchParameter = SearchParameter {
@@ -7501,7 +8562,9 @@ static SP_720: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.providedBy",
-        branches: &[&[Step::Field("providedBy")]],
+        branches: &[
+            &[Step::Field("providedBy")],
+        ],
     },
 };
 static SP_721: SearchParameter = SearchParameter {
@@ -7510,7 +8573,9 @@ static SP_721: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.program",
-        branches: &[&[Step::Field("program")]],
+        branches: &[
+            &[Step::Field("program")],
+        ],
     },
 };
 static SP_722: SearchParameter = SearchParameter {
@@ -7519,7 +8584,9 @@ static SP_722: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_723: SearchParameter = SearchParameter {
@@ -7528,7 +8595,9 @@ static SP_723: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_724: SearchParameter = SearchParameter {
@@ -7537,7 +8606,9 @@ static SP_724: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.specialty",
-        branches: &[&[Step::Field("specialty")]],
+        branches: &[
+            &[Step::Field("specialty")],
+        ],
     },
 };
 static SP_725: SearchParameter = SearchParameter {
@@ -7546,7 +8617,9 @@ static SP_725: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_726: SearchParameter = SearchParameter {
@@ -7555,7 +8628,9 @@ static SP_726: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.bodySite",
-        branches: &[&[Step::Field("series"), Step::Field("bodySite")]],
+        branches: &[
+            &[Step::Field("series"), Step::Field("bodySite")],
+        ],
     },
 };
 static SP_727: SearchParameter = SearchParameter {
@@ -7564,11 +8639,9 @@ static SP_727: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.instance.sopClass",
-        branches: &[&[
-            Step::Field("series"),
-            Step::Field("instance"),
-            Step::Field("sopClass"),
-        ]],
+        branches: &[
+            &[Step::Field("series"), Step::Field("instance"), Step::Field("sopClass")],
+        ],
     },
 };
 static SP_728: SearchParameter = SearchParameter {
@@ -7577,7 +8650,9 @@ static SP_728: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_729: SearchParameter = SearchParameter {
@@ -7598,7 +8673,9 @@ static SP_730: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_731: SearchParameter = SearchParameter {
@@ -7607,11 +8684,9 @@ static SP_731: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.instance.uid",
-        branches: &[&[
-            Step::Field("series"),
-            Step::Field("instance"),
-            Step::Field("uid"),
-        ]],
+        branches: &[
+            &[Step::Field("series"), Step::Field("instance"), Step::Field("uid")],
+        ],
     },
 };
 static SP_732: SearchParameter = SearchParameter {
@@ -7620,7 +8695,9 @@ static SP_732: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.interpreter",
-        branches: &[&[Step::Field("interpreter")]],
+        branches: &[
+            &[Step::Field("interpreter")],
+        ],
     },
 };
 static SP_733: SearchParameter = SearchParameter {
@@ -7629,7 +8706,9 @@ static SP_733: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.modality",
-        branches: &[&[Step::Field("series"), Step::Field("modality")]],
+        branches: &[
+            &[Step::Field("series"), Step::Field("modality")],
+        ],
     },
 };
 static SP_734: SearchParameter = SearchParameter {
@@ -7638,10 +8717,9 @@ static SP_734: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_735: SearchParameter = SearchParameter {
@@ -7650,11 +8728,9 @@ static SP_735: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.series.performer.actor",
-        branches: &[&[
-            Step::Field("series"),
-            Step::Field("performer"),
-            Step::Field("actor"),
-        ]],
+        branches: &[
+            &[Step::Field("series"), Step::Field("performer"), Step::Field("actor")],
+        ],
     },
 };
 static SP_736: SearchParameter = SearchParameter {
@@ -7663,7 +8739,9 @@ static SP_736: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.reasonCode",
-        branches: &[&[Step::Field("reasonCode")]],
+        branches: &[
+            &[Step::Field("reasonCode")],
+        ],
     },
 };
 static SP_737: SearchParameter = SearchParameter {
@@ -7672,7 +8750,9 @@ static SP_737: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.referrer",
-        branches: &[&[Step::Field("referrer")]],
+        branches: &[
+            &[Step::Field("referrer")],
+        ],
     },
 };
 static SP_738: SearchParameter = SearchParameter {
@@ -7681,7 +8761,9 @@ static SP_738: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.uid",
-        branches: &[&[Step::Field("series"), Step::Field("uid")]],
+        branches: &[
+            &[Step::Field("series"), Step::Field("uid")],
+        ],
     },
 };
 static SP_739: SearchParameter = SearchParameter {
@@ -7690,7 +8772,9 @@ static SP_739: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ImagingStudy.started",
-        branches: &[&[Step::Field("started")]],
+        branches: &[
+            &[Step::Field("started")],
+        ],
     },
 };
 static SP_740: SearchParameter = SearchParameter {
@@ -7699,7 +8783,9 @@ static SP_740: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_741: SearchParameter = SearchParameter {
@@ -7708,7 +8794,9 @@ static SP_741: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_742: SearchParameter = SearchParameter {
@@ -7717,7 +8805,9 @@ static SP_742: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Choice(&["occurrenceDateTime", "occurrenceString"])]],
+        branches: &[
+            &[Step::Choice(&["occurrenceDateTime", "occurrenceString"])],
+        ],
     },
 };
 static SP_743: SearchParameter = SearchParameter {
@@ -7726,7 +8816,9 @@ static SP_743: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_744: SearchParameter = SearchParameter {
@@ -7735,7 +8827,9 @@ static SP_744: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_745: SearchParameter = SearchParameter {
@@ -7744,7 +8838,9 @@ static SP_745: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Immunization.lotNumber",
-        branches: &[&[Step::Field("lotNumber")]],
+        branches: &[
+            &[Step::Field("lotNumber")],
+        ],
     },
 };
 static SP_746: SearchParameter = SearchParameter {
@@ -7753,7 +8849,9 @@ static SP_746: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.manufacturer",
-        branches: &[&[Step::Field("manufacturer")]],
+        branches: &[
+            &[Step::Field("manufacturer")],
+        ],
     },
 };
 static SP_747: SearchParameter = SearchParameter {
@@ -7762,7 +8860,9 @@ static SP_747: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_748: SearchParameter = SearchParameter {
@@ -7771,7 +8871,9 @@ static SP_748: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.performer.actor",
-        branches: &[&[Step::Field("performer"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("performer"), Step::Field("actor")],
+        ],
     },
 };
 static SP_749: SearchParameter = SearchParameter {
@@ -7780,7 +8882,9 @@ static SP_749: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.reaction.detail",
-        branches: &[&[Step::Field("reaction"), Step::Field("detail")]],
+        branches: &[
+            &[Step::Field("reaction"), Step::Field("detail")],
+        ],
     },
 };
 static SP_750: SearchParameter = SearchParameter {
@@ -7789,7 +8893,9 @@ static SP_750: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Immunization.reaction.date",
-        branches: &[&[Step::Field("reaction"), Step::Field("date")]],
+        branches: &[
+            &[Step::Field("reaction"), Step::Field("date")],
+        ],
     },
 };
 static SP_751: SearchParameter = SearchParameter {
@@ -7798,7 +8904,9 @@ static SP_751: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.reasonCode",
-        branches: &[&[Step::Field("reasonCode")]],
+        branches: &[
+            &[Step::Field("reasonCode")],
+        ],
     },
 };
 static SP_752: SearchParameter = SearchParameter {
@@ -7807,7 +8915,9 @@ static SP_752: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.reasonReference",
-        branches: &[&[Step::Field("reasonReference")]],
+        branches: &[
+            &[Step::Field("reasonReference")],
+        ],
     },
 };
 static SP_753: SearchParameter = SearchParameter {
@@ -7816,7 +8926,9 @@ static SP_753: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Immunization.protocolApplied.series",
-        branches: &[&[Step::Field("protocolApplied"), Step::Field("series")]],
+        branches: &[
+            &[Step::Field("protocolApplied"), Step::Field("series")],
+        ],
     },
 };
 static SP_754: SearchParameter = SearchParameter {
@@ -7825,7 +8937,9 @@ static SP_754: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_755: SearchParameter = SearchParameter {
@@ -7834,7 +8948,9 @@ static SP_755: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.statusReason",
-        branches: &[&[Step::Field("statusReason")]],
+        branches: &[
+            &[Step::Field("statusReason")],
+        ],
     },
 };
 static SP_756: SearchParameter = SearchParameter {
@@ -7843,7 +8959,9 @@ static SP_756: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.protocolApplied.targetDisease",
-        branches: &[&[Step::Field("protocolApplied"), Step::Field("targetDisease")]],
+        branches: &[
+            &[Step::Field("protocolApplied"), Step::Field("targetDisease")],
+        ],
     },
 };
 static SP_757: SearchParameter = SearchParameter {
@@ -7852,7 +8970,9 @@ static SP_757: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.vaccineCode",
-        branches: &[&[Step::Field("vaccineCode")]],
+        branches: &[
+            &[Step::Field("vaccineCode")],
+        ],
     },
 };
 static SP_758: SearchParameter = SearchParameter {
@@ -7861,7 +8981,9 @@ static SP_758: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ImmunizationEvaluation.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_759: SearchParameter = SearchParameter {
@@ -7870,7 +8992,9 @@ static SP_759: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.doseStatus",
-        branches: &[&[Step::Field("doseStatus")]],
+        branches: &[
+            &[Step::Field("doseStatus")],
+        ],
     },
 };
 static SP_760: SearchParameter = SearchParameter {
@@ -7879,7 +9003,9 @@ static SP_760: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_761: SearchParameter = SearchParameter {
@@ -7888,7 +9014,9 @@ static SP_761: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationEvaluation.immunizationEvent",
-        branches: &[&[Step::Field("immunizationEvent")]],
+        branches: &[
+            &[Step::Field("immunizationEvent")],
+        ],
     },
 };
 static SP_762: SearchParameter = SearchParameter {
@@ -7897,7 +9025,9 @@ static SP_762: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationEvaluation.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_763: SearchParameter = SearchParameter {
@@ -7906,7 +9036,9 @@ static SP_763: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_764: SearchParameter = SearchParameter {
@@ -7915,7 +9047,9 @@ static SP_764: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.targetDisease",
-        branches: &[&[Step::Field("targetDisease")]],
+        branches: &[
+            &[Step::Field("targetDisease")],
+        ],
     },
 };
 static SP_765: SearchParameter = SearchParameter {
@@ -7924,7 +9058,9 @@ static SP_765: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ImmunizationRecommendation.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_766: SearchParameter = SearchParameter {
@@ -7933,7 +9069,9 @@ static SP_766: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_767: SearchParameter = SearchParameter {
@@ -7942,10 +9080,9 @@ static SP_767: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.supportingPatientInformation",
-        branches: &[&[
-            Step::Field("recommendation"),
-            Step::Field("supportingPatientInformation"),
-        ]],
+        branches: &[
+            &[Step::Field("recommendation"), Step::Field("supportingPatientInformation")],
+        ],
     },
 };
 static SP_768: SearchParameter = SearchParameter {
@@ -7954,7 +9091,9 @@ static SP_768: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationRecommendation.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_769: SearchParameter = SearchParameter {
@@ -7963,7 +9102,9 @@ static SP_769: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.forecastStatus",
-        branches: &[&[Step::Field("recommendation"), Step::Field("forecastStatus")]],
+        branches: &[
+            &[Step::Field("recommendation"), Step::Field("forecastStatus")],
+        ],
     },
 };
 static SP_770: SearchParameter = SearchParameter {
@@ -7972,10 +9113,9 @@ static SP_770: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.supportingImmunization",
-        branches: &[&[
-            Step::Field("recommendation"),
-            Step::Field("supportingImmunization"),
-        ]],
+        branches: &[
+            &[Step::Field("recommendation"), Step::Field("supportingImmunization")],
+        ],
     },
 };
 static SP_771: SearchParameter = SearchParameter {
@@ -7984,7 +9124,9 @@ static SP_771: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.targetDisease",
-        branches: &[&[Step::Field("recommendation"), Step::Field("targetDisease")]],
+        branches: &[
+            &[Step::Field("recommendation"), Step::Field("targetDisease")],
+        ],
     },
 };
 static SP_772: SearchParameter = SearchParameter {
@@ -7993,7 +9135,9 @@ static SP_772: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.vaccineCode",
-        branches: &[&[Step::Field("recommendation"), Step::Field("vaccineCode")]],
+        branches: &[
+            &[Step::Field("recommendation"), Step::Field("vaccineCode")],
+        ],
     },
 };
 static SP_773: SearchParameter = SearchParameter {
@@ -8002,10 +9146,9 @@ static SP_773: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_774: SearchParameter = SearchParameter {
@@ -8026,7 +9169,9 @@ static SP_775: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_776: SearchParameter = SearchParameter {
@@ -8035,7 +9180,9 @@ static SP_776: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_777: SearchParameter = SearchParameter {
@@ -8044,7 +9191,9 @@ static SP_777: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImplementationGuide.dependsOn.uri",
-        branches: &[&[Step::Field("dependsOn"), Step::Field("uri")]],
+        branches: &[
+            &[Step::Field("dependsOn"), Step::Field("uri")],
+        ],
     },
 };
 static SP_778: SearchParameter = SearchParameter {
@@ -8053,7 +9202,9 @@ static SP_778: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_779: SearchParameter = SearchParameter {
@@ -8062,7 +9213,9 @@ static SP_779: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImplementationGuide.experimental",
-        branches: &[&[Step::Field("experimental")]],
+        branches: &[
+            &[Step::Field("experimental")],
+        ],
     },
 };
 static SP_780: SearchParameter = SearchParameter {
@@ -8071,7 +9224,9 @@ static SP_780: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImplementationGuide.global.profile",
-        branches: &[&[Step::Field("global"), Step::Field("profile")]],
+        branches: &[
+            &[Step::Field("global"), Step::Field("profile")],
+        ],
     },
 };
 static SP_781: SearchParameter = SearchParameter {
@@ -8080,7 +9235,9 @@ static SP_781: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_782: SearchParameter = SearchParameter {
@@ -8089,7 +9246,9 @@ static SP_782: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_783: SearchParameter = SearchParameter {
@@ -8098,7 +9257,9 @@ static SP_783: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_784: SearchParameter = SearchParameter {
@@ -8107,11 +9268,9 @@ static SP_784: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImplementationGuide.definition.resource.reference",
-        branches: &[&[
-            Step::Field("definition"),
-            Step::Field("resource"),
-            Step::Field("reference"),
-        ]],
+        branches: &[
+            &[Step::Field("definition"), Step::Field("resource"), Step::Field("reference")],
+        ],
     },
 };
 static SP_785: SearchParameter = SearchParameter {
@@ -8120,7 +9279,9 @@ static SP_785: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_786: SearchParameter = SearchParameter {
@@ -8129,7 +9290,9 @@ static SP_786: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_787: SearchParameter = SearchParameter {
@@ -8138,7 +9301,9 @@ static SP_787: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_788: SearchParameter = SearchParameter {
@@ -8147,7 +9312,9 @@ static SP_788: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_789: SearchParameter = SearchParameter {
@@ -8156,7 +9323,9 @@ static SP_789: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address",
-        branches: &[&[Step::Field("contact"), Step::Field("address")]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("address")],
+        ],
     },
 };
 static SP_790: SearchParameter = SearchParameter {
@@ -8165,11 +9334,9 @@ static SP_790: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.city",
-        branches: &[&[
-            Step::Field("contact"),
-            Step::Field("address"),
-            Step::Field("city"),
-        ]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_791: SearchParameter = SearchParameter {
@@ -8178,11 +9345,9 @@ static SP_791: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.country",
-        branches: &[&[
-            Step::Field("contact"),
-            Step::Field("address"),
-            Step::Field("country"),
-        ]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_792: SearchParameter = SearchParameter {
@@ -8191,11 +9356,9 @@ static SP_792: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.postalCode",
-        branches: &[&[
-            Step::Field("contact"),
-            Step::Field("address"),
-            Step::Field("postalCode"),
-        ]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_793: SearchParameter = SearchParameter {
@@ -8204,11 +9367,9 @@ static SP_793: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.state",
-        branches: &[&[
-            Step::Field("contact"),
-            Step::Field("address"),
-            Step::Field("state"),
-        ]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_794: SearchParameter = SearchParameter {
@@ -8217,11 +9378,9 @@ static SP_794: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.contact.address.use",
-        branches: &[&[
-            Step::Field("contact"),
-            Step::Field("address"),
-            Step::Field("use"),
-        ]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_795: SearchParameter = SearchParameter {
@@ -8230,7 +9389,9 @@ static SP_795: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "InsurancePlan.administeredBy",
-        branches: &[&[Step::Field("administeredBy")]],
+        branches: &[
+            &[Step::Field("administeredBy")],
+        ],
     },
 };
 static SP_796: SearchParameter = SearchParameter {
@@ -8239,7 +9400,9 @@ static SP_796: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "InsurancePlan.endpoint",
-        branches: &[&[Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("endpoint")],
+        ],
     },
 };
 static SP_797: SearchParameter = SearchParameter {
@@ -8248,7 +9411,9 @@ static SP_797: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_798: SearchParameter = SearchParameter {
@@ -8257,7 +9422,9 @@ static SP_798: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "InsurancePlan.ownedBy",
-        branches: &[&[Step::Field("ownedBy")]],
+        branches: &[
+            &[Step::Field("ownedBy")],
+        ],
     },
 };
 static SP_799: SearchParameter = SearchParameter {
@@ -8266,7 +9433,9 @@ static SP_799: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_800: SearchParameter = SearchParameter {
@@ -8275,7 +9444,9 @@ static SP_800: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_801: SearchParameter = SearchParameter {
@@ -8284,7 +9455,9 @@ static SP_801: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_802: SearchParameter = SearchParameter {
@@ -8293,7 +9466,9 @@ static SP_802: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.account",
-        branches: &[&[Step::Field("account")]],
+        branches: &[
+            &[Step::Field("account")],
+        ],
     },
 };
 static SP_803: SearchParameter = SearchParameter {
@@ -8302,7 +9477,9 @@ static SP_803: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Invoice.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_804: SearchParameter = SearchParameter {
@@ -8311,7 +9488,9 @@ static SP_804: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_805: SearchParameter = SearchParameter {
@@ -8320,7 +9499,9 @@ static SP_805: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.issuer",
-        branches: &[&[Step::Field("issuer")]],
+        branches: &[
+            &[Step::Field("issuer")],
+        ],
     },
 };
 static SP_806: SearchParameter = SearchParameter {
@@ -8329,7 +9510,9 @@ static SP_806: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.participant.actor",
-        branches: &[&[Step::Field("participant"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("actor")],
+        ],
     },
 };
 static SP_807: SearchParameter = SearchParameter {
@@ -8338,7 +9521,9 @@ static SP_807: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.participant.role",
-        branches: &[&[Step::Field("participant"), Step::Field("role")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("role")],
+        ],
     },
 };
 static SP_808: SearchParameter = SearchParameter {
@@ -8347,10 +9532,9 @@ static SP_808: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_809: SearchParameter = SearchParameter {
@@ -8359,7 +9543,9 @@ static SP_809: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.recipient",
-        branches: &[&[Step::Field("recipient")]],
+        branches: &[
+            &[Step::Field("recipient")],
+        ],
     },
 };
 static SP_810: SearchParameter = SearchParameter {
@@ -8368,7 +9554,9 @@ static SP_810: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_811: SearchParameter = SearchParameter {
@@ -8377,7 +9565,9 @@ static SP_811: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_812: SearchParameter = SearchParameter {
@@ -8386,7 +9576,9 @@ static SP_812: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Invoice.totalGross",
-        branches: &[&[Step::Field("totalGross")]],
+        branches: &[
+            &[Step::Field("totalGross")],
+        ],
     },
 };
 static SP_813: SearchParameter = SearchParameter {
@@ -8395,7 +9587,9 @@ static SP_813: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Invoice.totalNet",
-        branches: &[&[Step::Field("totalNet")]],
+        branches: &[
+            &[Step::Field("totalNet")],
+        ],
     },
 };
 static SP_814: SearchParameter = SearchParameter {
@@ -8404,7 +9598,9 @@ static SP_814: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_815: SearchParameter = SearchParameter {
@@ -8413,11 +9609,9 @@ static SP_815: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_816: SearchParameter = SearchParameter {
@@ -8426,7 +9620,9 @@ static SP_816: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.content.contentType",
-        branches: &[&[Step::Field("content"), Step::Field("contentType")]],
+        branches: &[
+            &[Step::Field("content"), Step::Field("contentType")],
+        ],
     },
 };
 static SP_817: SearchParameter = SearchParameter {
@@ -8435,10 +9631,9 @@ static SP_817: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Library.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_818: SearchParameter = SearchParameter {
@@ -8459,7 +9654,9 @@ static SP_819: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_820: SearchParameter = SearchParameter {
@@ -8468,7 +9665,9 @@ static SP_820: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Library.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_821: SearchParameter = SearchParameter {
@@ -8477,11 +9676,9 @@ static SP_821: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='depends-on').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "depends-on"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
+        ],
     },
 };
 static SP_822: SearchParameter = SearchParameter {
@@ -8490,11 +9687,9 @@ static SP_822: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_823: SearchParameter = SearchParameter {
@@ -8503,7 +9698,9 @@ static SP_823: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_824: SearchParameter = SearchParameter {
@@ -8512,7 +9709,9 @@ static SP_824: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Library.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_825: SearchParameter = SearchParameter {
@@ -8521,7 +9720,9 @@ static SP_825: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_826: SearchParameter = SearchParameter {
@@ -8530,7 +9731,9 @@ static SP_826: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_827: SearchParameter = SearchParameter {
@@ -8539,7 +9742,9 @@ static SP_827: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_828: SearchParameter = SearchParameter {
@@ -8548,11 +9753,9 @@ static SP_828: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_829: SearchParameter = SearchParameter {
@@ -8561,7 +9764,9 @@ static SP_829: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_830: SearchParameter = SearchParameter {
@@ -8570,7 +9775,9 @@ static SP_830: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_831: SearchParameter = SearchParameter {
@@ -8579,11 +9786,9 @@ static SP_831: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_832: SearchParameter = SearchParameter {
@@ -8592,7 +9797,9 @@ static SP_832: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_833: SearchParameter = SearchParameter {
@@ -8601,7 +9808,9 @@ static SP_833: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_834: SearchParameter = SearchParameter {
@@ -8610,7 +9819,9 @@ static SP_834: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_835: SearchParameter = SearchParameter {
@@ -8619,7 +9830,9 @@ static SP_835: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Library.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_836: SearchParameter = SearchParameter {
@@ -8628,7 +9841,9 @@ static SP_836: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_837: SearchParameter = SearchParameter {
@@ -8637,7 +9852,9 @@ static SP_837: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Linkage.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_838: SearchParameter = SearchParameter {
@@ -8646,7 +9863,9 @@ static SP_838: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Linkage.item.resource",
-        branches: &[&[Step::Field("item"), Step::Field("resource")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("resource")],
+        ],
     },
 };
 static SP_839: SearchParameter = SearchParameter {
@@ -8655,7 +9874,9 @@ static SP_839: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Linkage.item.resource",
-        branches: &[&[Step::Field("item"), Step::Field("resource")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("resource")],
+        ],
     },
 };
 static SP_840: SearchParameter = SearchParameter {
@@ -8664,7 +9885,9 @@ static SP_840: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_841: SearchParameter = SearchParameter {
@@ -8673,7 +9896,9 @@ static SP_841: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_842: SearchParameter = SearchParameter {
@@ -8682,7 +9907,9 @@ static SP_842: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "List.emptyReason",
-        branches: &[&[Step::Field("emptyReason")]],
+        branches: &[
+            &[Step::Field("emptyReason")],
+        ],
     },
 };
 static SP_843: SearchParameter = SearchParameter {
@@ -8691,7 +9918,9 @@ static SP_843: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_844: SearchParameter = SearchParameter {
@@ -8700,7 +9929,9 @@ static SP_844: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_845: SearchParameter = SearchParameter {
@@ -8709,7 +9940,9 @@ static SP_845: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "List.entry.item",
-        branches: &[&[Step::Field("entry"), Step::Field("item")]],
+        branches: &[
+            &[Step::Field("entry"), Step::Field("item")],
+        ],
     },
 };
 static SP_846: SearchParameter = SearchParameter {
@@ -8718,7 +9951,9 @@ static SP_846: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "List.note.text",
-        branches: &[&[Step::Field("note"), Step::Field("text")]],
+        branches: &[
+            &[Step::Field("note"), Step::Field("text")],
+        ],
     },
 };
 static SP_847: SearchParameter = SearchParameter {
@@ -8727,10 +9962,9 @@ static SP_847: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_848: SearchParameter = SearchParameter {
@@ -8739,7 +9973,9 @@ static SP_848: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "List.source",
-        branches: &[&[Step::Field("source")]],
+        branches: &[
+            &[Step::Field("source")],
+        ],
     },
 };
 static SP_849: SearchParameter = SearchParameter {
@@ -8748,7 +9984,9 @@ static SP_849: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "List.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_850: SearchParameter = SearchParameter {
@@ -8757,7 +9995,9 @@ static SP_850: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "List.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_851: SearchParameter = SearchParameter {
@@ -8766,7 +10006,9 @@ static SP_851: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "List.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_852: SearchParameter = SearchParameter {
@@ -8775,7 +10017,9 @@ static SP_852: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address",
-        branches: &[&[Step::Field("address")]],
+        branches: &[
+            &[Step::Field("address")],
+        ],
     },
 };
 static SP_853: SearchParameter = SearchParameter {
@@ -8784,7 +10028,9 @@ static SP_853: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.city",
-        branches: &[&[Step::Field("address"), Step::Field("city")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_854: SearchParameter = SearchParameter {
@@ -8793,7 +10039,9 @@ static SP_854: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.country",
-        branches: &[&[Step::Field("address"), Step::Field("country")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_855: SearchParameter = SearchParameter {
@@ -8802,7 +10050,9 @@ static SP_855: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.postalCode",
-        branches: &[&[Step::Field("address"), Step::Field("postalCode")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_856: SearchParameter = SearchParameter {
@@ -8811,7 +10061,9 @@ static SP_856: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.state",
-        branches: &[&[Step::Field("address"), Step::Field("state")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_857: SearchParameter = SearchParameter {
@@ -8820,7 +10072,9 @@ static SP_857: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.address.use",
-        branches: &[&[Step::Field("address"), Step::Field("use")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_858: SearchParameter = SearchParameter {
@@ -8829,7 +10083,9 @@ static SP_858: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Location.endpoint",
-        branches: &[&[Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("endpoint")],
+        ],
     },
 };
 static SP_859: SearchParameter = SearchParameter {
@@ -8838,7 +10094,9 @@ static SP_859: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_860: SearchParameter = SearchParameter {
@@ -8847,7 +10105,10 @@ static SP_860: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.name | Location.alias",
-        branches: &[&[Step::Field("name")], &[Step::Field("alias")]],
+        branches: &[
+            &[Step::Field("name")],
+            &[Step::Field("alias")],
+        ],
     },
 };
 static SP_861: SearchParameter = SearchParameter {
@@ -8856,7 +10117,9 @@ static SP_861: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.operationalStatus",
-        branches: &[&[Step::Field("operationalStatus")]],
+        branches: &[
+            &[Step::Field("operationalStatus")],
+        ],
     },
 };
 static SP_862: SearchParameter = SearchParameter {
@@ -8865,7 +10128,9 @@ static SP_862: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Location.managingOrganization",
-        branches: &[&[Step::Field("managingOrganization")]],
+        branches: &[
+            &[Step::Field("managingOrganization")],
+        ],
     },
 };
 static SP_863: SearchParameter = SearchParameter {
@@ -8874,7 +10139,9 @@ static SP_863: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Location.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_864: SearchParameter = SearchParameter {
@@ -8883,7 +10150,9 @@ static SP_864: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_865: SearchParameter = SearchParameter {
@@ -8892,7 +10161,9 @@ static SP_865: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_866: SearchParameter = SearchParameter {
@@ -8901,11 +10172,9 @@ static SP_866: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_867: SearchParameter = SearchParameter {
@@ -8914,10 +10183,9 @@ static SP_867: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Measure.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_868: SearchParameter = SearchParameter {
@@ -8938,7 +10206,9 @@ static SP_869: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_870: SearchParameter = SearchParameter {
@@ -8947,7 +10217,9 @@ static SP_870: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Measure.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_871: SearchParameter = SearchParameter {
@@ -8957,11 +10229,7 @@ static SP_871: SearchParameter = SearchParameter {
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='depends-on').resource | Measure.library",
         branches: &[
-            &[
-                Step::Field("relatedArtifact"),
-                Step::Equals("type", "depends-on"),
-                Step::Field("resource"),
-            ],
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
         ],
     },
@@ -8972,11 +10240,9 @@ static SP_872: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_873: SearchParameter = SearchParameter {
@@ -8985,7 +10251,9 @@ static SP_873: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_874: SearchParameter = SearchParameter {
@@ -8994,7 +10262,9 @@ static SP_874: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Measure.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_875: SearchParameter = SearchParameter {
@@ -9003,7 +10273,9 @@ static SP_875: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_876: SearchParameter = SearchParameter {
@@ -9012,7 +10284,9 @@ static SP_876: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_877: SearchParameter = SearchParameter {
@@ -9021,7 +10295,9 @@ static SP_877: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_878: SearchParameter = SearchParameter {
@@ -9030,11 +10306,9 @@ static SP_878: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_879: SearchParameter = SearchParameter {
@@ -9043,7 +10317,9 @@ static SP_879: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_880: SearchParameter = SearchParameter {
@@ -9052,7 +10328,9 @@ static SP_880: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_881: SearchParameter = SearchParameter {
@@ -9061,11 +10339,9 @@ static SP_881: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_882: SearchParameter = SearchParameter {
@@ -9074,7 +10350,9 @@ static SP_882: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_883: SearchParameter = SearchParameter {
@@ -9083,7 +10361,9 @@ static SP_883: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_884: SearchParameter = SearchParameter {
@@ -9092,7 +10372,9 @@ static SP_884: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Measure.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_885: SearchParameter = SearchParameter {
@@ -9101,7 +10383,9 @@ static SP_885: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_886: SearchParameter = SearchParameter {
@@ -9110,7 +10394,9 @@ static SP_886: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MeasureReport.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_887: SearchParameter = SearchParameter {
@@ -9119,7 +10405,9 @@ static SP_887: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.evaluatedResource",
-        branches: &[&[Step::Field("evaluatedResource")]],
+        branches: &[
+            &[Step::Field("evaluatedResource")],
+        ],
     },
 };
 static SP_888: SearchParameter = SearchParameter {
@@ -9128,7 +10416,9 @@ static SP_888: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MeasureReport.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_889: SearchParameter = SearchParameter {
@@ -9137,7 +10427,9 @@ static SP_889: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.measure",
-        branches: &[&[Step::Field("measure")]],
+        branches: &[
+            &[Step::Field("measure")],
+        ],
     },
 };
 static SP_890: SearchParameter = SearchParameter {
@@ -9146,10 +10438,9 @@ static SP_890: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_891: SearchParameter = SearchParameter {
@@ -9158,7 +10449,9 @@ static SP_891: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MeasureReport.period",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_892: SearchParameter = SearchParameter {
@@ -9167,7 +10460,9 @@ static SP_892: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.reporter",
-        branches: &[&[Step::Field("reporter")]],
+        branches: &[
+            &[Step::Field("reporter")],
+        ],
     },
 };
 static SP_893: SearchParameter = SearchParameter {
@@ -9176,7 +10471,9 @@ static SP_893: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MeasureReport.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_894: SearchParameter = SearchParameter {
@@ -9185,7 +10482,9 @@ static SP_894: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_895: SearchParameter = SearchParameter {
@@ -9194,7 +10493,9 @@ static SP_895: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_896: SearchParameter = SearchParameter {
@@ -9203,7 +10504,9 @@ static SP_896: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Media.created",
-        branches: &[&[Step::Choice(&["createdDateTime", "createdPeriod"])]],
+        branches: &[
+            &[Step::Choice(&["createdDateTime", "createdPeriod"])],
+        ],
     },
 };
 static SP_897: SearchParameter = SearchParameter {
@@ -9212,7 +10515,9 @@ static SP_897: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.device",
-        branches: &[&[Step::Field("device")]],
+        branches: &[
+            &[Step::Field("device")],
+        ],
     },
 };
 static SP_898: SearchParameter = SearchParameter {
@@ -9221,7 +10526,9 @@ static SP_898: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_899: SearchParameter = SearchParameter {
@@ -9230,7 +10537,9 @@ static SP_899: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_900: SearchParameter = SearchParameter {
@@ -9239,7 +10548,9 @@ static SP_900: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.modality",
-        branches: &[&[Step::Field("modality")]],
+        branches: &[
+            &[Step::Field("modality")],
+        ],
     },
 };
 static SP_901: SearchParameter = SearchParameter {
@@ -9248,7 +10559,9 @@ static SP_901: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.operator",
-        branches: &[&[Step::Field("operator")]],
+        branches: &[
+            &[Step::Field("operator")],
+        ],
     },
 };
 static SP_902: SearchParameter = SearchParameter {
@@ -9257,10 +10570,9 @@ static SP_902: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_903: SearchParameter = SearchParameter {
@@ -9269,7 +10581,9 @@ static SP_903: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.bodySite",
-        branches: &[&[Step::Field("bodySite")]],
+        branches: &[
+            &[Step::Field("bodySite")],
+        ],
     },
 };
 static SP_904: SearchParameter = SearchParameter {
@@ -9278,7 +10592,9 @@ static SP_904: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_905: SearchParameter = SearchParameter {
@@ -9287,7 +10603,9 @@ static SP_905: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_906: SearchParameter = SearchParameter {
@@ -9296,7 +10614,9 @@ static SP_906: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_907: SearchParameter = SearchParameter {
@@ -9305,7 +10625,9 @@ static SP_907: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.view",
-        branches: &[&[Step::Field("view")]],
+        branches: &[
+            &[Step::Field("view")],
+        ],
     },
 };
 static SP_908: SearchParameter = SearchParameter {
@@ -9314,7 +10636,9 @@ static SP_908: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_909: SearchParameter = SearchParameter {
@@ -9323,7 +10647,9 @@ static SP_909: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Medication.batch.expirationDate",
-        branches: &[&[Step::Field("batch"), Step::Field("expirationDate")]],
+        branches: &[
+            &[Step::Field("batch"), Step::Field("expirationDate")],
+        ],
     },
 };
 static SP_910: SearchParameter = SearchParameter {
@@ -9332,7 +10658,9 @@ static SP_910: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.form",
-        branches: &[&[Step::Field("form")]],
+        branches: &[
+            &[Step::Field("form")],
+        ],
     },
 };
 static SP_911: SearchParameter = SearchParameter {
@@ -9341,7 +10669,9 @@ static SP_911: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_912: SearchParameter = SearchParameter {
@@ -9350,7 +10680,9 @@ static SP_912: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(Medication.ingredient.item as Reference)",
-        branches: &[&[Step::Field("ingredient"), Step::Field("itemReference")]],
+        branches: &[
+            &[Step::Field("ingredient"), Step::Field("itemReference")],
+        ],
     },
 };
 static SP_913: SearchParameter = SearchParameter {
@@ -9359,10 +10691,9 @@ static SP_913: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Medication.ingredient.item as CodeableConcept)",
-        branches: &[&[
-            Step::Field("ingredient"),
-            Step::Field("itemCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("ingredient"), Step::Field("itemCodeableConcept")],
+        ],
     },
 };
 static SP_914: SearchParameter = SearchParameter {
@@ -9371,7 +10702,9 @@ static SP_914: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.batch.lotNumber",
-        branches: &[&[Step::Field("batch"), Step::Field("lotNumber")]],
+        branches: &[
+            &[Step::Field("batch"), Step::Field("lotNumber")],
+        ],
     },
 };
 static SP_915: SearchParameter = SearchParameter {
@@ -9380,7 +10713,9 @@ static SP_915: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Medication.manufacturer",
-        branches: &[&[Step::Field("manufacturer")]],
+        branches: &[
+            &[Step::Field("manufacturer")],
+        ],
     },
 };
 static SP_916: SearchParameter = SearchParameter {
@@ -9389,7 +10724,9 @@ static SP_916: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_917: SearchParameter = SearchParameter {
@@ -9398,7 +10735,9 @@ static SP_917: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("medicationCodeableConcept")]],
+        branches: &[
+            &[Step::Field("medicationCodeableConcept")],
+        ],
     },
 };
 static SP_918: SearchParameter = SearchParameter {
@@ -9407,7 +10746,9 @@ static SP_918: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.context",
-        branches: &[&[Step::Field("context")]],
+        branches: &[
+            &[Step::Field("context")],
+        ],
     },
 };
 static SP_919: SearchParameter = SearchParameter {
@@ -9416,7 +10757,9 @@ static SP_919: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.device",
-        branches: &[&[Step::Field("device")]],
+        branches: &[
+            &[Step::Field("device")],
+        ],
     },
 };
 static SP_920: SearchParameter = SearchParameter {
@@ -9425,7 +10768,9 @@ static SP_920: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationAdministration.effective",
-        branches: &[&[Step::Choice(&["effectiveDateTime", "effectivePeriod"])]],
+        branches: &[
+            &[Step::Choice(&["effectiveDateTime", "effectivePeriod"])],
+        ],
     },
 };
 static SP_921: SearchParameter = SearchParameter {
@@ -9434,7 +10779,9 @@ static SP_921: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_922: SearchParameter = SearchParameter {
@@ -9443,7 +10790,9 @@ static SP_922: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
-        branches: &[&[Step::Field("medicationReference")]],
+        branches: &[
+            &[Step::Field("medicationReference")],
+        ],
     },
 };
 static SP_923: SearchParameter = SearchParameter {
@@ -9452,10 +10801,9 @@ static SP_923: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_924: SearchParameter = SearchParameter {
@@ -9464,7 +10812,9 @@ static SP_924: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.performer.actor",
-        branches: &[&[Step::Field("performer"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("performer"), Step::Field("actor")],
+        ],
     },
 };
 static SP_925: SearchParameter = SearchParameter {
@@ -9473,7 +10823,9 @@ static SP_925: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.reasonCode",
-        branches: &[&[Step::Field("reasonCode")]],
+        branches: &[
+            &[Step::Field("reasonCode")],
+        ],
     },
 };
 static SP_926: SearchParameter = SearchParameter {
@@ -9482,7 +10834,9 @@ static SP_926: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.statusReason",
-        branches: &[&[Step::Field("statusReason")]],
+        branches: &[
+            &[Step::Field("statusReason")],
+        ],
     },
 };
 static SP_927: SearchParameter = SearchParameter {
@@ -9491,7 +10845,9 @@ static SP_927: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.request",
-        branches: &[&[Step::Field("request")]],
+        branches: &[
+            &[Step::Field("request")],
+        ],
     },
 };
 static SP_928: SearchParameter = SearchParameter {
@@ -9500,7 +10856,9 @@ static SP_928: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_929: SearchParameter = SearchParameter {
@@ -9509,7 +10867,9 @@ static SP_929: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_930: SearchParameter = SearchParameter {
@@ -9518,7 +10878,9 @@ static SP_930: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("medicationCodeableConcept")]],
+        branches: &[
+            &[Step::Field("medicationCodeableConcept")],
+        ],
     },
 };
 static SP_931: SearchParameter = SearchParameter {
@@ -9527,7 +10889,9 @@ static SP_931: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.context",
-        branches: &[&[Step::Field("context")]],
+        branches: &[
+            &[Step::Field("context")],
+        ],
     },
 };
 static SP_932: SearchParameter = SearchParameter {
@@ -9536,7 +10900,9 @@ static SP_932: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.destination",
-        branches: &[&[Step::Field("destination")]],
+        branches: &[
+            &[Step::Field("destination")],
+        ],
     },
 };
 static SP_933: SearchParameter = SearchParameter {
@@ -9545,7 +10911,9 @@ static SP_933: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_934: SearchParameter = SearchParameter {
@@ -9554,7 +10922,9 @@ static SP_934: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
-        branches: &[&[Step::Field("medicationReference")]],
+        branches: &[
+            &[Step::Field("medicationReference")],
+        ],
     },
 };
 static SP_935: SearchParameter = SearchParameter {
@@ -9563,10 +10933,9 @@ static SP_935: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_936: SearchParameter = SearchParameter {
@@ -9575,7 +10944,9 @@ static SP_936: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.performer.actor",
-        branches: &[&[Step::Field("performer"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("performer"), Step::Field("actor")],
+        ],
     },
 };
 static SP_937: SearchParameter = SearchParameter {
@@ -9584,7 +10955,9 @@ static SP_937: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.authorizingPrescription",
-        branches: &[&[Step::Field("authorizingPrescription")]],
+        branches: &[
+            &[Step::Field("authorizingPrescription")],
+        ],
     },
 };
 static SP_938: SearchParameter = SearchParameter {
@@ -9593,7 +10966,9 @@ static SP_938: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.receiver",
-        branches: &[&[Step::Field("receiver")]],
+        branches: &[
+            &[Step::Field("receiver")],
+        ],
     },
 };
 static SP_939: SearchParameter = SearchParameter {
@@ -9602,7 +10977,9 @@ static SP_939: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.substitution.responsibleParty",
-        branches: &[&[Step::Field("substitution"), Step::Field("responsibleParty")]],
+        branches: &[
+            &[Step::Field("substitution"), Step::Field("responsibleParty")],
+        ],
     },
 };
 static SP_940: SearchParameter = SearchParameter {
@@ -9611,7 +10988,9 @@ static SP_940: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_941: SearchParameter = SearchParameter {
@@ -9620,7 +10999,9 @@ static SP_941: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_942: SearchParameter = SearchParameter {
@@ -9629,7 +11010,9 @@ static SP_942: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationDispense.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_943: SearchParameter = SearchParameter {
@@ -9638,7 +11021,9 @@ static SP_943: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationDispense.whenHandedOver",
-        branches: &[&[Step::Field("whenHandedOver")]],
+        branches: &[
+            &[Step::Field("whenHandedOver")],
+        ],
     },
 };
 static SP_944: SearchParameter = SearchParameter {
@@ -9647,7 +11032,9 @@ static SP_944: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationDispense.whenPrepared",
-        branches: &[&[Step::Field("whenPrepared")]],
+        branches: &[
+            &[Step::Field("whenPrepared")],
+        ],
     },
 };
 static SP_945: SearchParameter = SearchParameter {
@@ -9656,10 +11043,9 @@ static SP_945: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.medicineClassification.classification",
-        branches: &[&[
-            Step::Field("medicineClassification"),
-            Step::Field("classification"),
-        ]],
+        branches: &[
+            &[Step::Field("medicineClassification"), Step::Field("classification")],
+        ],
     },
 };
 static SP_946: SearchParameter = SearchParameter {
@@ -9668,7 +11054,9 @@ static SP_946: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.medicineClassification.type",
-        branches: &[&[Step::Field("medicineClassification"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("medicineClassification"), Step::Field("type")],
+        ],
     },
 };
 static SP_947: SearchParameter = SearchParameter {
@@ -9677,7 +11065,9 @@ static SP_947: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_948: SearchParameter = SearchParameter {
@@ -9686,7 +11076,9 @@ static SP_948: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.doseForm",
-        branches: &[&[Step::Field("doseForm")]],
+        branches: &[
+            &[Step::Field("doseForm")],
+        ],
     },
 };
 static SP_949: SearchParameter = SearchParameter {
@@ -9695,7 +11087,9 @@ static SP_949: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationKnowledge.ingredient.item as Reference)",
-        branches: &[&[Step::Field("ingredient"), Step::Field("itemReference")]],
+        branches: &[
+            &[Step::Field("ingredient"), Step::Field("itemReference")],
+        ],
     },
 };
 static SP_950: SearchParameter = SearchParameter {
@@ -9704,10 +11098,9 @@ static SP_950: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(MedicationKnowledge.ingredient.item as CodeableConcept)",
-        branches: &[&[
-            Step::Field("ingredient"),
-            Step::Field("itemCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("ingredient"), Step::Field("itemCodeableConcept")],
+        ],
     },
 };
 static SP_951: SearchParameter = SearchParameter {
@@ -9716,7 +11109,9 @@ static SP_951: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationKnowledge.manufacturer",
-        branches: &[&[Step::Field("manufacturer")]],
+        branches: &[
+            &[Step::Field("manufacturer")],
+        ],
     },
 };
 static SP_952: SearchParameter = SearchParameter {
@@ -9725,7 +11120,9 @@ static SP_952: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.monitoringProgram.name",
-        branches: &[&[Step::Field("monitoringProgram"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("monitoringProgram"), Step::Field("name")],
+        ],
     },
 };
 static SP_953: SearchParameter = SearchParameter {
@@ -9734,7 +11131,9 @@ static SP_953: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.monitoringProgram.type",
-        branches: &[&[Step::Field("monitoringProgram"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("monitoringProgram"), Step::Field("type")],
+        ],
     },
 };
 static SP_954: SearchParameter = SearchParameter {
@@ -9743,7 +11142,9 @@ static SP_954: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationKnowledge.monograph.source",
-        branches: &[&[Step::Field("monograph"), Step::Field("source")]],
+        branches: &[
+            &[Step::Field("monograph"), Step::Field("source")],
+        ],
     },
 };
 static SP_955: SearchParameter = SearchParameter {
@@ -9752,7 +11153,9 @@ static SP_955: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.monograph.type",
-        branches: &[&[Step::Field("monograph"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("monograph"), Step::Field("type")],
+        ],
     },
 };
 static SP_956: SearchParameter = SearchParameter {
@@ -9761,7 +11164,9 @@ static SP_956: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.cost.source",
-        branches: &[&[Step::Field("cost"), Step::Field("source")]],
+        branches: &[
+            &[Step::Field("cost"), Step::Field("source")],
+        ],
     },
 };
 static SP_957: SearchParameter = SearchParameter {
@@ -9770,7 +11175,9 @@ static SP_957: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_958: SearchParameter = SearchParameter {
@@ -9779,7 +11186,9 @@ static SP_958: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationRequest.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_959: SearchParameter = SearchParameter {
@@ -9788,7 +11197,9 @@ static SP_959: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_960: SearchParameter = SearchParameter {
@@ -9797,7 +11208,9 @@ static SP_960: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("medicationCodeableConcept")]],
+        branches: &[
+            &[Step::Field("medicationCodeableConcept")],
+        ],
     },
 };
 static SP_961: SearchParameter = SearchParameter {
@@ -9806,11 +11219,9 @@ static SP_961: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationRequest.dosageInstruction.timing.event",
-        branches: &[&[
-            Step::Field("dosageInstruction"),
-            Step::Field("timing"),
-            Step::Field("event"),
-        ]],
+        branches: &[
+            &[Step::Field("dosageInstruction"), Step::Field("timing"), Step::Field("event")],
+        ],
     },
 };
 static SP_962: SearchParameter = SearchParameter {
@@ -9819,7 +11230,9 @@ static SP_962: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_963: SearchParameter = SearchParameter {
@@ -9828,7 +11241,9 @@ static SP_963: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_964: SearchParameter = SearchParameter {
@@ -9837,7 +11252,9 @@ static SP_964: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.dispenseRequest.performer",
-        branches: &[&[Step::Field("dispenseRequest"), Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("dispenseRequest"), Step::Field("performer")],
+        ],
     },
 };
 static SP_965: SearchParameter = SearchParameter {
@@ -9846,7 +11263,9 @@ static SP_965: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_966: SearchParameter = SearchParameter {
@@ -9855,7 +11274,9 @@ static SP_966: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.performerType",
-        branches: &[&[Step::Field("performerType")]],
+        branches: &[
+            &[Step::Field("performerType")],
+        ],
     },
 };
 static SP_967: SearchParameter = SearchParameter {
@@ -9864,7 +11285,9 @@ static SP_967: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.intent",
-        branches: &[&[Step::Field("intent")]],
+        branches: &[
+            &[Step::Field("intent")],
+        ],
     },
 };
 static SP_968: SearchParameter = SearchParameter {
@@ -9873,7 +11296,9 @@ static SP_968: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
-        branches: &[&[Step::Field("medicationReference")]],
+        branches: &[
+            &[Step::Field("medicationReference")],
+        ],
     },
 };
 static SP_969: SearchParameter = SearchParameter {
@@ -9882,10 +11307,9 @@ static SP_969: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_970: SearchParameter = SearchParameter {
@@ -9894,7 +11318,9 @@ static SP_970: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.priority",
-        branches: &[&[Step::Field("priority")]],
+        branches: &[
+            &[Step::Field("priority")],
+        ],
     },
 };
 static SP_971: SearchParameter = SearchParameter {
@@ -9903,7 +11329,9 @@ static SP_971: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.requester",
-        branches: &[&[Step::Field("requester")]],
+        branches: &[
+            &[Step::Field("requester")],
+        ],
     },
 };
 static SP_972: SearchParameter = SearchParameter {
@@ -9912,7 +11340,9 @@ static SP_972: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_973: SearchParameter = SearchParameter {
@@ -9921,7 +11351,9 @@ static SP_973: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_974: SearchParameter = SearchParameter {
@@ -9930,7 +11362,9 @@ static SP_974: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationStatement.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_975: SearchParameter = SearchParameter {
@@ -9939,7 +11373,9 @@ static SP_975: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("medicationCodeableConcept")]],
+        branches: &[
+            &[Step::Field("medicationCodeableConcept")],
+        ],
     },
 };
 static SP_976: SearchParameter = SearchParameter {
@@ -9948,7 +11384,9 @@ static SP_976: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.context",
-        branches: &[&[Step::Field("context")]],
+        branches: &[
+            &[Step::Field("context")],
+        ],
     },
 };
 static SP_977: SearchParameter = SearchParameter {
@@ -9957,7 +11395,9 @@ static SP_977: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationStatement.effective",
-        branches: &[&[Step::Choice(&["effectiveDateTime", "effectivePeriod"])]],
+        branches: &[
+            &[Step::Choice(&["effectiveDateTime", "effectivePeriod"])],
+        ],
     },
 };
 static SP_978: SearchParameter = SearchParameter {
@@ -9966,7 +11406,9 @@ static SP_978: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_979: SearchParameter = SearchParameter {
@@ -9975,7 +11417,9 @@ static SP_979: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
-        branches: &[&[Step::Field("medicationReference")]],
+        branches: &[
+            &[Step::Field("medicationReference")],
+        ],
     },
 };
 static SP_980: SearchParameter = SearchParameter {
@@ -9984,7 +11428,9 @@ static SP_980: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_981: SearchParameter = SearchParameter {
@@ -9993,10 +11439,9 @@ static SP_981: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_982: SearchParameter = SearchParameter {
@@ -10005,7 +11450,9 @@ static SP_982: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.informationSource",
-        branches: &[&[Step::Field("informationSource")]],
+        branches: &[
+            &[Step::Field("informationSource")],
+        ],
     },
 };
 static SP_983: SearchParameter = SearchParameter {
@@ -10014,7 +11461,9 @@ static SP_983: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_984: SearchParameter = SearchParameter {
@@ -10023,7 +11472,9 @@ static SP_984: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_985: SearchParameter = SearchParameter {
@@ -10032,7 +11483,9 @@ static SP_985: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProduct.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_986: SearchParameter = SearchParameter {
@@ -10041,7 +11494,9 @@ static SP_986: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "MedicinalProduct.name.productName",
-        branches: &[&[Step::Field("name"), Step::Field("productName")]],
+        branches: &[
+            &[Step::Field("name"), Step::Field("productName")],
+        ],
     },
 };
 static SP_987: SearchParameter = SearchParameter {
@@ -10050,11 +11505,9 @@ static SP_987: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProduct.name.countryLanguage.language",
-        branches: &[&[
-            Step::Field("name"),
-            Step::Field("countryLanguage"),
-            Step::Field("language"),
-        ]],
+        branches: &[
+            &[Step::Field("name"), Step::Field("countryLanguage"), Step::Field("language")],
+        ],
     },
 };
 static SP_988: SearchParameter = SearchParameter {
@@ -10063,7 +11516,9 @@ static SP_988: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductAuthorization.country",
-        branches: &[&[Step::Field("country")]],
+        branches: &[
+            &[Step::Field("country")],
+        ],
     },
 };
 static SP_989: SearchParameter = SearchParameter {
@@ -10072,7 +11527,9 @@ static SP_989: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductAuthorization.holder",
-        branches: &[&[Step::Field("holder")]],
+        branches: &[
+            &[Step::Field("holder")],
+        ],
     },
 };
 static SP_990: SearchParameter = SearchParameter {
@@ -10081,7 +11538,9 @@ static SP_990: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductAuthorization.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_991: SearchParameter = SearchParameter {
@@ -10090,7 +11549,9 @@ static SP_991: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductAuthorization.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_992: SearchParameter = SearchParameter {
@@ -10099,7 +11560,9 @@ static SP_992: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductAuthorization.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_993: SearchParameter = SearchParameter {
@@ -10108,7 +11571,9 @@ static SP_993: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductContraindication.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_994: SearchParameter = SearchParameter {
@@ -10117,7 +11582,9 @@ static SP_994: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductIndication.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_995: SearchParameter = SearchParameter {
@@ -10126,7 +11593,9 @@ static SP_995: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductInteraction.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_996: SearchParameter = SearchParameter {
@@ -10135,7 +11604,9 @@ static SP_996: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPackaged.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_997: SearchParameter = SearchParameter {
@@ -10144,7 +11615,9 @@ static SP_997: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductPackaged.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_998: SearchParameter = SearchParameter {
@@ -10153,7 +11626,9 @@ static SP_998: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPharmaceutical.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_999: SearchParameter = SearchParameter {
@@ -10162,7 +11637,9 @@ static SP_999: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPharmaceutical.routeOfAdministration.code",
-        branches: &[&[Step::Field("routeOfAdministration"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("routeOfAdministration"), Step::Field("code")],
+        ],
     },
 };
 static SP_1000: SearchParameter = SearchParameter {
@@ -10171,11 +11648,9 @@ static SP_1000: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.code",
-        branches: &[&[
-            Step::Field("routeOfAdministration"),
-            Step::Field("targetSpecies"),
-            Step::Field("code"),
-        ]],
+        branches: &[
+            &[Step::Field("routeOfAdministration"), Step::Field("targetSpecies"), Step::Field("code")],
+        ],
     },
 };
 static SP_1001: SearchParameter = SearchParameter {
@@ -10184,7 +11659,9 @@ static SP_1001: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductUndesirableEffect.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1002: SearchParameter = SearchParameter {
@@ -10193,7 +11670,9 @@ static SP_1002: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageDefinition.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1003: SearchParameter = SearchParameter {
@@ -10202,10 +11681,9 @@ static SP_1003: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1004: SearchParameter = SearchParameter {
@@ -10226,7 +11704,9 @@ static SP_1005: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1006: SearchParameter = SearchParameter {
@@ -10235,7 +11715,9 @@ static SP_1006: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1007: SearchParameter = SearchParameter {
@@ -10244,7 +11726,9 @@ static SP_1007: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1008: SearchParameter = SearchParameter {
@@ -10253,7 +11737,9 @@ static SP_1008: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageDefinition.event",
-        branches: &[&[Step::Choice(&["eventCoding", "eventUri"])]],
+        branches: &[
+            &[Step::Choice(&["eventCoding", "eventUri"])],
+        ],
     },
 };
 static SP_1009: SearchParameter = SearchParameter {
@@ -10262,7 +11748,9 @@ static SP_1009: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageDefinition.focus.code",
-        branches: &[&[Step::Field("focus"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("focus"), Step::Field("code")],
+        ],
     },
 };
 static SP_1010: SearchParameter = SearchParameter {
@@ -10271,7 +11759,9 @@ static SP_1010: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1011: SearchParameter = SearchParameter {
@@ -10280,7 +11770,9 @@ static SP_1011: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1012: SearchParameter = SearchParameter {
@@ -10289,7 +11781,9 @@ static SP_1012: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1013: SearchParameter = SearchParameter {
@@ -10298,7 +11792,9 @@ static SP_1013: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageDefinition.parent",
-        branches: &[&[Step::Field("parent")]],
+        branches: &[
+            &[Step::Field("parent")],
+        ],
     },
 };
 static SP_1014: SearchParameter = SearchParameter {
@@ -10307,7 +11803,9 @@ static SP_1014: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1015: SearchParameter = SearchParameter {
@@ -10316,7 +11814,9 @@ static SP_1015: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1016: SearchParameter = SearchParameter {
@@ -10325,7 +11825,9 @@ static SP_1016: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1017: SearchParameter = SearchParameter {
@@ -10334,7 +11836,9 @@ static SP_1017: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1018: SearchParameter = SearchParameter {
@@ -10343,7 +11847,9 @@ static SP_1018: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1019: SearchParameter = SearchParameter {
@@ -10352,7 +11858,9 @@ static SP_1019: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_1020: SearchParameter = SearchParameter {
@@ -10361,7 +11869,9 @@ static SP_1020: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageHeader.response.code",
-        branches: &[&[Step::Field("response"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("response"), Step::Field("code")],
+        ],
     },
 };
 static SP_1021: SearchParameter = SearchParameter {
@@ -10370,7 +11880,9 @@ static SP_1021: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "MessageHeader.destination.name",
-        branches: &[&[Step::Field("destination"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("destination"), Step::Field("name")],
+        ],
     },
 };
 static SP_1022: SearchParameter = SearchParameter {
@@ -10379,7 +11891,9 @@ static SP_1022: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "MessageHeader.destination.endpoint",
-        branches: &[&[Step::Field("destination"), Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("destination"), Step::Field("endpoint")],
+        ],
     },
 };
 static SP_1023: SearchParameter = SearchParameter {
@@ -10388,7 +11902,9 @@ static SP_1023: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.enterer",
-        branches: &[&[Step::Field("enterer")]],
+        branches: &[
+            &[Step::Field("enterer")],
+        ],
     },
 };
 static SP_1024: SearchParameter = SearchParameter {
@@ -10397,7 +11913,9 @@ static SP_1024: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageHeader.event",
-        branches: &[&[Step::Choice(&["eventCoding", "eventUri"])]],
+        branches: &[
+            &[Step::Choice(&["eventCoding", "eventUri"])],
+        ],
     },
 };
 static SP_1025: SearchParameter = SearchParameter {
@@ -10406,7 +11924,9 @@ static SP_1025: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.focus",
-        branches: &[&[Step::Field("focus")]],
+        branches: &[
+            &[Step::Field("focus")],
+        ],
     },
 };
 static SP_1026: SearchParameter = SearchParameter {
@@ -10415,7 +11935,9 @@ static SP_1026: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.destination.receiver",
-        branches: &[&[Step::Field("destination"), Step::Field("receiver")]],
+        branches: &[
+            &[Step::Field("destination"), Step::Field("receiver")],
+        ],
     },
 };
 static SP_1027: SearchParameter = SearchParameter {
@@ -10424,7 +11946,9 @@ static SP_1027: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageHeader.response.identifier",
-        branches: &[&[Step::Field("response"), Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("response"), Step::Field("identifier")],
+        ],
     },
 };
 static SP_1028: SearchParameter = SearchParameter {
@@ -10433,7 +11957,9 @@ static SP_1028: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.responsible",
-        branches: &[&[Step::Field("responsible")]],
+        branches: &[
+            &[Step::Field("responsible")],
+        ],
     },
 };
 static SP_1029: SearchParameter = SearchParameter {
@@ -10442,7 +11968,9 @@ static SP_1029: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.sender",
-        branches: &[&[Step::Field("sender")]],
+        branches: &[
+            &[Step::Field("sender")],
+        ],
     },
 };
 static SP_1030: SearchParameter = SearchParameter {
@@ -10451,7 +11979,9 @@ static SP_1030: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "MessageHeader.source.name",
-        branches: &[&[Step::Field("source"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("source"), Step::Field("name")],
+        ],
     },
 };
 static SP_1031: SearchParameter = SearchParameter {
@@ -10460,7 +11990,9 @@ static SP_1031: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "MessageHeader.source.endpoint",
-        branches: &[&[Step::Field("source"), Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("source"), Step::Field("endpoint")],
+        ],
     },
 };
 static SP_1032: SearchParameter = SearchParameter {
@@ -10469,7 +12001,9 @@ static SP_1032: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.destination.target",
-        branches: &[&[Step::Field("destination"), Step::Field("target")]],
+        branches: &[
+            &[Step::Field("destination"), Step::Field("target")],
+        ],
     },
 };
 static SP_1033: SearchParameter = SearchParameter {
@@ -10478,7 +12012,9 @@ static SP_1033: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.chromosome",
-        branches: &[&[Step::Field("referenceSeq"), Step::Field("chromosome")]],
+        branches: &[
+            &[Step::Field("referenceSeq"), Step::Field("chromosome")],
+        ],
     },
 };
 static SP_1034: SearchParameter = SearchParameter {
@@ -10487,7 +12023,9 @@ static SP_1034: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1035: SearchParameter = SearchParameter {
@@ -10496,7 +12034,9 @@ static SP_1035: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MolecularSequence.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_1036: SearchParameter = SearchParameter {
@@ -10505,7 +12045,9 @@ static SP_1036: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.referenceSeqId",
-        branches: &[&[Step::Field("referenceSeq"), Step::Field("referenceSeqId")]],
+        branches: &[
+            &[Step::Field("referenceSeq"), Step::Field("referenceSeqId")],
+        ],
     },
 };
 static SP_1037: SearchParameter = SearchParameter {
@@ -10514,7 +12056,9 @@ static SP_1037: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1038: SearchParameter = SearchParameter {
@@ -10523,7 +12067,9 @@ static SP_1038: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.variant.end",
-        branches: &[&[Step::Field("variant"), Step::Field("end")]],
+        branches: &[
+            &[Step::Field("variant"), Step::Field("end")],
+        ],
     },
 };
 static SP_1039: SearchParameter = SearchParameter {
@@ -10532,7 +12078,9 @@ static SP_1039: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.variant.start",
-        branches: &[&[Step::Field("variant"), Step::Field("start")]],
+        branches: &[
+            &[Step::Field("variant"), Step::Field("start")],
+        ],
     },
 };
 static SP_1040: SearchParameter = SearchParameter {
@@ -10541,7 +12089,9 @@ static SP_1040: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.windowEnd",
-        branches: &[&[Step::Field("referenceSeq"), Step::Field("windowEnd")]],
+        branches: &[
+            &[Step::Field("referenceSeq"), Step::Field("windowEnd")],
+        ],
     },
 };
 static SP_1041: SearchParameter = SearchParameter {
@@ -10550,7 +12100,9 @@ static SP_1041: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.windowStart",
-        branches: &[&[Step::Field("referenceSeq"), Step::Field("windowStart")]],
+        branches: &[
+            &[Step::Field("referenceSeq"), Step::Field("windowStart")],
+        ],
     },
 };
 static SP_1042: SearchParameter = SearchParameter {
@@ -10559,7 +12111,9 @@ static SP_1042: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "NamingSystem.contact.name",
-        branches: &[&[Step::Field("contact"), Step::Field("name")]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("name")],
+        ],
     },
 };
 static SP_1043: SearchParameter = SearchParameter {
@@ -10568,10 +12122,9 @@ static SP_1043: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1044: SearchParameter = SearchParameter {
@@ -10592,7 +12145,9 @@ static SP_1045: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1046: SearchParameter = SearchParameter {
@@ -10601,7 +12156,9 @@ static SP_1046: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1047: SearchParameter = SearchParameter {
@@ -10610,7 +12167,9 @@ static SP_1047: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1048: SearchParameter = SearchParameter {
@@ -10619,7 +12178,9 @@ static SP_1048: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.uniqueId.type",
-        branches: &[&[Step::Field("uniqueId"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("uniqueId"), Step::Field("type")],
+        ],
     },
 };
 static SP_1049: SearchParameter = SearchParameter {
@@ -10628,7 +12189,9 @@ static SP_1049: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1050: SearchParameter = SearchParameter {
@@ -10637,7 +12200,9 @@ static SP_1050: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.kind",
-        branches: &[&[Step::Field("kind")]],
+        branches: &[
+            &[Step::Field("kind")],
+        ],
     },
 };
 static SP_1051: SearchParameter = SearchParameter {
@@ -10646,7 +12211,9 @@ static SP_1051: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1052: SearchParameter = SearchParameter {
@@ -10655,7 +12222,9 @@ static SP_1052: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "NamingSystem.uniqueId.period",
-        branches: &[&[Step::Field("uniqueId"), Step::Field("period")]],
+        branches: &[
+            &[Step::Field("uniqueId"), Step::Field("period")],
+        ],
     },
 };
 static SP_1053: SearchParameter = SearchParameter {
@@ -10664,7 +12233,9 @@ static SP_1053: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1054: SearchParameter = SearchParameter {
@@ -10673,7 +12244,9 @@ static SP_1054: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "NamingSystem.responsible",
-        branches: &[&[Step::Field("responsible")]],
+        branches: &[
+            &[Step::Field("responsible")],
+        ],
     },
 };
 static SP_1055: SearchParameter = SearchParameter {
@@ -10682,7 +12255,9 @@ static SP_1055: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1056: SearchParameter = SearchParameter {
@@ -10691,7 +12266,9 @@ static SP_1056: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.contact.telecom",
-        branches: &[&[Step::Field("contact"), Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("contact"), Step::Field("telecom")],
+        ],
     },
 };
 static SP_1057: SearchParameter = SearchParameter {
@@ -10700,7 +12277,9 @@ static SP_1057: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1058: SearchParameter = SearchParameter {
@@ -10709,7 +12288,9 @@ static SP_1058: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "NamingSystem.uniqueId.value",
-        branches: &[&[Step::Field("uniqueId"), Step::Field("value")]],
+        branches: &[
+            &[Step::Field("uniqueId"), Step::Field("value")],
+        ],
     },
 };
 static SP_1059: SearchParameter = SearchParameter {
@@ -10718,7 +12299,9 @@ static SP_1059: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.enteralFormula.additiveType",
-        branches: &[&[Step::Field("enteralFormula"), Step::Field("additiveType")]],
+        branches: &[
+            &[Step::Field("enteralFormula"), Step::Field("additiveType")],
+        ],
     },
 };
 static SP_1060: SearchParameter = SearchParameter {
@@ -10727,7 +12310,9 @@ static SP_1060: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "NutritionOrder.dateTime",
-        branches: &[&[Step::Field("dateTime")]],
+        branches: &[
+            &[Step::Field("dateTime")],
+        ],
     },
 };
 static SP_1061: SearchParameter = SearchParameter {
@@ -10736,7 +12321,9 @@ static SP_1061: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1062: SearchParameter = SearchParameter {
@@ -10745,10 +12332,9 @@ static SP_1062: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.enteralFormula.baseFormulaType",
-        branches: &[&[
-            Step::Field("enteralFormula"),
-            Step::Field("baseFormulaType"),
-        ]],
+        branches: &[
+            &[Step::Field("enteralFormula"), Step::Field("baseFormulaType")],
+        ],
     },
 };
 static SP_1063: SearchParameter = SearchParameter {
@@ -10757,7 +12343,9 @@ static SP_1063: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1064: SearchParameter = SearchParameter {
@@ -10766,7 +12354,9 @@ static SP_1064: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "NutritionOrder.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_1065: SearchParameter = SearchParameter {
@@ -10775,7 +12365,9 @@ static SP_1065: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "NutritionOrder.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_1066: SearchParameter = SearchParameter {
@@ -10784,7 +12376,9 @@ static SP_1066: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.oralDiet.type",
-        branches: &[&[Step::Field("oralDiet"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("oralDiet"), Step::Field("type")],
+        ],
     },
 };
 static SP_1067: SearchParameter = SearchParameter {
@@ -10793,7 +12387,9 @@ static SP_1067: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_1068: SearchParameter = SearchParameter {
@@ -10802,7 +12398,9 @@ static SP_1068: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "NutritionOrder.orderer",
-        branches: &[&[Step::Field("orderer")]],
+        branches: &[
+            &[Step::Field("orderer")],
+        ],
     },
 };
 static SP_1069: SearchParameter = SearchParameter {
@@ -10811,7 +12409,9 @@ static SP_1069: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1070: SearchParameter = SearchParameter {
@@ -10820,7 +12420,9 @@ static SP_1070: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.supplement.type",
-        branches: &[&[Step::Field("supplement"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("supplement"), Step::Field("type")],
+        ],
     },
 };
 static SP_1071: SearchParameter = SearchParameter {
@@ -10829,9 +12431,9 @@ static SP_1071: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName")],
+        ],
     },
 };
 static SP_1072: SearchParameter = SearchParameter {
@@ -10840,7 +12442,9 @@ static SP_1072: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_1073: SearchParameter = SearchParameter {
@@ -10849,7 +12453,9 @@ static SP_1073: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1074: SearchParameter = SearchParameter {
@@ -10858,7 +12464,9 @@ static SP_1074: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1075: SearchParameter = SearchParameter {
@@ -10893,10 +12501,7 @@ static SP_1077: SearchParameter = SearchParameter {
         source: "(Observation.value as CodeableConcept) | (Observation.component.value as CodeableConcept)",
         branches: &[
             &[Step::Field("valueCodeableConcept")],
-            &[
-                Step::Field("component"),
-                Step::Field("valueCodeableConcept"),
-            ],
+            &[Step::Field("component"), Step::Field("valueCodeableConcept")],
         ],
     },
 };
@@ -10920,7 +12525,9 @@ static SP_1079: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.component.code",
-        branches: &[&[Step::Field("component"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("component"), Step::Field("code")],
+        ],
     },
 };
 static SP_1080: SearchParameter = SearchParameter {
@@ -10929,7 +12536,9 @@ static SP_1080: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.component.dataAbsentReason",
-        branches: &[&[Step::Field("component"), Step::Field("dataAbsentReason")]],
+        branches: &[
+            &[Step::Field("component"), Step::Field("dataAbsentReason")],
+        ],
     },
 };
 static SP_1081: SearchParameter = SearchParameter {
@@ -10938,10 +12547,9 @@ static SP_1081: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Observation.component.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("component"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("component"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1082: SearchParameter = SearchParameter {
@@ -10962,7 +12570,9 @@ static SP_1083: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.dataAbsentReason",
-        branches: &[&[Step::Field("dataAbsentReason")]],
+        branches: &[
+            &[Step::Field("dataAbsentReason")],
+        ],
     },
 };
 static SP_1084: SearchParameter = SearchParameter {
@@ -10971,12 +12581,9 @@ static SP_1084: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Choice(&[
-            "effectiveDateTime",
-            "effectivePeriod",
-            "effectiveTiming",
-            "effectiveInstant",
-        ])]],
+        branches: &[
+            &[Step::Choice(&["effectiveDateTime", "effectivePeriod", "effectiveTiming", "effectiveInstant"])],
+        ],
     },
 };
 static SP_1085: SearchParameter = SearchParameter {
@@ -10985,7 +12592,9 @@ static SP_1085: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.derivedFrom",
-        branches: &[&[Step::Field("derivedFrom")]],
+        branches: &[
+            &[Step::Field("derivedFrom")],
+        ],
     },
 };
 static SP_1086: SearchParameter = SearchParameter {
@@ -10994,7 +12603,9 @@ static SP_1086: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.device",
-        branches: &[&[Step::Field("device")]],
+        branches: &[
+            &[Step::Field("device")],
+        ],
     },
 };
 static SP_1087: SearchParameter = SearchParameter {
@@ -11003,9 +12614,9 @@ static SP_1087: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant")],
+        ],
     },
 };
 static SP_1088: SearchParameter = SearchParameter {
@@ -11014,7 +12625,9 @@ static SP_1088: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1089: SearchParameter = SearchParameter {
@@ -11023,7 +12636,9 @@ static SP_1089: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.focus",
-        branches: &[&[Step::Field("focus")]],
+        branches: &[
+            &[Step::Field("focus")],
+        ],
     },
 };
 static SP_1090: SearchParameter = SearchParameter {
@@ -11032,9 +12647,9 @@ static SP_1090: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName")],
+        ],
     },
 };
 static SP_1091: SearchParameter = SearchParameter {
@@ -11043,9 +12658,9 @@ static SP_1091: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant")],
+        ],
     },
 };
 static SP_1092: SearchParameter = SearchParameter {
@@ -11054,9 +12669,9 @@ static SP_1092: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsGene')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/observation-geneticsGene",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsGene")],
+        ],
     },
 };
 static SP_1093: SearchParameter = SearchParameter {
@@ -11065,7 +12680,9 @@ static SP_1093: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.hasMember",
-        branches: &[&[Step::Field("hasMember")]],
+        branches: &[
+            &[Step::Field("hasMember")],
+        ],
     },
 };
 static SP_1094: SearchParameter = SearchParameter {
@@ -11074,7 +12691,9 @@ static SP_1094: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1095: SearchParameter = SearchParameter {
@@ -11083,7 +12702,9 @@ static SP_1095: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.method",
-        branches: &[&[Step::Field("method")]],
+        branches: &[
+            &[Step::Field("method")],
+        ],
     },
 };
 static SP_1096: SearchParameter = SearchParameter {
@@ -11092,7 +12713,9 @@ static SP_1096: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_1097: SearchParameter = SearchParameter {
@@ -11101,10 +12724,9 @@ static SP_1097: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1098: SearchParameter = SearchParameter {
@@ -11113,7 +12735,9 @@ static SP_1098: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_1099: SearchParameter = SearchParameter {
@@ -11122,7 +12746,9 @@ static SP_1099: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.specimen",
-        branches: &[&[Step::Field("specimen")]],
+        branches: &[
+            &[Step::Field("specimen")],
+        ],
     },
 };
 static SP_1100: SearchParameter = SearchParameter {
@@ -11131,7 +12757,9 @@ static SP_1100: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1101: SearchParameter = SearchParameter {
@@ -11140,7 +12768,9 @@ static SP_1101: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1102: SearchParameter = SearchParameter {
@@ -11149,7 +12779,9 @@ static SP_1102: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Observation.value as CodeableConcept)",
-        branches: &[&[Step::Field("valueCodeableConcept")]],
+        branches: &[
+            &[Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1103: SearchParameter = SearchParameter {
@@ -11194,7 +12826,9 @@ static SP_1106: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OperationDefinition.base",
-        branches: &[&[Step::Field("base")]],
+        branches: &[
+            &[Step::Field("base")],
+        ],
     },
 };
 static SP_1107: SearchParameter = SearchParameter {
@@ -11203,7 +12837,9 @@ static SP_1107: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1108: SearchParameter = SearchParameter {
@@ -11212,10 +12848,9 @@ static SP_1108: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1109: SearchParameter = SearchParameter {
@@ -11236,7 +12871,9 @@ static SP_1110: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1111: SearchParameter = SearchParameter {
@@ -11245,7 +12882,9 @@ static SP_1111: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1112: SearchParameter = SearchParameter {
@@ -11254,7 +12893,9 @@ static SP_1112: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1113: SearchParameter = SearchParameter {
@@ -11263,7 +12904,9 @@ static SP_1113: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OperationDefinition.inputProfile",
-        branches: &[&[Step::Field("inputProfile")]],
+        branches: &[
+            &[Step::Field("inputProfile")],
+        ],
     },
 };
 static SP_1114: SearchParameter = SearchParameter {
@@ -11272,7 +12915,9 @@ static SP_1114: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.instance",
-        branches: &[&[Step::Field("instance")]],
+        branches: &[
+            &[Step::Field("instance")],
+        ],
     },
 };
 static SP_1115: SearchParameter = SearchParameter {
@@ -11281,7 +12926,9 @@ static SP_1115: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1116: SearchParameter = SearchParameter {
@@ -11290,7 +12937,9 @@ static SP_1116: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.kind",
-        branches: &[&[Step::Field("kind")]],
+        branches: &[
+            &[Step::Field("kind")],
+        ],
     },
 };
 static SP_1117: SearchParameter = SearchParameter {
@@ -11299,7 +12948,9 @@ static SP_1117: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1118: SearchParameter = SearchParameter {
@@ -11308,7 +12959,9 @@ static SP_1118: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OperationDefinition.outputProfile",
-        branches: &[&[Step::Field("outputProfile")]],
+        branches: &[
+            &[Step::Field("outputProfile")],
+        ],
     },
 };
 static SP_1119: SearchParameter = SearchParameter {
@@ -11317,7 +12970,9 @@ static SP_1119: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1120: SearchParameter = SearchParameter {
@@ -11326,7 +12981,9 @@ static SP_1120: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1121: SearchParameter = SearchParameter {
@@ -11335,7 +12992,9 @@ static SP_1121: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.system",
-        branches: &[&[Step::Field("system")]],
+        branches: &[
+            &[Step::Field("system")],
+        ],
     },
 };
 static SP_1122: SearchParameter = SearchParameter {
@@ -11344,7 +13003,9 @@ static SP_1122: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1123: SearchParameter = SearchParameter {
@@ -11353,7 +13014,9 @@ static SP_1123: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1124: SearchParameter = SearchParameter {
@@ -11362,7 +13025,9 @@ static SP_1124: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1125: SearchParameter = SearchParameter {
@@ -11371,7 +13036,9 @@ static SP_1125: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1126: SearchParameter = SearchParameter {
@@ -11380,7 +13047,9 @@ static SP_1126: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1127: SearchParameter = SearchParameter {
@@ -11389,7 +13058,9 @@ static SP_1127: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address",
-        branches: &[&[Step::Field("address")]],
+        branches: &[
+            &[Step::Field("address")],
+        ],
     },
 };
 static SP_1128: SearchParameter = SearchParameter {
@@ -11398,7 +13069,9 @@ static SP_1128: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.city",
-        branches: &[&[Step::Field("address"), Step::Field("city")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_1129: SearchParameter = SearchParameter {
@@ -11407,7 +13080,9 @@ static SP_1129: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.country",
-        branches: &[&[Step::Field("address"), Step::Field("country")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_1130: SearchParameter = SearchParameter {
@@ -11416,7 +13091,9 @@ static SP_1130: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.postalCode",
-        branches: &[&[Step::Field("address"), Step::Field("postalCode")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_1131: SearchParameter = SearchParameter {
@@ -11425,7 +13102,9 @@ static SP_1131: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.state",
-        branches: &[&[Step::Field("address"), Step::Field("state")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_1132: SearchParameter = SearchParameter {
@@ -11434,7 +13113,9 @@ static SP_1132: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.address.use",
-        branches: &[&[Step::Field("address"), Step::Field("use")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_1133: SearchParameter = SearchParameter {
@@ -11443,7 +13124,9 @@ static SP_1133: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Organization.endpoint",
-        branches: &[&[Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("endpoint")],
+        ],
     },
 };
 static SP_1134: SearchParameter = SearchParameter {
@@ -11452,7 +13135,9 @@ static SP_1134: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1135: SearchParameter = SearchParameter {
@@ -11461,7 +13146,10 @@ static SP_1135: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.name | Organization.alias",
-        branches: &[&[Step::Field("name")], &[Step::Field("alias")]],
+        branches: &[
+            &[Step::Field("name")],
+            &[Step::Field("alias")],
+        ],
     },
 };
 static SP_1136: SearchParameter = SearchParameter {
@@ -11470,7 +13158,9 @@ static SP_1136: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Organization.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_1137: SearchParameter = SearchParameter {
@@ -11479,7 +13169,9 @@ static SP_1137: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1138: SearchParameter = SearchParameter {
@@ -11488,7 +13180,9 @@ static SP_1138: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1139: SearchParameter = SearchParameter {
@@ -11497,7 +13191,9 @@ static SP_1139: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1140: SearchParameter = SearchParameter {
@@ -11506,7 +13202,9 @@ static SP_1140: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "OrganizationAffiliation.period",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_1141: SearchParameter = SearchParameter {
@@ -11515,7 +13213,9 @@ static SP_1141: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.telecom.where(system='email')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "email")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "email")],
+        ],
     },
 };
 static SP_1142: SearchParameter = SearchParameter {
@@ -11524,7 +13224,9 @@ static SP_1142: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.endpoint",
-        branches: &[&[Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("endpoint")],
+        ],
     },
 };
 static SP_1143: SearchParameter = SearchParameter {
@@ -11533,7 +13235,9 @@ static SP_1143: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1144: SearchParameter = SearchParameter {
@@ -11542,7 +13246,9 @@ static SP_1144: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_1145: SearchParameter = SearchParameter {
@@ -11551,7 +13257,9 @@ static SP_1145: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.network",
-        branches: &[&[Step::Field("network")]],
+        branches: &[
+            &[Step::Field("network")],
+        ],
     },
 };
 static SP_1146: SearchParameter = SearchParameter {
@@ -11560,7 +13268,9 @@ static SP_1146: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.participatingOrganization",
-        branches: &[&[Step::Field("participatingOrganization")]],
+        branches: &[
+            &[Step::Field("participatingOrganization")],
+        ],
     },
 };
 static SP_1147: SearchParameter = SearchParameter {
@@ -11569,7 +13279,9 @@ static SP_1147: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.telecom.where(system='phone')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "phone")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "phone")],
+        ],
     },
 };
 static SP_1148: SearchParameter = SearchParameter {
@@ -11578,7 +13290,9 @@ static SP_1148: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.organization",
-        branches: &[&[Step::Field("organization")]],
+        branches: &[
+            &[Step::Field("organization")],
+        ],
     },
 };
 static SP_1149: SearchParameter = SearchParameter {
@@ -11587,7 +13301,9 @@ static SP_1149: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1150: SearchParameter = SearchParameter {
@@ -11596,7 +13312,9 @@ static SP_1150: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.healthcareService",
-        branches: &[&[Step::Field("healthcareService")]],
+        branches: &[
+            &[Step::Field("healthcareService")],
+        ],
     },
 };
 static SP_1151: SearchParameter = SearchParameter {
@@ -11605,7 +13323,9 @@ static SP_1151: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.specialty",
-        branches: &[&[Step::Field("specialty")]],
+        branches: &[
+            &[Step::Field("specialty")],
+        ],
     },
 };
 static SP_1152: SearchParameter = SearchParameter {
@@ -11614,7 +13334,9 @@ static SP_1152: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.telecom",
-        branches: &[&[Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("telecom")],
+        ],
     },
 };
 static SP_1153: SearchParameter = SearchParameter {
@@ -11623,7 +13345,9 @@ static SP_1153: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1154: SearchParameter = SearchParameter {
@@ -11632,7 +13356,9 @@ static SP_1154: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
-        branches: &[&[Step::Field("address")]],
+        branches: &[
+            &[Step::Field("address")],
+        ],
     },
 };
 static SP_1155: SearchParameter = SearchParameter {
@@ -11641,7 +13367,9 @@ static SP_1155: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
-        branches: &[&[Step::Field("address"), Step::Field("city")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_1156: SearchParameter = SearchParameter {
@@ -11650,7 +13378,9 @@ static SP_1156: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
-        branches: &[&[Step::Field("address"), Step::Field("country")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_1157: SearchParameter = SearchParameter {
@@ -11659,7 +13389,9 @@ static SP_1157: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
-        branches: &[&[Step::Field("address"), Step::Field("postalCode")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_1158: SearchParameter = SearchParameter {
@@ -11668,7 +13400,9 @@ static SP_1158: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
-        branches: &[&[Step::Field("address"), Step::Field("state")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_1159: SearchParameter = SearchParameter {
@@ -11677,7 +13411,9 @@ static SP_1159: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
-        branches: &[&[Step::Field("address"), Step::Field("use")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_1160: SearchParameter = SearchParameter {
@@ -11686,7 +13422,9 @@ static SP_1160: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Patient.birthDate | Person.birthDate | RelatedPerson.birthDate",
-        branches: &[&[Step::Field("birthDate")]],
+        branches: &[
+            &[Step::Field("birthDate")],
+        ],
     },
 };
 static SP_1161: SearchParameter = SearchParameter {
@@ -11695,7 +13433,9 @@ static SP_1161: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Patient.deceased as dateTime)",
-        branches: &[&[Step::Field("deceasedDateTime")]],
+        branches: &[
+            &[Step::Field("deceasedDateTime")],
+        ],
     },
 };
 static SP_1162: SearchParameter = SearchParameter {
@@ -11704,7 +13444,9 @@ static SP_1162: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "email")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "email")],
+        ],
     },
 };
 static SP_1163: SearchParameter = SearchParameter {
@@ -11713,7 +13455,9 @@ static SP_1163: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.family | Practitioner.name.family",
-        branches: &[&[Step::Field("name"), Step::Field("family")]],
+        branches: &[
+            &[Step::Field("name"), Step::Field("family")],
+        ],
     },
 };
 static SP_1164: SearchParameter = SearchParameter {
@@ -11722,7 +13466,9 @@ static SP_1164: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
-        branches: &[&[Step::Field("gender")]],
+        branches: &[
+            &[Step::Field("gender")],
+        ],
     },
 };
 static SP_1165: SearchParameter = SearchParameter {
@@ -11731,7 +13477,9 @@ static SP_1165: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Patient.generalPractitioner",
-        branches: &[&[Step::Field("generalPractitioner")]],
+        branches: &[
+            &[Step::Field("generalPractitioner")],
+        ],
     },
 };
 static SP_1166: SearchParameter = SearchParameter {
@@ -11740,7 +13488,9 @@ static SP_1166: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.given | Practitioner.name.given",
-        branches: &[&[Step::Field("name"), Step::Field("given")]],
+        branches: &[
+            &[Step::Field("name"), Step::Field("given")],
+        ],
     },
 };
 static SP_1167: SearchParameter = SearchParameter {
@@ -11749,7 +13499,9 @@ static SP_1167: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1168: SearchParameter = SearchParameter {
@@ -11758,7 +13510,9 @@ static SP_1168: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.communication.language",
-        branches: &[&[Step::Field("communication"), Step::Field("language")]],
+        branches: &[
+            &[Step::Field("communication"), Step::Field("language")],
+        ],
     },
 };
 static SP_1169: SearchParameter = SearchParameter {
@@ -11767,7 +13521,9 @@ static SP_1169: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Patient.link.other",
-        branches: &[&[Step::Field("link"), Step::Field("other")]],
+        branches: &[
+            &[Step::Field("link"), Step::Field("other")],
+        ],
     },
 };
 static SP_1170: SearchParameter = SearchParameter {
@@ -11776,9 +13532,9 @@ static SP_1170: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.extension('http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName')",
-        branches: &[&[Step::Extension(
-            "http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName",
-        )]],
+        branches: &[
+            &[Step::Extension("http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName")],
+        ],
     },
 };
 static SP_1171: SearchParameter = SearchParameter {
@@ -11787,7 +13543,9 @@ static SP_1171: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1172: SearchParameter = SearchParameter {
@@ -11796,7 +13554,9 @@ static SP_1172: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Patient.managingOrganization",
-        branches: &[&[Step::Field("managingOrganization")]],
+        branches: &[
+            &[Step::Field("managingOrganization")],
+        ],
     },
 };
 static SP_1173: SearchParameter = SearchParameter {
@@ -11805,7 +13565,9 @@ static SP_1173: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "phone")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "phone")],
+        ],
     },
 };
 static SP_1174: SearchParameter = SearchParameter {
@@ -11814,7 +13576,9 @@ static SP_1174: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1175: SearchParameter = SearchParameter {
@@ -11823,7 +13587,9 @@ static SP_1175: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
-        branches: &[&[Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("telecom")],
+        ],
     },
 };
 static SP_1176: SearchParameter = SearchParameter {
@@ -11832,7 +13598,9 @@ static SP_1176: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PaymentNotice.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_1177: SearchParameter = SearchParameter {
@@ -11841,7 +13609,9 @@ static SP_1177: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentNotice.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1178: SearchParameter = SearchParameter {
@@ -11850,7 +13620,9 @@ static SP_1178: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentNotice.paymentStatus",
-        branches: &[&[Step::Field("paymentStatus")]],
+        branches: &[
+            &[Step::Field("paymentStatus")],
+        ],
     },
 };
 static SP_1179: SearchParameter = SearchParameter {
@@ -11859,7 +13631,9 @@ static SP_1179: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentNotice.provider",
-        branches: &[&[Step::Field("provider")]],
+        branches: &[
+            &[Step::Field("provider")],
+        ],
     },
 };
 static SP_1180: SearchParameter = SearchParameter {
@@ -11868,7 +13642,9 @@ static SP_1180: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentNotice.request",
-        branches: &[&[Step::Field("request")]],
+        branches: &[
+            &[Step::Field("request")],
+        ],
     },
 };
 static SP_1181: SearchParameter = SearchParameter {
@@ -11877,7 +13653,9 @@ static SP_1181: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentNotice.response",
-        branches: &[&[Step::Field("response")]],
+        branches: &[
+            &[Step::Field("response")],
+        ],
     },
 };
 static SP_1182: SearchParameter = SearchParameter {
@@ -11886,7 +13664,9 @@ static SP_1182: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentNotice.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1183: SearchParameter = SearchParameter {
@@ -11895,7 +13675,9 @@ static SP_1183: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PaymentReconciliation.created",
-        branches: &[&[Step::Field("created")]],
+        branches: &[
+            &[Step::Field("created")],
+        ],
     },
 };
 static SP_1184: SearchParameter = SearchParameter {
@@ -11904,7 +13686,9 @@ static SP_1184: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PaymentReconciliation.disposition",
-        branches: &[&[Step::Field("disposition")]],
+        branches: &[
+            &[Step::Field("disposition")],
+        ],
     },
 };
 static SP_1185: SearchParameter = SearchParameter {
@@ -11913,7 +13697,9 @@ static SP_1185: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentReconciliation.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1186: SearchParameter = SearchParameter {
@@ -11922,7 +13708,9 @@ static SP_1186: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentReconciliation.outcome",
-        branches: &[&[Step::Field("outcome")]],
+        branches: &[
+            &[Step::Field("outcome")],
+        ],
     },
 };
 static SP_1187: SearchParameter = SearchParameter {
@@ -11931,7 +13719,9 @@ static SP_1187: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentReconciliation.paymentIssuer",
-        branches: &[&[Step::Field("paymentIssuer")]],
+        branches: &[
+            &[Step::Field("paymentIssuer")],
+        ],
     },
 };
 static SP_1188: SearchParameter = SearchParameter {
@@ -11940,7 +13730,9 @@ static SP_1188: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentReconciliation.request",
-        branches: &[&[Step::Field("request")]],
+        branches: &[
+            &[Step::Field("request")],
+        ],
     },
 };
 static SP_1189: SearchParameter = SearchParameter {
@@ -11949,7 +13741,9 @@ static SP_1189: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentReconciliation.requestor",
-        branches: &[&[Step::Field("requestor")]],
+        branches: &[
+            &[Step::Field("requestor")],
+        ],
     },
 };
 static SP_1190: SearchParameter = SearchParameter {
@@ -11958,7 +13752,9 @@ static SP_1190: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentReconciliation.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1191: SearchParameter = SearchParameter {
@@ -11967,7 +13763,9 @@ static SP_1191: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
-        branches: &[&[Step::Field("address")]],
+        branches: &[
+            &[Step::Field("address")],
+        ],
     },
 };
 static SP_1192: SearchParameter = SearchParameter {
@@ -11976,7 +13774,9 @@ static SP_1192: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
-        branches: &[&[Step::Field("address"), Step::Field("city")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_1193: SearchParameter = SearchParameter {
@@ -11985,7 +13785,9 @@ static SP_1193: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
-        branches: &[&[Step::Field("address"), Step::Field("country")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_1194: SearchParameter = SearchParameter {
@@ -11994,7 +13796,9 @@ static SP_1194: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
-        branches: &[&[Step::Field("address"), Step::Field("postalCode")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_1195: SearchParameter = SearchParameter {
@@ -12003,7 +13807,9 @@ static SP_1195: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
-        branches: &[&[Step::Field("address"), Step::Field("state")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_1196: SearchParameter = SearchParameter {
@@ -12012,7 +13818,9 @@ static SP_1196: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
-        branches: &[&[Step::Field("address"), Step::Field("use")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_1197: SearchParameter = SearchParameter {
@@ -12021,7 +13829,9 @@ static SP_1197: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Patient.birthDate | Person.birthDate | RelatedPerson.birthDate",
-        branches: &[&[Step::Field("birthDate")]],
+        branches: &[
+            &[Step::Field("birthDate")],
+        ],
     },
 };
 static SP_1198: SearchParameter = SearchParameter {
@@ -12030,7 +13840,9 @@ static SP_1198: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "email")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "email")],
+        ],
     },
 };
 static SP_1199: SearchParameter = SearchParameter {
@@ -12039,7 +13851,9 @@ static SP_1199: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
-        branches: &[&[Step::Field("gender")]],
+        branches: &[
+            &[Step::Field("gender")],
+        ],
     },
 };
 static SP_1200: SearchParameter = SearchParameter {
@@ -12048,7 +13862,9 @@ static SP_1200: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Person.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1201: SearchParameter = SearchParameter {
@@ -12057,7 +13873,9 @@ static SP_1201: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target",
-        branches: &[&[Step::Field("link"), Step::Field("target")]],
+        branches: &[
+            &[Step::Field("link"), Step::Field("target")],
+        ],
     },
 };
 static SP_1202: SearchParameter = SearchParameter {
@@ -12066,7 +13884,9 @@ static SP_1202: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Person.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1203: SearchParameter = SearchParameter {
@@ -12075,7 +13895,9 @@ static SP_1203: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.managingOrganization",
-        branches: &[&[Step::Field("managingOrganization")]],
+        branches: &[
+            &[Step::Field("managingOrganization")],
+        ],
     },
 };
 static SP_1204: SearchParameter = SearchParameter {
@@ -12084,11 +13906,9 @@ static SP_1204: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("link"),
-            Step::Field("target"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("link"), Step::Field("target"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1205: SearchParameter = SearchParameter {
@@ -12097,7 +13917,9 @@ static SP_1205: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "phone")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "phone")],
+        ],
     },
 };
 static SP_1206: SearchParameter = SearchParameter {
@@ -12106,7 +13928,9 @@ static SP_1206: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1207: SearchParameter = SearchParameter {
@@ -12115,11 +13939,9 @@ static SP_1207: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target.where(resolve() is Practitioner)",
-        branches: &[&[
-            Step::Field("link"),
-            Step::Field("target"),
-            Step::ReferenceTo(ResourceType::Practitioner),
-        ]],
+        branches: &[
+            &[Step::Field("link"), Step::Field("target"), Step::ReferenceTo(ResourceType::Practitioner)],
+        ],
     },
 };
 static SP_1208: SearchParameter = SearchParameter {
@@ -12128,11 +13950,9 @@ static SP_1208: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target.where(resolve() is RelatedPerson)",
-        branches: &[&[
-            Step::Field("link"),
-            Step::Field("target"),
-            Step::ReferenceTo(ResourceType::RelatedPerson),
-        ]],
+        branches: &[
+            &[Step::Field("link"), Step::Field("target"), Step::ReferenceTo(ResourceType::RelatedPerson)],
+        ],
     },
 };
 static SP_1209: SearchParameter = SearchParameter {
@@ -12141,7 +13961,9 @@ static SP_1209: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
-        branches: &[&[Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("telecom")],
+        ],
     },
 };
 static SP_1210: SearchParameter = SearchParameter {
@@ -12150,11 +13972,9 @@ static SP_1210: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1211: SearchParameter = SearchParameter {
@@ -12163,10 +13983,9 @@ static SP_1211: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(PlanDefinition.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1212: SearchParameter = SearchParameter {
@@ -12187,7 +14006,9 @@ static SP_1213: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1214: SearchParameter = SearchParameter {
@@ -12196,7 +14017,9 @@ static SP_1214: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PlanDefinition.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1215: SearchParameter = SearchParameter {
@@ -12205,10 +14028,9 @@ static SP_1215: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.action.definition",
-        branches: &[&[
-            Step::Field("action"),
-            Step::Choice(&["definitionCanonical", "definitionUri"]),
-        ]],
+        branches: &[
+            &[Step::Field("action"), Step::Choice(&["definitionCanonical", "definitionUri"])],
+        ],
     },
 };
 static SP_1216: SearchParameter = SearchParameter {
@@ -12218,11 +14040,7 @@ static SP_1216: SearchParameter = SearchParameter {
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='depends-on').resource | PlanDefinition.library",
         branches: &[
-            &[
-                Step::Field("relatedArtifact"),
-                Step::Equals("type", "depends-on"),
-                Step::Field("resource"),
-            ],
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
         ],
     },
@@ -12233,11 +14051,9 @@ static SP_1217: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1218: SearchParameter = SearchParameter {
@@ -12246,7 +14062,9 @@ static SP_1218: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1219: SearchParameter = SearchParameter {
@@ -12255,7 +14073,9 @@ static SP_1219: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PlanDefinition.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_1220: SearchParameter = SearchParameter {
@@ -12264,7 +14084,9 @@ static SP_1220: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1221: SearchParameter = SearchParameter {
@@ -12273,7 +14095,9 @@ static SP_1221: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1222: SearchParameter = SearchParameter {
@@ -12282,7 +14106,9 @@ static SP_1222: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1223: SearchParameter = SearchParameter {
@@ -12291,11 +14117,9 @@ static SP_1223: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1224: SearchParameter = SearchParameter {
@@ -12304,7 +14128,9 @@ static SP_1224: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1225: SearchParameter = SearchParameter {
@@ -12313,7 +14139,9 @@ static SP_1225: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1226: SearchParameter = SearchParameter {
@@ -12322,11 +14150,9 @@ static SP_1226: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1227: SearchParameter = SearchParameter {
@@ -12335,7 +14161,9 @@ static SP_1227: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1228: SearchParameter = SearchParameter {
@@ -12344,7 +14172,9 @@ static SP_1228: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_1229: SearchParameter = SearchParameter {
@@ -12353,7 +14183,9 @@ static SP_1229: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1230: SearchParameter = SearchParameter {
@@ -12362,7 +14194,9 @@ static SP_1230: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "PlanDefinition.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1231: SearchParameter = SearchParameter {
@@ -12371,7 +14205,9 @@ static SP_1231: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1232: SearchParameter = SearchParameter {
@@ -12380,7 +14216,9 @@ static SP_1232: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Practitioner.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1233: SearchParameter = SearchParameter {
@@ -12389,7 +14227,9 @@ static SP_1233: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
-        branches: &[&[Step::Field("address")]],
+        branches: &[
+            &[Step::Field("address")],
+        ],
     },
 };
 static SP_1234: SearchParameter = SearchParameter {
@@ -12398,7 +14238,9 @@ static SP_1234: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
-        branches: &[&[Step::Field("address"), Step::Field("city")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_1235: SearchParameter = SearchParameter {
@@ -12407,7 +14249,9 @@ static SP_1235: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
-        branches: &[&[Step::Field("address"), Step::Field("country")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_1236: SearchParameter = SearchParameter {
@@ -12416,7 +14260,9 @@ static SP_1236: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
-        branches: &[&[Step::Field("address"), Step::Field("postalCode")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_1237: SearchParameter = SearchParameter {
@@ -12425,7 +14271,9 @@ static SP_1237: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
-        branches: &[&[Step::Field("address"), Step::Field("state")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_1238: SearchParameter = SearchParameter {
@@ -12434,7 +14282,9 @@ static SP_1238: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
-        branches: &[&[Step::Field("address"), Step::Field("use")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_1239: SearchParameter = SearchParameter {
@@ -12443,7 +14293,9 @@ static SP_1239: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Practitioner.communication",
-        branches: &[&[Step::Field("communication")]],
+        branches: &[
+            &[Step::Field("communication")],
+        ],
     },
 };
 static SP_1240: SearchParameter = SearchParameter {
@@ -12452,7 +14304,9 @@ static SP_1240: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "email")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "email")],
+        ],
     },
 };
 static SP_1241: SearchParameter = SearchParameter {
@@ -12461,7 +14315,9 @@ static SP_1241: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.family | Practitioner.name.family",
-        branches: &[&[Step::Field("name"), Step::Field("family")]],
+        branches: &[
+            &[Step::Field("name"), Step::Field("family")],
+        ],
     },
 };
 static SP_1242: SearchParameter = SearchParameter {
@@ -12470,7 +14326,9 @@ static SP_1242: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
-        branches: &[&[Step::Field("gender")]],
+        branches: &[
+            &[Step::Field("gender")],
+        ],
     },
 };
 static SP_1243: SearchParameter = SearchParameter {
@@ -12479,7 +14337,9 @@ static SP_1243: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.given | Practitioner.name.given",
-        branches: &[&[Step::Field("name"), Step::Field("given")]],
+        branches: &[
+            &[Step::Field("name"), Step::Field("given")],
+        ],
     },
 };
 static SP_1244: SearchParameter = SearchParameter {
@@ -12488,7 +14348,9 @@ static SP_1244: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Practitioner.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1245: SearchParameter = SearchParameter {
@@ -12497,7 +14359,9 @@ static SP_1245: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Practitioner.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1246: SearchParameter = SearchParameter {
@@ -12506,7 +14370,9 @@ static SP_1246: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "phone")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "phone")],
+        ],
     },
 };
 static SP_1247: SearchParameter = SearchParameter {
@@ -12515,7 +14381,9 @@ static SP_1247: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1248: SearchParameter = SearchParameter {
@@ -12524,7 +14392,9 @@ static SP_1248: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
-        branches: &[&[Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("telecom")],
+        ],
     },
 };
 static SP_1249: SearchParameter = SearchParameter {
@@ -12533,7 +14403,9 @@ static SP_1249: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1250: SearchParameter = SearchParameter {
@@ -12542,7 +14414,9 @@ static SP_1250: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PractitionerRole.period",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_1251: SearchParameter = SearchParameter {
@@ -12551,7 +14425,9 @@ static SP_1251: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "email")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "email")],
+        ],
     },
 };
 static SP_1252: SearchParameter = SearchParameter {
@@ -12560,7 +14436,9 @@ static SP_1252: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.endpoint",
-        branches: &[&[Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("endpoint")],
+        ],
     },
 };
 static SP_1253: SearchParameter = SearchParameter {
@@ -12569,7 +14447,9 @@ static SP_1253: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1254: SearchParameter = SearchParameter {
@@ -12578,7 +14458,9 @@ static SP_1254: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_1255: SearchParameter = SearchParameter {
@@ -12587,7 +14469,9 @@ static SP_1255: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.organization",
-        branches: &[&[Step::Field("organization")]],
+        branches: &[
+            &[Step::Field("organization")],
+        ],
     },
 };
 static SP_1256: SearchParameter = SearchParameter {
@@ -12596,7 +14480,9 @@ static SP_1256: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "phone")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "phone")],
+        ],
     },
 };
 static SP_1257: SearchParameter = SearchParameter {
@@ -12605,7 +14491,9 @@ static SP_1257: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.practitioner",
-        branches: &[&[Step::Field("practitioner")]],
+        branches: &[
+            &[Step::Field("practitioner")],
+        ],
     },
 };
 static SP_1258: SearchParameter = SearchParameter {
@@ -12614,7 +14502,9 @@ static SP_1258: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1259: SearchParameter = SearchParameter {
@@ -12623,7 +14513,9 @@ static SP_1259: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.healthcareService",
-        branches: &[&[Step::Field("healthcareService")]],
+        branches: &[
+            &[Step::Field("healthcareService")],
+        ],
     },
 };
 static SP_1260: SearchParameter = SearchParameter {
@@ -12632,7 +14524,9 @@ static SP_1260: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.specialty",
-        branches: &[&[Step::Field("specialty")]],
+        branches: &[
+            &[Step::Field("specialty")],
+        ],
     },
 };
 static SP_1261: SearchParameter = SearchParameter {
@@ -12641,7 +14535,9 @@ static SP_1261: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
-        branches: &[&[Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("telecom")],
+        ],
     },
 };
 static SP_1262: SearchParameter = SearchParameter {
@@ -12650,7 +14546,9 @@ static SP_1262: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_1263: SearchParameter = SearchParameter {
@@ -12659,7 +14557,9 @@ static SP_1263: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Procedure.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1264: SearchParameter = SearchParameter {
@@ -12668,7 +14568,9 @@ static SP_1264: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1265: SearchParameter = SearchParameter {
@@ -12677,13 +14579,9 @@ static SP_1265: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Choice(&[
-            "performedDateTime",
-            "performedPeriod",
-            "performedString",
-            "performedAge",
-            "performedRange",
-        ])]],
+        branches: &[
+            &[Step::Choice(&["performedDateTime", "performedPeriod", "performedString", "performedAge", "performedRange"])],
+        ],
     },
 };
 static SP_1266: SearchParameter = SearchParameter {
@@ -12692,7 +14590,9 @@ static SP_1266: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1267: SearchParameter = SearchParameter {
@@ -12701,7 +14601,9 @@ static SP_1267: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1268: SearchParameter = SearchParameter {
@@ -12710,7 +14612,9 @@ static SP_1268: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_1269: SearchParameter = SearchParameter {
@@ -12719,7 +14623,9 @@ static SP_1269: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Procedure.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_1270: SearchParameter = SearchParameter {
@@ -12728,7 +14634,9 @@ static SP_1270: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_1271: SearchParameter = SearchParameter {
@@ -12737,7 +14645,9 @@ static SP_1271: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_1272: SearchParameter = SearchParameter {
@@ -12746,10 +14656,9 @@ static SP_1272: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1273: SearchParameter = SearchParameter {
@@ -12758,7 +14667,9 @@ static SP_1273: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.performer.actor",
-        branches: &[&[Step::Field("performer"), Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("performer"), Step::Field("actor")],
+        ],
     },
 };
 static SP_1274: SearchParameter = SearchParameter {
@@ -12767,7 +14678,9 @@ static SP_1274: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Procedure.reasonCode",
-        branches: &[&[Step::Field("reasonCode")]],
+        branches: &[
+            &[Step::Field("reasonCode")],
+        ],
     },
 };
 static SP_1275: SearchParameter = SearchParameter {
@@ -12776,7 +14689,9 @@ static SP_1275: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.reasonReference",
-        branches: &[&[Step::Field("reasonReference")]],
+        branches: &[
+            &[Step::Field("reasonReference")],
+        ],
     },
 };
 static SP_1276: SearchParameter = SearchParameter {
@@ -12785,7 +14700,9 @@ static SP_1276: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Procedure.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1277: SearchParameter = SearchParameter {
@@ -12794,7 +14711,9 @@ static SP_1277: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1278: SearchParameter = SearchParameter {
@@ -12803,7 +14722,9 @@ static SP_1278: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.agent.who",
-        branches: &[&[Step::Field("agent"), Step::Field("who")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("who")],
+        ],
     },
 };
 static SP_1279: SearchParameter = SearchParameter {
@@ -12812,7 +14733,9 @@ static SP_1279: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Provenance.agent.role",
-        branches: &[&[Step::Field("agent"), Step::Field("role")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("role")],
+        ],
     },
 };
 static SP_1280: SearchParameter = SearchParameter {
@@ -12821,7 +14744,9 @@ static SP_1280: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Provenance.agent.type",
-        branches: &[&[Step::Field("agent"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("agent"), Step::Field("type")],
+        ],
     },
 };
 static SP_1281: SearchParameter = SearchParameter {
@@ -12830,7 +14755,9 @@ static SP_1281: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.entity.what",
-        branches: &[&[Step::Field("entity"), Step::Field("what")]],
+        branches: &[
+            &[Step::Field("entity"), Step::Field("what")],
+        ],
     },
 };
 static SP_1282: SearchParameter = SearchParameter {
@@ -12839,7 +14766,9 @@ static SP_1282: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_1283: SearchParameter = SearchParameter {
@@ -12848,10 +14777,9 @@ static SP_1283: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.target.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("target"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("target"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1284: SearchParameter = SearchParameter {
@@ -12860,7 +14788,9 @@ static SP_1284: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Provenance.recorded",
-        branches: &[&[Step::Field("recorded")]],
+        branches: &[
+            &[Step::Field("recorded")],
+        ],
     },
 };
 static SP_1285: SearchParameter = SearchParameter {
@@ -12869,7 +14799,9 @@ static SP_1285: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Provenance.signature.type",
-        branches: &[&[Step::Field("signature"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("signature"), Step::Field("type")],
+        ],
     },
 };
 static SP_1286: SearchParameter = SearchParameter {
@@ -12878,7 +14810,9 @@ static SP_1286: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.target",
-        branches: &[&[Step::Field("target")]],
+        branches: &[
+            &[Step::Field("target")],
+        ],
     },
 };
 static SP_1287: SearchParameter = SearchParameter {
@@ -12887,7 +14821,9 @@ static SP_1287: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Provenance.occurred as dateTime)",
-        branches: &[&[Step::Field("occurredDateTime")]],
+        branches: &[
+            &[Step::Field("occurredDateTime")],
+        ],
     },
 };
 static SP_1288: SearchParameter = SearchParameter {
@@ -12896,7 +14832,9 @@ static SP_1288: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.item.code",
-        branches: &[&[Step::Field("item"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("code")],
+        ],
     },
 };
 static SP_1289: SearchParameter = SearchParameter {
@@ -12905,10 +14843,9 @@ static SP_1289: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Questionnaire.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1290: SearchParameter = SearchParameter {
@@ -12929,7 +14866,9 @@ static SP_1291: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1292: SearchParameter = SearchParameter {
@@ -12938,7 +14877,9 @@ static SP_1292: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Questionnaire.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1293: SearchParameter = SearchParameter {
@@ -12947,7 +14888,9 @@ static SP_1293: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Questionnaire.item.definition",
-        branches: &[&[Step::Field("item"), Step::Field("definition")]],
+        branches: &[
+            &[Step::Field("item"), Step::Field("definition")],
+        ],
     },
 };
 static SP_1294: SearchParameter = SearchParameter {
@@ -12956,7 +14899,9 @@ static SP_1294: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1295: SearchParameter = SearchParameter {
@@ -12965,7 +14910,9 @@ static SP_1295: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Questionnaire.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_1296: SearchParameter = SearchParameter {
@@ -12974,7 +14921,9 @@ static SP_1296: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1297: SearchParameter = SearchParameter {
@@ -12983,7 +14932,9 @@ static SP_1297: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1298: SearchParameter = SearchParameter {
@@ -12992,7 +14943,9 @@ static SP_1298: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1299: SearchParameter = SearchParameter {
@@ -13001,7 +14954,9 @@ static SP_1299: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1300: SearchParameter = SearchParameter {
@@ -13010,7 +14965,9 @@ static SP_1300: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1301: SearchParameter = SearchParameter {
@@ -13019,7 +14976,9 @@ static SP_1301: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.subjectType",
-        branches: &[&[Step::Field("subjectType")]],
+        branches: &[
+            &[Step::Field("subjectType")],
+        ],
     },
 };
 static SP_1302: SearchParameter = SearchParameter {
@@ -13028,7 +14987,9 @@ static SP_1302: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1303: SearchParameter = SearchParameter {
@@ -13037,7 +14998,9 @@ static SP_1303: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Questionnaire.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1304: SearchParameter = SearchParameter {
@@ -13046,7 +15009,9 @@ static SP_1304: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1305: SearchParameter = SearchParameter {
@@ -13055,7 +15020,9 @@ static SP_1305: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_1306: SearchParameter = SearchParameter {
@@ -13064,7 +15031,9 @@ static SP_1306: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "QuestionnaireResponse.authored",
-        branches: &[&[Step::Field("authored")]],
+        branches: &[
+            &[Step::Field("authored")],
+        ],
     },
 };
 static SP_1307: SearchParameter = SearchParameter {
@@ -13073,7 +15042,9 @@ static SP_1307: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_1308: SearchParameter = SearchParameter {
@@ -13082,7 +15053,9 @@ static SP_1308: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1309: SearchParameter = SearchParameter {
@@ -13091,7 +15064,9 @@ static SP_1309: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "QuestionnaireResponse.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1310: SearchParameter = SearchParameter {
@@ -13100,7 +15075,9 @@ static SP_1310: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_1311: SearchParameter = SearchParameter {
@@ -13109,10 +15086,9 @@ static SP_1311: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1312: SearchParameter = SearchParameter {
@@ -13121,7 +15097,9 @@ static SP_1312: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.questionnaire",
-        branches: &[&[Step::Field("questionnaire")]],
+        branches: &[
+            &[Step::Field("questionnaire")],
+        ],
     },
 };
 static SP_1313: SearchParameter = SearchParameter {
@@ -13130,7 +15108,9 @@ static SP_1313: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.source",
-        branches: &[&[Step::Field("source")]],
+        branches: &[
+            &[Step::Field("source")],
+        ],
     },
 };
 static SP_1314: SearchParameter = SearchParameter {
@@ -13139,7 +15119,9 @@ static SP_1314: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "QuestionnaireResponse.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1315: SearchParameter = SearchParameter {
@@ -13148,7 +15130,9 @@ static SP_1315: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1316: SearchParameter = SearchParameter {
@@ -13157,7 +15141,9 @@ static SP_1316: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RelatedPerson.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1317: SearchParameter = SearchParameter {
@@ -13166,7 +15152,9 @@ static SP_1317: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
-        branches: &[&[Step::Field("address")]],
+        branches: &[
+            &[Step::Field("address")],
+        ],
     },
 };
 static SP_1318: SearchParameter = SearchParameter {
@@ -13175,7 +15163,9 @@ static SP_1318: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
-        branches: &[&[Step::Field("address"), Step::Field("city")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("city")],
+        ],
     },
 };
 static SP_1319: SearchParameter = SearchParameter {
@@ -13184,7 +15174,9 @@ static SP_1319: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
-        branches: &[&[Step::Field("address"), Step::Field("country")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("country")],
+        ],
     },
 };
 static SP_1320: SearchParameter = SearchParameter {
@@ -13193,7 +15185,9 @@ static SP_1320: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
-        branches: &[&[Step::Field("address"), Step::Field("postalCode")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("postalCode")],
+        ],
     },
 };
 static SP_1321: SearchParameter = SearchParameter {
@@ -13202,7 +15196,9 @@ static SP_1321: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
-        branches: &[&[Step::Field("address"), Step::Field("state")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("state")],
+        ],
     },
 };
 static SP_1322: SearchParameter = SearchParameter {
@@ -13211,7 +15207,9 @@ static SP_1322: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
-        branches: &[&[Step::Field("address"), Step::Field("use")]],
+        branches: &[
+            &[Step::Field("address"), Step::Field("use")],
+        ],
     },
 };
 static SP_1323: SearchParameter = SearchParameter {
@@ -13220,7 +15218,9 @@ static SP_1323: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Patient.birthDate | Person.birthDate | RelatedPerson.birthDate",
-        branches: &[&[Step::Field("birthDate")]],
+        branches: &[
+            &[Step::Field("birthDate")],
+        ],
     },
 };
 static SP_1324: SearchParameter = SearchParameter {
@@ -13229,7 +15229,9 @@ static SP_1324: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "email")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "email")],
+        ],
     },
 };
 static SP_1325: SearchParameter = SearchParameter {
@@ -13238,7 +15240,9 @@ static SP_1325: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
-        branches: &[&[Step::Field("gender")]],
+        branches: &[
+            &[Step::Field("gender")],
+        ],
     },
 };
 static SP_1326: SearchParameter = SearchParameter {
@@ -13247,7 +15251,9 @@ static SP_1326: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RelatedPerson.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1327: SearchParameter = SearchParameter {
@@ -13256,7 +15262,9 @@ static SP_1327: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RelatedPerson.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1328: SearchParameter = SearchParameter {
@@ -13265,7 +15273,9 @@ static SP_1328: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RelatedPerson.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_1329: SearchParameter = SearchParameter {
@@ -13274,7 +15284,9 @@ static SP_1329: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
-        branches: &[&[Step::Field("telecom"), Step::Equals("system", "phone")]],
+        branches: &[
+            &[Step::Field("telecom"), Step::Equals("system", "phone")],
+        ],
     },
 };
 static SP_1330: SearchParameter = SearchParameter {
@@ -13283,7 +15295,9 @@ static SP_1330: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1331: SearchParameter = SearchParameter {
@@ -13292,7 +15306,9 @@ static SP_1331: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RelatedPerson.relationship",
-        branches: &[&[Step::Field("relationship")]],
+        branches: &[
+            &[Step::Field("relationship")],
+        ],
     },
 };
 static SP_1332: SearchParameter = SearchParameter {
@@ -13301,7 +15317,9 @@ static SP_1332: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
-        branches: &[&[Step::Field("telecom")]],
+        branches: &[
+            &[Step::Field("telecom")],
+        ],
     },
 };
 static SP_1333: SearchParameter = SearchParameter {
@@ -13310,7 +15328,9 @@ static SP_1333: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.author",
-        branches: &[&[Step::Field("author")]],
+        branches: &[
+            &[Step::Field("author")],
+        ],
     },
 };
 static SP_1334: SearchParameter = SearchParameter {
@@ -13319,7 +15339,9 @@ static SP_1334: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "RequestGroup.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_1335: SearchParameter = SearchParameter {
@@ -13328,7 +15350,9 @@ static SP_1335: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1336: SearchParameter = SearchParameter {
@@ -13337,7 +15361,9 @@ static SP_1336: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1337: SearchParameter = SearchParameter {
@@ -13346,7 +15372,9 @@ static SP_1337: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.groupIdentifier",
-        branches: &[&[Step::Field("groupIdentifier")]],
+        branches: &[
+            &[Step::Field("groupIdentifier")],
+        ],
     },
 };
 static SP_1338: SearchParameter = SearchParameter {
@@ -13355,7 +15383,9 @@ static SP_1338: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1339: SearchParameter = SearchParameter {
@@ -13364,7 +15394,9 @@ static SP_1339: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_1340: SearchParameter = SearchParameter {
@@ -13373,7 +15405,9 @@ static SP_1340: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "RequestGroup.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_1341: SearchParameter = SearchParameter {
@@ -13382,7 +15416,9 @@ static SP_1341: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.intent",
-        branches: &[&[Step::Field("intent")]],
+        branches: &[
+            &[Step::Field("intent")],
+        ],
     },
 };
 static SP_1342: SearchParameter = SearchParameter {
@@ -13391,7 +15427,9 @@ static SP_1342: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.action.participant",
-        branches: &[&[Step::Field("action"), Step::Field("participant")]],
+        branches: &[
+            &[Step::Field("action"), Step::Field("participant")],
+        ],
     },
 };
 static SP_1343: SearchParameter = SearchParameter {
@@ -13400,10 +15438,9 @@ static SP_1343: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1344: SearchParameter = SearchParameter {
@@ -13412,7 +15449,9 @@ static SP_1344: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.priority",
-        branches: &[&[Step::Field("priority")]],
+        branches: &[
+            &[Step::Field("priority")],
+        ],
     },
 };
 static SP_1345: SearchParameter = SearchParameter {
@@ -13421,7 +15460,9 @@ static SP_1345: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1346: SearchParameter = SearchParameter {
@@ -13430,7 +15471,9 @@ static SP_1346: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1347: SearchParameter = SearchParameter {
@@ -13439,11 +15482,9 @@ static SP_1347: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1348: SearchParameter = SearchParameter {
@@ -13452,10 +15493,9 @@ static SP_1348: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ResearchDefinition.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1349: SearchParameter = SearchParameter {
@@ -13476,7 +15516,9 @@ static SP_1350: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1351: SearchParameter = SearchParameter {
@@ -13485,7 +15527,9 @@ static SP_1351: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchDefinition.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1352: SearchParameter = SearchParameter {
@@ -13495,11 +15539,7 @@ static SP_1352: SearchParameter = SearchParameter {
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='depends-on').resource | ResearchDefinition.library",
         branches: &[
-            &[
-                Step::Field("relatedArtifact"),
-                Step::Equals("type", "depends-on"),
-                Step::Field("resource"),
-            ],
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
         ],
     },
@@ -13510,11 +15550,9 @@ static SP_1353: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1354: SearchParameter = SearchParameter {
@@ -13523,7 +15561,9 @@ static SP_1354: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1355: SearchParameter = SearchParameter {
@@ -13532,7 +15572,9 @@ static SP_1355: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchDefinition.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_1356: SearchParameter = SearchParameter {
@@ -13541,7 +15583,9 @@ static SP_1356: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1357: SearchParameter = SearchParameter {
@@ -13550,7 +15594,9 @@ static SP_1357: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1358: SearchParameter = SearchParameter {
@@ -13559,7 +15605,9 @@ static SP_1358: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1359: SearchParameter = SearchParameter {
@@ -13568,11 +15616,9 @@ static SP_1359: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1360: SearchParameter = SearchParameter {
@@ -13581,7 +15627,9 @@ static SP_1360: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1361: SearchParameter = SearchParameter {
@@ -13590,7 +15638,9 @@ static SP_1361: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1362: SearchParameter = SearchParameter {
@@ -13599,11 +15649,9 @@ static SP_1362: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1363: SearchParameter = SearchParameter {
@@ -13612,7 +15660,9 @@ static SP_1363: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1364: SearchParameter = SearchParameter {
@@ -13621,7 +15671,9 @@ static SP_1364: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_1365: SearchParameter = SearchParameter {
@@ -13630,7 +15682,9 @@ static SP_1365: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ResearchDefinition.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1366: SearchParameter = SearchParameter {
@@ -13639,7 +15693,9 @@ static SP_1366: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1367: SearchParameter = SearchParameter {
@@ -13648,11 +15704,9 @@ static SP_1367: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='composed-of').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "composed-of"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1368: SearchParameter = SearchParameter {
@@ -13661,10 +15715,9 @@ static SP_1368: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ResearchElementDefinition.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1369: SearchParameter = SearchParameter {
@@ -13685,7 +15738,9 @@ static SP_1370: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1371: SearchParameter = SearchParameter {
@@ -13694,7 +15749,9 @@ static SP_1371: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchElementDefinition.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1372: SearchParameter = SearchParameter {
@@ -13704,11 +15761,7 @@ static SP_1372: SearchParameter = SearchParameter {
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='depends-on').resource | ResearchElementDefinition.library",
         branches: &[
-            &[
-                Step::Field("relatedArtifact"),
-                Step::Equals("type", "depends-on"),
-                Step::Field("resource"),
-            ],
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
         ],
     },
@@ -13719,11 +15772,9 @@ static SP_1373: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='derived-from').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "derived-from"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1374: SearchParameter = SearchParameter {
@@ -13732,7 +15783,9 @@ static SP_1374: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1375: SearchParameter = SearchParameter {
@@ -13741,7 +15794,9 @@ static SP_1375: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchElementDefinition.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_1376: SearchParameter = SearchParameter {
@@ -13750,7 +15805,9 @@ static SP_1376: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1377: SearchParameter = SearchParameter {
@@ -13759,7 +15816,9 @@ static SP_1377: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1378: SearchParameter = SearchParameter {
@@ -13768,7 +15827,9 @@ static SP_1378: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1379: SearchParameter = SearchParameter {
@@ -13777,11 +15838,9 @@ static SP_1379: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='predecessor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "predecessor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1380: SearchParameter = SearchParameter {
@@ -13790,7 +15849,9 @@ static SP_1380: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1381: SearchParameter = SearchParameter {
@@ -13799,7 +15860,9 @@ static SP_1381: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1382: SearchParameter = SearchParameter {
@@ -13808,11 +15871,9 @@ static SP_1382: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='successor').resource",
-        branches: &[&[
-            Step::Field("relatedArtifact"),
-            Step::Equals("type", "successor"),
-            Step::Field("resource"),
-        ]],
+        branches: &[
+            &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
+        ],
     },
 };
 static SP_1383: SearchParameter = SearchParameter {
@@ -13821,7 +15882,9 @@ static SP_1383: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1384: SearchParameter = SearchParameter {
@@ -13830,7 +15893,9 @@ static SP_1384: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.topic",
-        branches: &[&[Step::Field("topic")]],
+        branches: &[
+            &[Step::Field("topic")],
+        ],
     },
 };
 static SP_1385: SearchParameter = SearchParameter {
@@ -13839,7 +15904,9 @@ static SP_1385: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ResearchElementDefinition.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1386: SearchParameter = SearchParameter {
@@ -13848,7 +15915,9 @@ static SP_1386: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1387: SearchParameter = SearchParameter {
@@ -13857,7 +15926,9 @@ static SP_1387: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1388: SearchParameter = SearchParameter {
@@ -13866,7 +15937,9 @@ static SP_1388: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchStudy.period",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_1389: SearchParameter = SearchParameter {
@@ -13875,7 +15948,9 @@ static SP_1389: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.focus",
-        branches: &[&[Step::Field("focus")]],
+        branches: &[
+            &[Step::Field("focus")],
+        ],
     },
 };
 static SP_1390: SearchParameter = SearchParameter {
@@ -13884,7 +15959,9 @@ static SP_1390: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1391: SearchParameter = SearchParameter {
@@ -13893,7 +15970,9 @@ static SP_1391: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.keyword",
-        branches: &[&[Step::Field("keyword")]],
+        branches: &[
+            &[Step::Field("keyword")],
+        ],
     },
 };
 static SP_1392: SearchParameter = SearchParameter {
@@ -13902,7 +15981,9 @@ static SP_1392: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.location",
-        branches: &[&[Step::Field("location")]],
+        branches: &[
+            &[Step::Field("location")],
+        ],
     },
 };
 static SP_1393: SearchParameter = SearchParameter {
@@ -13911,7 +15992,9 @@ static SP_1393: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_1394: SearchParameter = SearchParameter {
@@ -13920,7 +16003,9 @@ static SP_1394: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.principalInvestigator",
-        branches: &[&[Step::Field("principalInvestigator")]],
+        branches: &[
+            &[Step::Field("principalInvestigator")],
+        ],
     },
 };
 static SP_1395: SearchParameter = SearchParameter {
@@ -13929,7 +16014,9 @@ static SP_1395: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.protocol",
-        branches: &[&[Step::Field("protocol")]],
+        branches: &[
+            &[Step::Field("protocol")],
+        ],
     },
 };
 static SP_1396: SearchParameter = SearchParameter {
@@ -13938,7 +16025,9 @@ static SP_1396: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.site",
-        branches: &[&[Step::Field("site")]],
+        branches: &[
+            &[Step::Field("site")],
+        ],
     },
 };
 static SP_1397: SearchParameter = SearchParameter {
@@ -13947,7 +16036,9 @@ static SP_1397: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.sponsor",
-        branches: &[&[Step::Field("sponsor")]],
+        branches: &[
+            &[Step::Field("sponsor")],
+        ],
     },
 };
 static SP_1398: SearchParameter = SearchParameter {
@@ -13956,7 +16047,9 @@ static SP_1398: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1399: SearchParameter = SearchParameter {
@@ -13965,7 +16058,9 @@ static SP_1399: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchStudy.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1400: SearchParameter = SearchParameter {
@@ -13974,7 +16069,9 @@ static SP_1400: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchSubject.period",
-        branches: &[&[Step::Field("period")]],
+        branches: &[
+            &[Step::Field("period")],
+        ],
     },
 };
 static SP_1401: SearchParameter = SearchParameter {
@@ -13983,7 +16080,9 @@ static SP_1401: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchSubject.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1402: SearchParameter = SearchParameter {
@@ -13992,7 +16091,9 @@ static SP_1402: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchSubject.individual",
-        branches: &[&[Step::Field("individual")]],
+        branches: &[
+            &[Step::Field("individual")],
+        ],
     },
 };
 static SP_1403: SearchParameter = SearchParameter {
@@ -14001,7 +16102,9 @@ static SP_1403: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchSubject.individual",
-        branches: &[&[Step::Field("individual")]],
+        branches: &[
+            &[Step::Field("individual")],
+        ],
     },
 };
 static SP_1404: SearchParameter = SearchParameter {
@@ -14010,7 +16113,9 @@ static SP_1404: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchSubject.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1405: SearchParameter = SearchParameter {
@@ -14019,7 +16124,9 @@ static SP_1405: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchSubject.study",
-        branches: &[&[Step::Field("study")]],
+        branches: &[
+            &[Step::Field("study")],
+        ],
     },
 };
 static SP_1406: SearchParameter = SearchParameter {
@@ -14028,7 +16135,9 @@ static SP_1406: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RiskAssessment.condition",
-        branches: &[&[Step::Field("condition")]],
+        branches: &[
+            &[Step::Field("condition")],
+        ],
     },
 };
 static SP_1407: SearchParameter = SearchParameter {
@@ -14037,7 +16146,9 @@ static SP_1407: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("occurrenceDateTime")]],
+        branches: &[
+            &[Step::Field("occurrenceDateTime")],
+        ],
     },
 };
 static SP_1408: SearchParameter = SearchParameter {
@@ -14046,7 +16157,9 @@ static SP_1408: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1409: SearchParameter = SearchParameter {
@@ -14055,7 +16168,9 @@ static SP_1409: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1410: SearchParameter = SearchParameter {
@@ -14064,7 +16179,9 @@ static SP_1410: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskAssessment.method",
-        branches: &[&[Step::Field("method")]],
+        branches: &[
+            &[Step::Field("method")],
+        ],
     },
 };
 static SP_1411: SearchParameter = SearchParameter {
@@ -14073,10 +16190,9 @@ static SP_1411: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1412: SearchParameter = SearchParameter {
@@ -14085,7 +16201,9 @@ static SP_1412: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RiskAssessment.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_1413: SearchParameter = SearchParameter {
@@ -14094,10 +16212,9 @@ static SP_1413: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "RiskAssessment.prediction.probability",
-        branches: &[&[
-            Step::Field("prediction"),
-            Step::Choice(&["probabilityDecimal", "probabilityRange"]),
-        ]],
+        branches: &[
+            &[Step::Field("prediction"), Step::Choice(&["probabilityDecimal", "probabilityRange"])],
+        ],
     },
 };
 static SP_1414: SearchParameter = SearchParameter {
@@ -14106,7 +16223,9 @@ static SP_1414: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskAssessment.prediction.qualitativeRisk",
-        branches: &[&[Step::Field("prediction"), Step::Field("qualitativeRisk")]],
+        branches: &[
+            &[Step::Field("prediction"), Step::Field("qualitativeRisk")],
+        ],
     },
 };
 static SP_1415: SearchParameter = SearchParameter {
@@ -14115,7 +16234,9 @@ static SP_1415: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RiskAssessment.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1416: SearchParameter = SearchParameter {
@@ -14124,10 +16245,9 @@ static SP_1416: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(RiskEvidenceSynthesis.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1417: SearchParameter = SearchParameter {
@@ -14148,7 +16268,9 @@ static SP_1418: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1419: SearchParameter = SearchParameter {
@@ -14157,7 +16279,9 @@ static SP_1419: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "RiskEvidenceSynthesis.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1420: SearchParameter = SearchParameter {
@@ -14166,7 +16290,9 @@ static SP_1420: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1421: SearchParameter = SearchParameter {
@@ -14175,7 +16301,9 @@ static SP_1421: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "RiskEvidenceSynthesis.effectivePeriod",
-        branches: &[&[Step::Field("effectivePeriod")]],
+        branches: &[
+            &[Step::Field("effectivePeriod")],
+        ],
     },
 };
 static SP_1422: SearchParameter = SearchParameter {
@@ -14184,7 +16312,9 @@ static SP_1422: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1423: SearchParameter = SearchParameter {
@@ -14193,7 +16323,9 @@ static SP_1423: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1424: SearchParameter = SearchParameter {
@@ -14202,7 +16334,9 @@ static SP_1424: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1425: SearchParameter = SearchParameter {
@@ -14211,7 +16345,9 @@ static SP_1425: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1426: SearchParameter = SearchParameter {
@@ -14220,7 +16356,9 @@ static SP_1426: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1427: SearchParameter = SearchParameter {
@@ -14229,7 +16367,9 @@ static SP_1427: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1428: SearchParameter = SearchParameter {
@@ -14238,7 +16378,9 @@ static SP_1428: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "RiskEvidenceSynthesis.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1429: SearchParameter = SearchParameter {
@@ -14247,7 +16389,9 @@ static SP_1429: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1430: SearchParameter = SearchParameter {
@@ -14256,7 +16400,9 @@ static SP_1430: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.active",
-        branches: &[&[Step::Field("active")]],
+        branches: &[
+            &[Step::Field("active")],
+        ],
     },
 };
 static SP_1431: SearchParameter = SearchParameter {
@@ -14265,7 +16411,9 @@ static SP_1431: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Schedule.actor",
-        branches: &[&[Step::Field("actor")]],
+        branches: &[
+            &[Step::Field("actor")],
+        ],
     },
 };
 static SP_1432: SearchParameter = SearchParameter {
@@ -14274,7 +16422,9 @@ static SP_1432: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Schedule.planningHorizon",
-        branches: &[&[Step::Field("planningHorizon")]],
+        branches: &[
+            &[Step::Field("planningHorizon")],
+        ],
     },
 };
 static SP_1433: SearchParameter = SearchParameter {
@@ -14283,7 +16433,9 @@ static SP_1433: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1434: SearchParameter = SearchParameter {
@@ -14292,7 +16444,9 @@ static SP_1434: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.serviceCategory",
-        branches: &[&[Step::Field("serviceCategory")]],
+        branches: &[
+            &[Step::Field("serviceCategory")],
+        ],
     },
 };
 static SP_1435: SearchParameter = SearchParameter {
@@ -14301,7 +16455,9 @@ static SP_1435: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.serviceType",
-        branches: &[&[Step::Field("serviceType")]],
+        branches: &[
+            &[Step::Field("serviceType")],
+        ],
     },
 };
 static SP_1436: SearchParameter = SearchParameter {
@@ -14310,7 +16466,9 @@ static SP_1436: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.specialty",
-        branches: &[&[Step::Field("specialty")]],
+        branches: &[
+            &[Step::Field("specialty")],
+        ],
     },
 };
 static SP_1437: SearchParameter = SearchParameter {
@@ -14319,7 +16477,9 @@ static SP_1437: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.base",
-        branches: &[&[Step::Field("base")]],
+        branches: &[
+            &[Step::Field("base")],
+        ],
     },
 };
 static SP_1438: SearchParameter = SearchParameter {
@@ -14328,7 +16488,9 @@ static SP_1438: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1439: SearchParameter = SearchParameter {
@@ -14337,7 +16499,9 @@ static SP_1439: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SearchParameter.component.definition",
-        branches: &[&[Step::Field("component"), Step::Field("definition")]],
+        branches: &[
+            &[Step::Field("component"), Step::Field("definition")],
+        ],
     },
 };
 static SP_1440: SearchParameter = SearchParameter {
@@ -14346,10 +16510,9 @@ static SP_1440: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1441: SearchParameter = SearchParameter {
@@ -14370,7 +16533,9 @@ static SP_1442: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1443: SearchParameter = SearchParameter {
@@ -14379,7 +16544,9 @@ static SP_1443: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1444: SearchParameter = SearchParameter {
@@ -14388,7 +16555,9 @@ static SP_1444: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SearchParameter.derivedFrom",
-        branches: &[&[Step::Field("derivedFrom")]],
+        branches: &[
+            &[Step::Field("derivedFrom")],
+        ],
     },
 };
 static SP_1445: SearchParameter = SearchParameter {
@@ -14397,7 +16566,9 @@ static SP_1445: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1446: SearchParameter = SearchParameter {
@@ -14406,7 +16577,9 @@ static SP_1446: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1447: SearchParameter = SearchParameter {
@@ -14415,7 +16588,9 @@ static SP_1447: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1448: SearchParameter = SearchParameter {
@@ -14424,7 +16599,9 @@ static SP_1448: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1449: SearchParameter = SearchParameter {
@@ -14433,7 +16610,9 @@ static SP_1449: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1450: SearchParameter = SearchParameter {
@@ -14442,7 +16621,9 @@ static SP_1450: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.target",
-        branches: &[&[Step::Field("target")]],
+        branches: &[
+            &[Step::Field("target")],
+        ],
     },
 };
 static SP_1451: SearchParameter = SearchParameter {
@@ -14451,7 +16632,9 @@ static SP_1451: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1452: SearchParameter = SearchParameter {
@@ -14460,7 +16643,9 @@ static SP_1452: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1453: SearchParameter = SearchParameter {
@@ -14469,7 +16654,9 @@ static SP_1453: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1454: SearchParameter = SearchParameter {
@@ -14478,7 +16665,9 @@ static SP_1454: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ServiceRequest.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_1455: SearchParameter = SearchParameter {
@@ -14487,7 +16676,9 @@ static SP_1455: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_1456: SearchParameter = SearchParameter {
@@ -14496,7 +16687,9 @@ static SP_1456: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.bodySite",
-        branches: &[&[Step::Field("bodySite")]],
+        branches: &[
+            &[Step::Field("bodySite")],
+        ],
     },
 };
 static SP_1457: SearchParameter = SearchParameter {
@@ -14505,7 +16698,9 @@ static SP_1457: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1458: SearchParameter = SearchParameter {
@@ -14514,7 +16709,9 @@ static SP_1458: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1459: SearchParameter = SearchParameter {
@@ -14523,7 +16720,9 @@ static SP_1459: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1460: SearchParameter = SearchParameter {
@@ -14532,7 +16731,9 @@ static SP_1460: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1461: SearchParameter = SearchParameter {
@@ -14541,7 +16742,9 @@ static SP_1461: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.instantiatesCanonical",
-        branches: &[&[Step::Field("instantiatesCanonical")]],
+        branches: &[
+            &[Step::Field("instantiatesCanonical")],
+        ],
     },
 };
 static SP_1462: SearchParameter = SearchParameter {
@@ -14550,7 +16753,9 @@ static SP_1462: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ServiceRequest.instantiatesUri",
-        branches: &[&[Step::Field("instantiatesUri")]],
+        branches: &[
+            &[Step::Field("instantiatesUri")],
+        ],
     },
 };
 static SP_1463: SearchParameter = SearchParameter {
@@ -14559,7 +16764,9 @@ static SP_1463: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.intent",
-        branches: &[&[Step::Field("intent")]],
+        branches: &[
+            &[Step::Field("intent")],
+        ],
     },
 };
 static SP_1464: SearchParameter = SearchParameter {
@@ -14568,11 +16775,9 @@ static SP_1464: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ServiceRequest.occurrence",
-        branches: &[&[Step::Choice(&[
-            "occurrenceDateTime",
-            "occurrencePeriod",
-            "occurrenceTiming",
-        ])]],
+        branches: &[
+            &[Step::Choice(&["occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"])],
+        ],
     },
 };
 static SP_1465: SearchParameter = SearchParameter {
@@ -14581,10 +16786,9 @@ static SP_1465: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1466: SearchParameter = SearchParameter {
@@ -14593,7 +16797,9 @@ static SP_1466: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.performer",
-        branches: &[&[Step::Field("performer")]],
+        branches: &[
+            &[Step::Field("performer")],
+        ],
     },
 };
 static SP_1467: SearchParameter = SearchParameter {
@@ -14602,7 +16808,9 @@ static SP_1467: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.performerType",
-        branches: &[&[Step::Field("performerType")]],
+        branches: &[
+            &[Step::Field("performerType")],
+        ],
     },
 };
 static SP_1468: SearchParameter = SearchParameter {
@@ -14611,7 +16819,9 @@ static SP_1468: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.priority",
-        branches: &[&[Step::Field("priority")]],
+        branches: &[
+            &[Step::Field("priority")],
+        ],
     },
 };
 static SP_1469: SearchParameter = SearchParameter {
@@ -14620,7 +16830,9 @@ static SP_1469: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.replaces",
-        branches: &[&[Step::Field("replaces")]],
+        branches: &[
+            &[Step::Field("replaces")],
+        ],
     },
 };
 static SP_1470: SearchParameter = SearchParameter {
@@ -14629,7 +16841,9 @@ static SP_1470: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.requester",
-        branches: &[&[Step::Field("requester")]],
+        branches: &[
+            &[Step::Field("requester")],
+        ],
     },
 };
 static SP_1471: SearchParameter = SearchParameter {
@@ -14638,7 +16852,9 @@ static SP_1471: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.requisition",
-        branches: &[&[Step::Field("requisition")]],
+        branches: &[
+            &[Step::Field("requisition")],
+        ],
     },
 };
 static SP_1472: SearchParameter = SearchParameter {
@@ -14647,7 +16863,9 @@ static SP_1472: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.specimen",
-        branches: &[&[Step::Field("specimen")]],
+        branches: &[
+            &[Step::Field("specimen")],
+        ],
     },
 };
 static SP_1473: SearchParameter = SearchParameter {
@@ -14656,7 +16874,9 @@ static SP_1473: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1474: SearchParameter = SearchParameter {
@@ -14665,7 +16885,9 @@ static SP_1474: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1475: SearchParameter = SearchParameter {
@@ -14674,7 +16896,9 @@ static SP_1475: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.appointmentType",
-        branches: &[&[Step::Field("appointmentType")]],
+        branches: &[
+            &[Step::Field("appointmentType")],
+        ],
     },
 };
 static SP_1476: SearchParameter = SearchParameter {
@@ -14683,7 +16907,9 @@ static SP_1476: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1477: SearchParameter = SearchParameter {
@@ -14692,7 +16918,9 @@ static SP_1477: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Slot.schedule",
-        branches: &[&[Step::Field("schedule")]],
+        branches: &[
+            &[Step::Field("schedule")],
+        ],
     },
 };
 static SP_1478: SearchParameter = SearchParameter {
@@ -14701,7 +16929,9 @@ static SP_1478: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.serviceCategory",
-        branches: &[&[Step::Field("serviceCategory")]],
+        branches: &[
+            &[Step::Field("serviceCategory")],
+        ],
     },
 };
 static SP_1479: SearchParameter = SearchParameter {
@@ -14710,7 +16940,9 @@ static SP_1479: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.serviceType",
-        branches: &[&[Step::Field("serviceType")]],
+        branches: &[
+            &[Step::Field("serviceType")],
+        ],
     },
 };
 static SP_1480: SearchParameter = SearchParameter {
@@ -14719,7 +16951,9 @@ static SP_1480: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.specialty",
-        branches: &[&[Step::Field("specialty")]],
+        branches: &[
+            &[Step::Field("specialty")],
+        ],
     },
 };
 static SP_1481: SearchParameter = SearchParameter {
@@ -14728,7 +16962,9 @@ static SP_1481: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Slot.start",
-        branches: &[&[Step::Field("start")]],
+        branches: &[
+            &[Step::Field("start")],
+        ],
     },
 };
 static SP_1482: SearchParameter = SearchParameter {
@@ -14737,7 +16973,9 @@ static SP_1482: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1483: SearchParameter = SearchParameter {
@@ -14746,7 +16984,9 @@ static SP_1483: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.accessionIdentifier",
-        branches: &[&[Step::Field("accessionIdentifier")]],
+        branches: &[
+            &[Step::Field("accessionIdentifier")],
+        ],
     },
 };
 static SP_1484: SearchParameter = SearchParameter {
@@ -14755,7 +16995,9 @@ static SP_1484: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.collection.bodySite",
-        branches: &[&[Step::Field("collection"), Step::Field("bodySite")]],
+        branches: &[
+            &[Step::Field("collection"), Step::Field("bodySite")],
+        ],
     },
 };
 static SP_1485: SearchParameter = SearchParameter {
@@ -14764,10 +17006,9 @@ static SP_1485: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Specimen.collection.collected",
-        branches: &[&[
-            Step::Field("collection"),
-            Step::Choice(&["collectedDateTime", "collectedPeriod"]),
-        ]],
+        branches: &[
+            &[Step::Field("collection"), Step::Choice(&["collectedDateTime", "collectedPeriod"])],
+        ],
     },
 };
 static SP_1486: SearchParameter = SearchParameter {
@@ -14776,7 +17017,9 @@ static SP_1486: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.collection.collector",
-        branches: &[&[Step::Field("collection"), Step::Field("collector")]],
+        branches: &[
+            &[Step::Field("collection"), Step::Field("collector")],
+        ],
     },
 };
 static SP_1487: SearchParameter = SearchParameter {
@@ -14785,7 +17028,9 @@ static SP_1487: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.container.type",
-        branches: &[&[Step::Field("container"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("container"), Step::Field("type")],
+        ],
     },
 };
 static SP_1488: SearchParameter = SearchParameter {
@@ -14794,7 +17039,9 @@ static SP_1488: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.container.identifier",
-        branches: &[&[Step::Field("container"), Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("container"), Step::Field("identifier")],
+        ],
     },
 };
 static SP_1489: SearchParameter = SearchParameter {
@@ -14803,7 +17050,9 @@ static SP_1489: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1490: SearchParameter = SearchParameter {
@@ -14812,7 +17061,9 @@ static SP_1490: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.parent",
-        branches: &[&[Step::Field("parent")]],
+        branches: &[
+            &[Step::Field("parent")],
+        ],
     },
 };
 static SP_1491: SearchParameter = SearchParameter {
@@ -14821,10 +17072,9 @@ static SP_1491: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.subject.where(resolve() is Patient)",
-        branches: &[&[
-            Step::Field("subject"),
-            Step::ReferenceTo(ResourceType::Patient),
-        ]],
+        branches: &[
+            &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1492: SearchParameter = SearchParameter {
@@ -14833,7 +17083,9 @@ static SP_1492: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1493: SearchParameter = SearchParameter {
@@ -14842,7 +17094,9 @@ static SP_1493: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.subject",
-        branches: &[&[Step::Field("subject")]],
+        branches: &[
+            &[Step::Field("subject")],
+        ],
     },
 };
 static SP_1494: SearchParameter = SearchParameter {
@@ -14851,7 +17105,9 @@ static SP_1494: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1495: SearchParameter = SearchParameter {
@@ -14860,11 +17116,9 @@ static SP_1495: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SpecimenDefinition.typeTested.container.type",
-        branches: &[&[
-            Step::Field("typeTested"),
-            Step::Field("container"),
-            Step::Field("type"),
-        ]],
+        branches: &[
+            &[Step::Field("typeTested"), Step::Field("container"), Step::Field("type")],
+        ],
     },
 };
 static SP_1496: SearchParameter = SearchParameter {
@@ -14873,7 +17127,9 @@ static SP_1496: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SpecimenDefinition.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1497: SearchParameter = SearchParameter {
@@ -14882,7 +17138,9 @@ static SP_1497: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SpecimenDefinition.typeCollected",
-        branches: &[&[Step::Field("typeCollected")]],
+        branches: &[
+            &[Step::Field("typeCollected")],
+        ],
     },
 };
 static SP_1498: SearchParameter = SearchParameter {
@@ -14891,7 +17149,9 @@ static SP_1498: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.abstract",
-        branches: &[&[Step::Field("abstract")]],
+        branches: &[
+            &[Step::Field("abstract")],
+        ],
     },
 };
 static SP_1499: SearchParameter = SearchParameter {
@@ -14900,7 +17160,9 @@ static SP_1499: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "StructureDefinition.baseDefinition",
-        branches: &[&[Step::Field("baseDefinition")]],
+        branches: &[
+            &[Step::Field("baseDefinition")],
+        ],
     },
 };
 static SP_1500: SearchParameter = SearchParameter {
@@ -14910,18 +17172,8 @@ static SP_1500: SearchParameter = SearchParameter {
     expression: Expression {
         source: "StructureDefinition.snapshot.element.base.path | StructureDefinition.differential.element.base.path",
         branches: &[
-            &[
-                Step::Field("snapshot"),
-                Step::Field("element"),
-                Step::Field("base"),
-                Step::Field("path"),
-            ],
-            &[
-                Step::Field("differential"),
-                Step::Field("element"),
-                Step::Field("base"),
-                Step::Field("path"),
-            ],
+            &[Step::Field("snapshot"), Step::Field("element"), Step::Field("base"), Step::Field("path")],
+            &[Step::Field("differential"), Step::Field("element"), Step::Field("base"), Step::Field("path")],
         ],
     },
 };
@@ -14931,10 +17183,9 @@ static SP_1501: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1502: SearchParameter = SearchParameter {
@@ -14955,7 +17206,9 @@ static SP_1503: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1504: SearchParameter = SearchParameter {
@@ -14964,7 +17217,9 @@ static SP_1504: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1505: SearchParameter = SearchParameter {
@@ -14973,7 +17228,9 @@ static SP_1505: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.derivation",
-        branches: &[&[Step::Field("derivation")]],
+        branches: &[
+            &[Step::Field("derivation")],
+        ],
     },
 };
 static SP_1506: SearchParameter = SearchParameter {
@@ -14982,7 +17239,9 @@ static SP_1506: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1507: SearchParameter = SearchParameter {
@@ -14991,7 +17250,9 @@ static SP_1507: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.experimental",
-        branches: &[&[Step::Field("experimental")]],
+        branches: &[
+            &[Step::Field("experimental")],
+        ],
     },
 };
 static SP_1508: SearchParameter = SearchParameter {
@@ -15000,7 +17261,9 @@ static SP_1508: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.context.type",
-        branches: &[&[Step::Field("context"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("context"), Step::Field("type")],
+        ],
     },
 };
 static SP_1509: SearchParameter = SearchParameter {
@@ -15009,7 +17272,9 @@ static SP_1509: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1510: SearchParameter = SearchParameter {
@@ -15018,7 +17283,9 @@ static SP_1510: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1511: SearchParameter = SearchParameter {
@@ -15027,7 +17294,9 @@ static SP_1511: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.keyword",
-        branches: &[&[Step::Field("keyword")]],
+        branches: &[
+            &[Step::Field("keyword")],
+        ],
     },
 };
 static SP_1512: SearchParameter = SearchParameter {
@@ -15036,7 +17305,9 @@ static SP_1512: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.kind",
-        branches: &[&[Step::Field("kind")]],
+        branches: &[
+            &[Step::Field("kind")],
+        ],
     },
 };
 static SP_1513: SearchParameter = SearchParameter {
@@ -15045,7 +17316,9 @@ static SP_1513: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1514: SearchParameter = SearchParameter {
@@ -15055,16 +17328,8 @@ static SP_1514: SearchParameter = SearchParameter {
     expression: Expression {
         source: "StructureDefinition.snapshot.element.path | StructureDefinition.differential.element.path",
         branches: &[
-            &[
-                Step::Field("snapshot"),
-                Step::Field("element"),
-                Step::Field("path"),
-            ],
-            &[
-                Step::Field("differential"),
-                Step::Field("element"),
-                Step::Field("path"),
-            ],
+            &[Step::Field("snapshot"), Step::Field("element"), Step::Field("path")],
+            &[Step::Field("differential"), Step::Field("element"), Step::Field("path")],
         ],
     },
 };
@@ -15074,7 +17339,9 @@ static SP_1515: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1516: SearchParameter = SearchParameter {
@@ -15083,7 +17350,9 @@ static SP_1516: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1517: SearchParameter = SearchParameter {
@@ -15092,7 +17361,9 @@ static SP_1517: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1518: SearchParameter = SearchParameter {
@@ -15101,7 +17372,9 @@ static SP_1518: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "StructureDefinition.type",
-        branches: &[&[Step::Field("type")]],
+        branches: &[
+            &[Step::Field("type")],
+        ],
     },
 };
 static SP_1519: SearchParameter = SearchParameter {
@@ -15110,7 +17383,9 @@ static SP_1519: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1520: SearchParameter = SearchParameter {
@@ -15119,12 +17394,9 @@ static SP_1520: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "StructureDefinition.snapshot.element.binding.valueSet",
-        branches: &[&[
-            Step::Field("snapshot"),
-            Step::Field("element"),
-            Step::Field("binding"),
-            Step::Field("valueSet"),
-        ]],
+        branches: &[
+            &[Step::Field("snapshot"), Step::Field("element"), Step::Field("binding"), Step::Field("valueSet")],
+        ],
     },
 };
 static SP_1521: SearchParameter = SearchParameter {
@@ -15133,7 +17405,9 @@ static SP_1521: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1522: SearchParameter = SearchParameter {
@@ -15142,10 +17416,9 @@ static SP_1522: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1523: SearchParameter = SearchParameter {
@@ -15166,7 +17439,9 @@ static SP_1524: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1525: SearchParameter = SearchParameter {
@@ -15175,7 +17450,9 @@ static SP_1525: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1526: SearchParameter = SearchParameter {
@@ -15184,7 +17461,9 @@ static SP_1526: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1527: SearchParameter = SearchParameter {
@@ -15193,7 +17472,9 @@ static SP_1527: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1528: SearchParameter = SearchParameter {
@@ -15202,7 +17483,9 @@ static SP_1528: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1529: SearchParameter = SearchParameter {
@@ -15211,7 +17494,9 @@ static SP_1529: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1530: SearchParameter = SearchParameter {
@@ -15220,7 +17505,9 @@ static SP_1530: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1531: SearchParameter = SearchParameter {
@@ -15229,7 +17516,9 @@ static SP_1531: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1532: SearchParameter = SearchParameter {
@@ -15238,7 +17527,9 @@ static SP_1532: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1533: SearchParameter = SearchParameter {
@@ -15247,7 +17538,9 @@ static SP_1533: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1534: SearchParameter = SearchParameter {
@@ -15256,7 +17549,9 @@ static SP_1534: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1535: SearchParameter = SearchParameter {
@@ -15265,7 +17560,9 @@ static SP_1535: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.contact",
-        branches: &[&[Step::Field("contact")]],
+        branches: &[
+            &[Step::Field("contact")],
+        ],
     },
 };
 static SP_1536: SearchParameter = SearchParameter {
@@ -15274,7 +17571,9 @@ static SP_1536: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Subscription.criteria",
-        branches: &[&[Step::Field("criteria")]],
+        branches: &[
+            &[Step::Field("criteria")],
+        ],
     },
 };
 static SP_1537: SearchParameter = SearchParameter {
@@ -15283,7 +17582,9 @@ static SP_1537: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.channel.payload",
-        branches: &[&[Step::Field("channel"), Step::Field("payload")]],
+        branches: &[
+            &[Step::Field("channel"), Step::Field("payload")],
+        ],
     },
 };
 static SP_1538: SearchParameter = SearchParameter {
@@ -15292,7 +17593,9 @@ static SP_1538: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1539: SearchParameter = SearchParameter {
@@ -15301,7 +17604,9 @@ static SP_1539: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.channel.type",
-        branches: &[&[Step::Field("channel"), Step::Field("type")]],
+        branches: &[
+            &[Step::Field("channel"), Step::Field("type")],
+        ],
     },
 };
 static SP_1540: SearchParameter = SearchParameter {
@@ -15310,7 +17615,9 @@ static SP_1540: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Subscription.channel.endpoint",
-        branches: &[&[Step::Field("channel"), Step::Field("endpoint")]],
+        branches: &[
+            &[Step::Field("channel"), Step::Field("endpoint")],
+        ],
     },
 };
 static SP_1541: SearchParameter = SearchParameter {
@@ -15319,7 +17626,9 @@ static SP_1541: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1542: SearchParameter = SearchParameter {
@@ -15330,10 +17639,7 @@ static SP_1542: SearchParameter = SearchParameter {
         source: "Substance.code | (Substance.ingredient.substance as CodeableConcept)",
         branches: &[
             &[Step::Field("code")],
-            &[
-                Step::Field("ingredient"),
-                Step::Field("substanceCodeableConcept"),
-            ],
+            &[Step::Field("ingredient"), Step::Field("substanceCodeableConcept")],
         ],
     },
 };
@@ -15343,7 +17649,9 @@ static SP_1543: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.instance.identifier",
-        branches: &[&[Step::Field("instance"), Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("instance"), Step::Field("identifier")],
+        ],
     },
 };
 static SP_1544: SearchParameter = SearchParameter {
@@ -15352,7 +17660,9 @@ static SP_1544: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Substance.instance.expiry",
-        branches: &[&[Step::Field("instance"), Step::Field("expiry")]],
+        branches: &[
+            &[Step::Field("instance"), Step::Field("expiry")],
+        ],
     },
 };
 static SP_1545: SearchParameter = SearchParameter {
@@ -15361,7 +17671,9 @@ static SP_1545: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1546: SearchParameter = SearchParameter {
@@ -15370,7 +17682,9 @@ static SP_1546: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Substance.instance.quantity",
-        branches: &[&[Step::Field("instance"), Step::Field("quantity")]],
+        branches: &[
+            &[Step::Field("instance"), Step::Field("quantity")],
+        ],
     },
 };
 static SP_1547: SearchParameter = SearchParameter {
@@ -15379,7 +17693,9 @@ static SP_1547: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1548: SearchParameter = SearchParameter {
@@ -15388,7 +17704,9 @@ static SP_1548: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(Substance.ingredient.substance as Reference)",
-        branches: &[&[Step::Field("ingredient"), Step::Field("substanceReference")]],
+        branches: &[
+            &[Step::Field("ingredient"), Step::Field("substanceReference")],
+        ],
     },
 };
 static SP_1549: SearchParameter = SearchParameter {
@@ -15397,7 +17715,9 @@ static SP_1549: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SubstanceSpecification.code.code",
-        branches: &[&[Step::Field("code"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code"), Step::Field("code")],
+        ],
     },
 };
 static SP_1550: SearchParameter = SearchParameter {
@@ -15406,7 +17726,9 @@ static SP_1550: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1551: SearchParameter = SearchParameter {
@@ -15415,7 +17737,9 @@ static SP_1551: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_1552: SearchParameter = SearchParameter {
@@ -15424,7 +17748,9 @@ static SP_1552: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyDelivery.receiver",
-        branches: &[&[Step::Field("receiver")]],
+        branches: &[
+            &[Step::Field("receiver")],
+        ],
     },
 };
 static SP_1553: SearchParameter = SearchParameter {
@@ -15433,7 +17759,9 @@ static SP_1553: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SupplyDelivery.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1554: SearchParameter = SearchParameter {
@@ -15442,7 +17770,9 @@ static SP_1554: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyDelivery.supplier",
-        branches: &[&[Step::Field("supplier")]],
+        branches: &[
+            &[Step::Field("supplier")],
+        ],
     },
 };
 static SP_1555: SearchParameter = SearchParameter {
@@ -15451,7 +17781,9 @@ static SP_1555: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SupplyRequest.category",
-        branches: &[&[Step::Field("category")]],
+        branches: &[
+            &[Step::Field("category")],
+        ],
     },
 };
 static SP_1556: SearchParameter = SearchParameter {
@@ -15460,7 +17792,9 @@ static SP_1556: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_1557: SearchParameter = SearchParameter {
@@ -15469,7 +17803,9 @@ static SP_1557: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1558: SearchParameter = SearchParameter {
@@ -15478,7 +17814,9 @@ static SP_1558: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyRequest.requester",
-        branches: &[&[Step::Field("requester")]],
+        branches: &[
+            &[Step::Field("requester")],
+        ],
     },
 };
 static SP_1559: SearchParameter = SearchParameter {
@@ -15487,7 +17825,9 @@ static SP_1559: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SupplyRequest.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1560: SearchParameter = SearchParameter {
@@ -15496,7 +17836,9 @@ static SP_1560: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyRequest.deliverTo",
-        branches: &[&[Step::Field("deliverTo")]],
+        branches: &[
+            &[Step::Field("deliverTo")],
+        ],
     },
 };
 static SP_1561: SearchParameter = SearchParameter {
@@ -15505,7 +17847,9 @@ static SP_1561: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyRequest.supplier",
-        branches: &[&[Step::Field("supplier")]],
+        branches: &[
+            &[Step::Field("supplier")],
+        ],
     },
 };
 static SP_1562: SearchParameter = SearchParameter {
@@ -15514,7 +17858,9 @@ static SP_1562: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Task.authoredOn",
-        branches: &[&[Step::Field("authoredOn")]],
+        branches: &[
+            &[Step::Field("authoredOn")],
+        ],
     },
 };
 static SP_1563: SearchParameter = SearchParameter {
@@ -15523,7 +17869,9 @@ static SP_1563: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.basedOn",
-        branches: &[&[Step::Field("basedOn")]],
+        branches: &[
+            &[Step::Field("basedOn")],
+        ],
     },
 };
 static SP_1564: SearchParameter = SearchParameter {
@@ -15532,7 +17880,9 @@ static SP_1564: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.businessStatus",
-        branches: &[&[Step::Field("businessStatus")]],
+        branches: &[
+            &[Step::Field("businessStatus")],
+        ],
     },
 };
 static SP_1565: SearchParameter = SearchParameter {
@@ -15541,7 +17891,9 @@ static SP_1565: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.code",
-        branches: &[&[Step::Field("code")]],
+        branches: &[
+            &[Step::Field("code")],
+        ],
     },
 };
 static SP_1566: SearchParameter = SearchParameter {
@@ -15550,7 +17902,9 @@ static SP_1566: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1567: SearchParameter = SearchParameter {
@@ -15559,7 +17913,9 @@ static SP_1567: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.focus",
-        branches: &[&[Step::Field("focus")]],
+        branches: &[
+            &[Step::Field("focus")],
+        ],
     },
 };
 static SP_1568: SearchParameter = SearchParameter {
@@ -15568,7 +17924,9 @@ static SP_1568: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.groupIdentifier",
-        branches: &[&[Step::Field("groupIdentifier")]],
+        branches: &[
+            &[Step::Field("groupIdentifier")],
+        ],
     },
 };
 static SP_1569: SearchParameter = SearchParameter {
@@ -15577,7 +17935,9 @@ static SP_1569: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1570: SearchParameter = SearchParameter {
@@ -15586,7 +17946,9 @@ static SP_1570: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.intent",
-        branches: &[&[Step::Field("intent")]],
+        branches: &[
+            &[Step::Field("intent")],
+        ],
     },
 };
 static SP_1571: SearchParameter = SearchParameter {
@@ -15595,7 +17957,9 @@ static SP_1571: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Task.lastModified",
-        branches: &[&[Step::Field("lastModified")]],
+        branches: &[
+            &[Step::Field("lastModified")],
+        ],
     },
 };
 static SP_1572: SearchParameter = SearchParameter {
@@ -15604,7 +17968,9 @@ static SP_1572: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.owner",
-        branches: &[&[Step::Field("owner")]],
+        branches: &[
+            &[Step::Field("owner")],
+        ],
     },
 };
 static SP_1573: SearchParameter = SearchParameter {
@@ -15613,7 +17979,9 @@ static SP_1573: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.partOf",
-        branches: &[&[Step::Field("partOf")]],
+        branches: &[
+            &[Step::Field("partOf")],
+        ],
     },
 };
 static SP_1574: SearchParameter = SearchParameter {
@@ -15622,7 +17990,9 @@ static SP_1574: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.for.where(resolve() is Patient)",
-        branches: &[&[Step::Field("for"), Step::ReferenceTo(ResourceType::Patient)]],
+        branches: &[
+            &[Step::Field("for"), Step::ReferenceTo(ResourceType::Patient)],
+        ],
     },
 };
 static SP_1575: SearchParameter = SearchParameter {
@@ -15631,7 +18001,9 @@ static SP_1575: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.performerType",
-        branches: &[&[Step::Field("performerType")]],
+        branches: &[
+            &[Step::Field("performerType")],
+        ],
     },
 };
 static SP_1576: SearchParameter = SearchParameter {
@@ -15640,7 +18012,9 @@ static SP_1576: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Task.executionPeriod",
-        branches: &[&[Step::Field("executionPeriod")]],
+        branches: &[
+            &[Step::Field("executionPeriod")],
+        ],
     },
 };
 static SP_1577: SearchParameter = SearchParameter {
@@ -15649,7 +18023,9 @@ static SP_1577: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.priority",
-        branches: &[&[Step::Field("priority")]],
+        branches: &[
+            &[Step::Field("priority")],
+        ],
     },
 };
 static SP_1578: SearchParameter = SearchParameter {
@@ -15658,7 +18034,9 @@ static SP_1578: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.requester",
-        branches: &[&[Step::Field("requester")]],
+        branches: &[
+            &[Step::Field("requester")],
+        ],
     },
 };
 static SP_1579: SearchParameter = SearchParameter {
@@ -15667,7 +18045,9 @@ static SP_1579: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1580: SearchParameter = SearchParameter {
@@ -15676,7 +18056,9 @@ static SP_1580: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.for",
-        branches: &[&[Step::Field("for")]],
+        branches: &[
+            &[Step::Field("for")],
+        ],
     },
 };
 static SP_1581: SearchParameter = SearchParameter {
@@ -15685,10 +18067,9 @@ static SP_1581: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1582: SearchParameter = SearchParameter {
@@ -15709,7 +18090,9 @@ static SP_1583: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1584: SearchParameter = SearchParameter {
@@ -15718,7 +18101,9 @@ static SP_1584: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1585: SearchParameter = SearchParameter {
@@ -15727,7 +18112,9 @@ static SP_1585: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1586: SearchParameter = SearchParameter {
@@ -15736,7 +18123,9 @@ static SP_1586: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1587: SearchParameter = SearchParameter {
@@ -15745,7 +18134,9 @@ static SP_1587: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1588: SearchParameter = SearchParameter {
@@ -15754,7 +18145,9 @@ static SP_1588: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1589: SearchParameter = SearchParameter {
@@ -15763,7 +18156,9 @@ static SP_1589: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1590: SearchParameter = SearchParameter {
@@ -15772,7 +18167,9 @@ static SP_1590: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1591: SearchParameter = SearchParameter {
@@ -15781,7 +18178,9 @@ static SP_1591: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1592: SearchParameter = SearchParameter {
@@ -15790,7 +18189,9 @@ static SP_1592: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1593: SearchParameter = SearchParameter {
@@ -15799,7 +18200,9 @@ static SP_1593: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestReport.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1594: SearchParameter = SearchParameter {
@@ -15808,7 +18211,9 @@ static SP_1594: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "TestReport.issued",
-        branches: &[&[Step::Field("issued")]],
+        branches: &[
+            &[Step::Field("issued")],
+        ],
     },
 };
 static SP_1595: SearchParameter = SearchParameter {
@@ -15817,7 +18222,9 @@ static SP_1595: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "TestReport.participant.uri",
-        branches: &[&[Step::Field("participant"), Step::Field("uri")]],
+        branches: &[
+            &[Step::Field("participant"), Step::Field("uri")],
+        ],
     },
 };
 static SP_1596: SearchParameter = SearchParameter {
@@ -15826,7 +18233,9 @@ static SP_1596: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestReport.result",
-        branches: &[&[Step::Field("result")]],
+        branches: &[
+            &[Step::Field("result")],
+        ],
     },
 };
 static SP_1597: SearchParameter = SearchParameter {
@@ -15835,7 +18244,9 @@ static SP_1597: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestReport.tester",
-        branches: &[&[Step::Field("tester")]],
+        branches: &[
+            &[Step::Field("tester")],
+        ],
     },
 };
 static SP_1598: SearchParameter = SearchParameter {
@@ -15844,7 +18255,9 @@ static SP_1598: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "TestReport.testScript",
-        branches: &[&[Step::Field("testScript")]],
+        branches: &[
+            &[Step::Field("testScript")],
+        ],
     },
 };
 static SP_1599: SearchParameter = SearchParameter {
@@ -15853,10 +18266,9 @@ static SP_1599: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(TestScript.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1600: SearchParameter = SearchParameter {
@@ -15877,7 +18289,9 @@ static SP_1601: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1602: SearchParameter = SearchParameter {
@@ -15886,7 +18300,9 @@ static SP_1602: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "TestScript.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1603: SearchParameter = SearchParameter {
@@ -15895,7 +18311,9 @@ static SP_1603: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1604: SearchParameter = SearchParameter {
@@ -15904,7 +18322,9 @@ static SP_1604: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1605: SearchParameter = SearchParameter {
@@ -15913,7 +18333,9 @@ static SP_1605: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1606: SearchParameter = SearchParameter {
@@ -15922,7 +18344,9 @@ static SP_1606: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1607: SearchParameter = SearchParameter {
@@ -15931,7 +18355,9 @@ static SP_1607: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1608: SearchParameter = SearchParameter {
@@ -15940,7 +18366,9 @@ static SP_1608: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1609: SearchParameter = SearchParameter {
@@ -15949,11 +18377,9 @@ static SP_1609: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.metadata.capability.description",
-        branches: &[&[
-            Step::Field("metadata"),
-            Step::Field("capability"),
-            Step::Field("description"),
-        ]],
+        branches: &[
+            &[Step::Field("metadata"), Step::Field("capability"), Step::Field("description")],
+        ],
     },
 };
 static SP_1610: SearchParameter = SearchParameter {
@@ -15962,7 +18388,9 @@ static SP_1610: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1611: SearchParameter = SearchParameter {
@@ -15971,7 +18399,9 @@ static SP_1611: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "TestScript.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1612: SearchParameter = SearchParameter {
@@ -15980,7 +18410,9 @@ static SP_1612: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1613: SearchParameter = SearchParameter {
@@ -15990,17 +18422,8 @@ static SP_1613: SearchParameter = SearchParameter {
     expression: Expression {
         source: "ValueSet.expansion.contains.code | ValueSet.compose.include.concept.code",
         branches: &[
-            &[
-                Step::Field("expansion"),
-                Step::Field("contains"),
-                Step::Field("code"),
-            ],
-            &[
-                Step::Field("compose"),
-                Step::Field("include"),
-                Step::Field("concept"),
-                Step::Field("code"),
-            ],
+            &[Step::Field("expansion"), Step::Field("contains"), Step::Field("code")],
+            &[Step::Field("compose"), Step::Field("include"), Step::Field("concept"), Step::Field("code")],
         ],
     },
 };
@@ -16010,10 +18433,9 @@ static SP_1614: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
-        branches: &[&[
-            Step::Field("useContext"),
-            Step::Field("valueCodeableConcept"),
-        ]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
+        ],
     },
 };
 static SP_1615: SearchParameter = SearchParameter {
@@ -16034,7 +18456,9 @@ static SP_1616: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
-        branches: &[&[Step::Field("useContext"), Step::Field("code")]],
+        branches: &[
+            &[Step::Field("useContext"), Step::Field("code")],
+        ],
     },
 };
 static SP_1617: SearchParameter = SearchParameter {
@@ -16043,7 +18467,9 @@ static SP_1617: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
-        branches: &[&[Step::Field("date")]],
+        branches: &[
+            &[Step::Field("date")],
+        ],
     },
 };
 static SP_1618: SearchParameter = SearchParameter {
@@ -16052,7 +18478,9 @@ static SP_1618: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
-        branches: &[&[Step::Field("description")]],
+        branches: &[
+            &[Step::Field("description")],
+        ],
     },
 };
 static SP_1619: SearchParameter = SearchParameter {
@@ -16061,7 +18489,9 @@ static SP_1619: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ValueSet.expansion.identifier",
-        branches: &[&[Step::Field("expansion"), Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("expansion"), Step::Field("identifier")],
+        ],
     },
 };
 static SP_1620: SearchParameter = SearchParameter {
@@ -16070,7 +18500,9 @@ static SP_1620: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1621: SearchParameter = SearchParameter {
@@ -16079,7 +18511,9 @@ static SP_1621: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
-        branches: &[&[Step::Field("jurisdiction")]],
+        branches: &[
+            &[Step::Field("jurisdiction")],
+        ],
     },
 };
 static SP_1622: SearchParameter = SearchParameter {
@@ -16088,7 +18522,9 @@ static SP_1622: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
-        branches: &[&[Step::Field("name")]],
+        branches: &[
+            &[Step::Field("name")],
+        ],
     },
 };
 static SP_1623: SearchParameter = SearchParameter {
@@ -16097,7 +18533,9 @@ static SP_1623: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
-        branches: &[&[Step::Field("publisher")]],
+        branches: &[
+            &[Step::Field("publisher")],
+        ],
     },
 };
 static SP_1624: SearchParameter = SearchParameter {
@@ -16106,11 +18544,9 @@ static SP_1624: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ValueSet.compose.include.system",
-        branches: &[&[
-            Step::Field("compose"),
-            Step::Field("include"),
-            Step::Field("system"),
-        ]],
+        branches: &[
+            &[Step::Field("compose"), Step::Field("include"), Step::Field("system")],
+        ],
     },
 };
 static SP_1625: SearchParameter = SearchParameter {
@@ -16119,7 +18555,9 @@ static SP_1625: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 static SP_1626: SearchParameter = SearchParameter {
@@ -16128,7 +18566,9 @@ static SP_1626: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
-        branches: &[&[Step::Field("title")]],
+        branches: &[
+            &[Step::Field("title")],
+        ],
     },
 };
 static SP_1627: SearchParameter = SearchParameter {
@@ -16137,7 +18577,9 @@ static SP_1627: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
-        branches: &[&[Step::Field("url")]],
+        branches: &[
+            &[Step::Field("url")],
+        ],
     },
 };
 static SP_1628: SearchParameter = SearchParameter {
@@ -16146,7 +18588,9 @@ static SP_1628: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
-        branches: &[&[Step::Field("version")]],
+        branches: &[
+            &[Step::Field("version")],
+        ],
     },
 };
 static SP_1629: SearchParameter = SearchParameter {
@@ -16155,7 +18599,9 @@ static SP_1629: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "VerificationResult.target",
-        branches: &[&[Step::Field("target")]],
+        branches: &[
+            &[Step::Field("target")],
+        ],
     },
 };
 static SP_1630: SearchParameter = SearchParameter {
@@ -16164,7 +18610,9 @@ static SP_1630: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "VisionPrescription.dateWritten",
-        branches: &[&[Step::Field("dateWritten")]],
+        branches: &[
+            &[Step::Field("dateWritten")],
+        ],
     },
 };
 static SP_1631: SearchParameter = SearchParameter {
@@ -16173,7 +18621,9 @@ static SP_1631: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
-        branches: &[&[Step::Field("encounter")]],
+        branches: &[
+            &[Step::Field("encounter")],
+        ],
     },
 };
 static SP_1632: SearchParameter = SearchParameter {
@@ -16182,7 +18632,9 @@ static SP_1632: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
-        branches: &[&[Step::Field("identifier")]],
+        branches: &[
+            &[Step::Field("identifier")],
+        ],
     },
 };
 static SP_1633: SearchParameter = SearchParameter {
@@ -16191,7 +18643,9 @@ static SP_1633: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
-        branches: &[&[Step::Field("patient")]],
+        branches: &[
+            &[Step::Field("patient")],
+        ],
     },
 };
 static SP_1634: SearchParameter = SearchParameter {
@@ -16200,7 +18654,9 @@ static SP_1634: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "VisionPrescription.prescriber",
-        branches: &[&[Step::Field("prescriber")]],
+        branches: &[
+            &[Step::Field("prescriber")],
+        ],
     },
 };
 static SP_1635: SearchParameter = SearchParameter {
@@ -16209,339 +18665,105 @@ static SP_1635: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "VisionPrescription.status",
-        branches: &[&[Step::Field("status")]],
+        branches: &[
+            &[Step::Field("status")],
+        ],
     },
 };
 
 /// Parameters of `Resource` and `DomainResource`, which apply to every resource type,
 /// sorted by code.
-pub(crate) static COMMON_PARAMETERS: &[&SearchParameter] =
-    &[&SP_0, &SP_1, &SP_2, &SP_3, &SP_4, &SP_5];
+pub(crate) static COMMON_PARAMETERS: &[&SearchParameter] = &[
+    &SP_0,
+    &SP_1,
+    &SP_2,
+    &SP_3,
+    &SP_4,
+    &SP_5,
+];
 
 /// The parameters of each resource type (in the enum's order), sorted by code.
 pub(crate) static PARAMETERS: [&[&SearchParameter]; RESOURCE_TYPE_COUNT] = [
     /* Account */ &[&SP_6, &SP_7, &SP_8, &SP_9, &SP_10, &SP_11, &SP_12, &SP_13],
-    /* ActivityDefinition */
-    &[
-        &SP_14, &SP_15, &SP_16, &SP_17, &SP_18, &SP_19, &SP_20, &SP_21, &SP_22, &SP_23, &SP_24,
-        &SP_25, &SP_26, &SP_27, &SP_28, &SP_29, &SP_30, &SP_31, &SP_32, &SP_33,
-    ],
-    /* AdverseEvent */
-    &[
-        &SP_34, &SP_35, &SP_36, &SP_37, &SP_38, &SP_39, &SP_40, &SP_41, &SP_42, &SP_43, &SP_44,
-        &SP_45,
-    ],
-    /* AllergyIntolerance */
-    &[
-        &SP_46, &SP_47, &SP_48, &SP_49, &SP_50, &SP_51, &SP_52, &SP_53, &SP_54, &SP_55, &SP_56,
-        &SP_57, &SP_58, &SP_59, &SP_60, &SP_61,
-    ],
-    /* Appointment */
-    &[
-        &SP_62, &SP_63, &SP_64, &SP_65, &SP_66, &SP_67, &SP_68, &SP_69, &SP_70, &SP_71, &SP_72,
-        &SP_73, &SP_74, &SP_75, &SP_76, &SP_77, &SP_78,
-    ],
+    /* ActivityDefinition */ &[&SP_14, &SP_15, &SP_16, &SP_17, &SP_18, &SP_19, &SP_20, &SP_21, &SP_22, &SP_23, &SP_24, &SP_25, &SP_26, &SP_27, &SP_28, &SP_29, &SP_30, &SP_31, &SP_32, &SP_33],
+    /* AdverseEvent */ &[&SP_34, &SP_35, &SP_36, &SP_37, &SP_38, &SP_39, &SP_40, &SP_41, &SP_42, &SP_43, &SP_44, &SP_45],
+    /* AllergyIntolerance */ &[&SP_46, &SP_47, &SP_48, &SP_49, &SP_50, &SP_51, &SP_52, &SP_53, &SP_54, &SP_55, &SP_56, &SP_57, &SP_58, &SP_59, &SP_60, &SP_61],
+    /* Appointment */ &[&SP_62, &SP_63, &SP_64, &SP_65, &SP_66, &SP_67, &SP_68, &SP_69, &SP_70, &SP_71, &SP_72, &SP_73, &SP_74, &SP_75, &SP_76, &SP_77, &SP_78],
     /* AppointmentResponse */ &[&SP_79, &SP_80, &SP_81, &SP_82, &SP_83, &SP_84, &SP_85],
-    /* AuditEvent */
-    &[
-        &SP_86, &SP_87, &SP_88, &SP_89, &SP_90, &SP_91, &SP_92, &SP_93, &SP_94, &SP_95, &SP_96,
-        &SP_97, &SP_98, &SP_99, &SP_100, &SP_101, &SP_102, &SP_103,
-    ],
+    /* AuditEvent */ &[&SP_86, &SP_87, &SP_88, &SP_89, &SP_90, &SP_91, &SP_92, &SP_93, &SP_94, &SP_95, &SP_96, &SP_97, &SP_98, &SP_99, &SP_100, &SP_101, &SP_102, &SP_103],
     /* Basic */ &[&SP_104, &SP_105, &SP_106, &SP_107, &SP_108, &SP_109],
     /* Binary */ &[],
     /* BiologicallyDerivedProduct */ &[],
     /* BodyStructure */ &[&SP_110, &SP_111, &SP_112, &SP_113],
     /* Bundle */ &[&SP_114, &SP_115, &SP_116, &SP_117, &SP_118],
-    /* CapabilityStatement */
-    &[
-        &SP_119, &SP_120, &SP_121, &SP_122, &SP_123, &SP_124, &SP_125, &SP_126, &SP_127, &SP_128,
-        &SP_129, &SP_130, &SP_131, &SP_132, &SP_133, &SP_134, &SP_135, &SP_136, &SP_137, &SP_138,
-        &SP_139,
-    ],
-    /* CarePlan */
-    &[
-        &SP_140, &SP_141, &SP_142, &SP_143, &SP_144, &SP_145, &SP_146, &SP_147, &SP_148, &SP_149,
-        &SP_150, &SP_151, &SP_152, &SP_153, &SP_154, &SP_155, &SP_156, &SP_157, &SP_158, &SP_159,
-    ],
-    /* CareTeam */
-    &[
-        &SP_160, &SP_161, &SP_162, &SP_163, &SP_164, &SP_165, &SP_166, &SP_167,
-    ],
+    /* CapabilityStatement */ &[&SP_119, &SP_120, &SP_121, &SP_122, &SP_123, &SP_124, &SP_125, &SP_126, &SP_127, &SP_128, &SP_129, &SP_130, &SP_131, &SP_132, &SP_133, &SP_134, &SP_135, &SP_136, &SP_137, &SP_138, &SP_139],
+    /* CarePlan */ &[&SP_140, &SP_141, &SP_142, &SP_143, &SP_144, &SP_145, &SP_146, &SP_147, &SP_148, &SP_149, &SP_150, &SP_151, &SP_152, &SP_153, &SP_154, &SP_155, &SP_156, &SP_157, &SP_158, &SP_159],
+    /* CareTeam */ &[&SP_160, &SP_161, &SP_162, &SP_163, &SP_164, &SP_165, &SP_166, &SP_167],
     /* CatalogEntry */ &[],
-    /* ChargeItem */
-    &[
-        &SP_168, &SP_169, &SP_170, &SP_171, &SP_172, &SP_173, &SP_174, &SP_175, &SP_176, &SP_177,
-        &SP_178, &SP_179, &SP_180, &SP_181, &SP_182, &SP_183, &SP_184,
-    ],
-    /* ChargeItemDefinition */
-    &[
-        &SP_185, &SP_186, &SP_187, &SP_188, &SP_189, &SP_190, &SP_191, &SP_192, &SP_193, &SP_194,
-        &SP_195, &SP_196, &SP_197,
-    ],
-    /* Claim */
-    &[
-        &SP_198, &SP_199, &SP_200, &SP_201, &SP_202, &SP_203, &SP_204, &SP_205, &SP_206, &SP_207,
-        &SP_208, &SP_209, &SP_210, &SP_211, &SP_212, &SP_213, &SP_214,
-    ],
-    /* ClaimResponse */
-    &[
-        &SP_215, &SP_216, &SP_217, &SP_218, &SP_219, &SP_220, &SP_221, &SP_222, &SP_223, &SP_224,
-        &SP_225,
-    ],
-    /* ClinicalImpression */
-    &[
-        &SP_226, &SP_227, &SP_228, &SP_229, &SP_230, &SP_231, &SP_232, &SP_233, &SP_234, &SP_235,
-        &SP_236, &SP_237, &SP_238,
-    ],
-    /* CodeSystem */
-    &[
-        &SP_239, &SP_240, &SP_241, &SP_242, &SP_243, &SP_244, &SP_245, &SP_246, &SP_247, &SP_248,
-        &SP_249, &SP_250, &SP_251, &SP_252, &SP_253, &SP_254, &SP_255, &SP_256,
-    ],
-    /* Communication */
-    &[
-        &SP_257, &SP_258, &SP_259, &SP_260, &SP_261, &SP_262, &SP_263, &SP_264, &SP_265, &SP_266,
-        &SP_267, &SP_268, &SP_269, &SP_270, &SP_271,
-    ],
-    /* CommunicationRequest */
-    &[
-        &SP_272, &SP_273, &SP_274, &SP_275, &SP_276, &SP_277, &SP_278, &SP_279, &SP_280, &SP_281,
-        &SP_282, &SP_283, &SP_284, &SP_285, &SP_286, &SP_287,
-    ],
-    /* CompartmentDefinition */
-    &[
-        &SP_288, &SP_289, &SP_290, &SP_291, &SP_292, &SP_293, &SP_294, &SP_295, &SP_296, &SP_297,
-        &SP_298, &SP_299,
-    ],
-    /* Composition */
-    &[
-        &SP_300, &SP_301, &SP_302, &SP_303, &SP_304, &SP_305, &SP_306, &SP_307, &SP_308, &SP_309,
-        &SP_310, &SP_311, &SP_312, &SP_313, &SP_314, &SP_315, &SP_316, &SP_317,
-    ],
-    /* ConceptMap */
-    &[
-        &SP_318, &SP_319, &SP_320, &SP_321, &SP_322, &SP_323, &SP_324, &SP_325, &SP_326, &SP_327,
-        &SP_328, &SP_329, &SP_330, &SP_331, &SP_332, &SP_333, &SP_334, &SP_335, &SP_336, &SP_337,
-        &SP_338, &SP_339, &SP_340, &SP_341,
-    ],
-    /* Condition */
-    &[
-        &SP_342, &SP_343, &SP_344, &SP_345, &SP_346, &SP_347, &SP_348, &SP_349, &SP_350, &SP_351,
-        &SP_352, &SP_353, &SP_354, &SP_355, &SP_356, &SP_357, &SP_358, &SP_359, &SP_360, &SP_361,
-        &SP_362,
-    ],
-    /* Consent */
-    &[
-        &SP_363, &SP_364, &SP_365, &SP_366, &SP_367, &SP_368, &SP_369, &SP_370, &SP_371, &SP_372,
-        &SP_373, &SP_374, &SP_375, &SP_376, &SP_377,
-    ],
-    /* Contract */
-    &[
-        &SP_378, &SP_379, &SP_380, &SP_381, &SP_382, &SP_383, &SP_384, &SP_385, &SP_386, &SP_387,
-    ],
-    /* Coverage */
-    &[
-        &SP_388, &SP_389, &SP_390, &SP_391, &SP_392, &SP_393, &SP_394, &SP_395, &SP_396, &SP_397,
-        &SP_398,
-    ],
-    /* CoverageEligibilityRequest */
-    &[
-        &SP_399, &SP_400, &SP_401, &SP_402, &SP_403, &SP_404, &SP_405,
-    ],
-    /* CoverageEligibilityResponse */
-    &[
-        &SP_406, &SP_407, &SP_408, &SP_409, &SP_410, &SP_411, &SP_412, &SP_413, &SP_414,
-    ],
+    /* ChargeItem */ &[&SP_168, &SP_169, &SP_170, &SP_171, &SP_172, &SP_173, &SP_174, &SP_175, &SP_176, &SP_177, &SP_178, &SP_179, &SP_180, &SP_181, &SP_182, &SP_183, &SP_184],
+    /* ChargeItemDefinition */ &[&SP_185, &SP_186, &SP_187, &SP_188, &SP_189, &SP_190, &SP_191, &SP_192, &SP_193, &SP_194, &SP_195, &SP_196, &SP_197],
+    /* Claim */ &[&SP_198, &SP_199, &SP_200, &SP_201, &SP_202, &SP_203, &SP_204, &SP_205, &SP_206, &SP_207, &SP_208, &SP_209, &SP_210, &SP_211, &SP_212, &SP_213, &SP_214],
+    /* ClaimResponse */ &[&SP_215, &SP_216, &SP_217, &SP_218, &SP_219, &SP_220, &SP_221, &SP_222, &SP_223, &SP_224, &SP_225],
+    /* ClinicalImpression */ &[&SP_226, &SP_227, &SP_228, &SP_229, &SP_230, &SP_231, &SP_232, &SP_233, &SP_234, &SP_235, &SP_236, &SP_237, &SP_238],
+    /* CodeSystem */ &[&SP_239, &SP_240, &SP_241, &SP_242, &SP_243, &SP_244, &SP_245, &SP_246, &SP_247, &SP_248, &SP_249, &SP_250, &SP_251, &SP_252, &SP_253, &SP_254, &SP_255, &SP_256],
+    /* Communication */ &[&SP_257, &SP_258, &SP_259, &SP_260, &SP_261, &SP_262, &SP_263, &SP_264, &SP_265, &SP_266, &SP_267, &SP_268, &SP_269, &SP_270, &SP_271],
+    /* CommunicationRequest */ &[&SP_272, &SP_273, &SP_274, &SP_275, &SP_276, &SP_277, &SP_278, &SP_279, &SP_280, &SP_281, &SP_282, &SP_283, &SP_284, &SP_285, &SP_286, &SP_287],
+    /* CompartmentDefinition */ &[&SP_288, &SP_289, &SP_290, &SP_291, &SP_292, &SP_293, &SP_294, &SP_295, &SP_296, &SP_297, &SP_298, &SP_299],
+    /* Composition */ &[&SP_300, &SP_301, &SP_302, &SP_303, &SP_304, &SP_305, &SP_306, &SP_307, &SP_308, &SP_309, &SP_310, &SP_311, &SP_312, &SP_313, &SP_314, &SP_315, &SP_316, &SP_317],
+    /* ConceptMap */ &[&SP_318, &SP_319, &SP_320, &SP_321, &SP_322, &SP_323, &SP_324, &SP_325, &SP_326, &SP_327, &SP_328, &SP_329, &SP_330, &SP_331, &SP_332, &SP_333, &SP_334, &SP_335, &SP_336, &SP_337, &SP_338, &SP_339, &SP_340, &SP_341],
+    /* Condition */ &[&SP_342, &SP_343, &SP_344, &SP_345, &SP_346, &SP_347, &SP_348, &SP_349, &SP_350, &SP_351, &SP_352, &SP_353, &SP_354, &SP_355, &SP_356, &SP_357, &SP_358, &SP_359, &SP_360, &SP_361, &SP_362],
+    /* Consent */ &[&SP_363, &SP_364, &SP_365, &SP_366, &SP_367, &SP_368, &SP_369, &SP_370, &SP_371, &SP_372, &SP_373, &SP_374, &SP_375, &SP_376, &SP_377],
+    /* Contract */ &[&SP_378, &SP_379, &SP_380, &SP_381, &SP_382, &SP_383, &SP_384, &SP_385, &SP_386, &SP_387],
+    /* Coverage */ &[&SP_388, &SP_389, &SP_390, &SP_391, &SP_392, &SP_393, &SP_394, &SP_395, &SP_396, &SP_397, &SP_398],
+    /* CoverageEligibilityRequest */ &[&SP_399, &SP_400, &SP_401, &SP_402, &SP_403, &SP_404, &SP_405],
+    /* CoverageEligibilityResponse */ &[&SP_406, &SP_407, &SP_408, &SP_409, &SP_410, &SP_411, &SP_412, &SP_413, &SP_414],
     /* DetectedIssue */ &[&SP_415, &SP_416, &SP_417, &SP_418, &SP_419, &SP_420],
-    /* Device */
-    &[
-        &SP_421, &SP_422, &SP_423, &SP_424, &SP_425, &SP_426, &SP_427, &SP_428, &SP_429, &SP_430,
-        &SP_431, &SP_432, &SP_433,
-    ],
+    /* Device */ &[&SP_421, &SP_422, &SP_423, &SP_424, &SP_425, &SP_426, &SP_427, &SP_428, &SP_429, &SP_430, &SP_431, &SP_432, &SP_433],
     /* DeviceDefinition */ &[&SP_434, &SP_435, &SP_436],
     /* DeviceMetric */ &[&SP_437, &SP_438, &SP_439, &SP_440, &SP_441],
-    /* DeviceRequest */
-    &[
-        &SP_442, &SP_443, &SP_444, &SP_445, &SP_446, &SP_447, &SP_448, &SP_449, &SP_450, &SP_451,
-        &SP_452, &SP_453, &SP_454, &SP_455, &SP_456, &SP_457, &SP_458, &SP_459,
-    ],
+    /* DeviceRequest */ &[&SP_442, &SP_443, &SP_444, &SP_445, &SP_446, &SP_447, &SP_448, &SP_449, &SP_450, &SP_451, &SP_452, &SP_453, &SP_454, &SP_455, &SP_456, &SP_457, &SP_458, &SP_459],
     /* DeviceUseStatement */ &[&SP_460, &SP_461, &SP_462, &SP_463],
-    /* DiagnosticReport */
-    &[
-        &SP_464, &SP_465, &SP_466, &SP_467, &SP_468, &SP_469, &SP_470, &SP_471, &SP_472, &SP_473,
-        &SP_474, &SP_475, &SP_476, &SP_477, &SP_478, &SP_479, &SP_480,
-    ],
-    /* DocumentManifest */
-    &[
-        &SP_481, &SP_482, &SP_483, &SP_484, &SP_485, &SP_486, &SP_487, &SP_488, &SP_489, &SP_490,
-        &SP_491, &SP_492, &SP_493,
-    ],
-    /* DocumentReference */
-    &[
-        &SP_494, &SP_495, &SP_496, &SP_497, &SP_498, &SP_499, &SP_500, &SP_501, &SP_502, &SP_503,
-        &SP_504, &SP_505, &SP_506, &SP_507, &SP_508, &SP_509, &SP_510, &SP_511, &SP_512, &SP_513,
-        &SP_514, &SP_515, &SP_516, &SP_517,
-    ],
-    /* EffectEvidenceSynthesis */
-    &[
-        &SP_518, &SP_519, &SP_520, &SP_521, &SP_522, &SP_523, &SP_524, &SP_525, &SP_526, &SP_527,
-        &SP_528, &SP_529, &SP_530, &SP_531,
-    ],
-    /* Encounter */
-    &[
-        &SP_532, &SP_533, &SP_534, &SP_535, &SP_536, &SP_537, &SP_538, &SP_539, &SP_540, &SP_541,
-        &SP_542, &SP_543, &SP_544, &SP_545, &SP_546, &SP_547, &SP_548, &SP_549, &SP_550, &SP_551,
-        &SP_552, &SP_553, &SP_554,
-    ],
+    /* DiagnosticReport */ &[&SP_464, &SP_465, &SP_466, &SP_467, &SP_468, &SP_469, &SP_470, &SP_471, &SP_472, &SP_473, &SP_474, &SP_475, &SP_476, &SP_477, &SP_478, &SP_479, &SP_480],
+    /* DocumentManifest */ &[&SP_481, &SP_482, &SP_483, &SP_484, &SP_485, &SP_486, &SP_487, &SP_488, &SP_489, &SP_490, &SP_491, &SP_492, &SP_493],
+    /* DocumentReference */ &[&SP_494, &SP_495, &SP_496, &SP_497, &SP_498, &SP_499, &SP_500, &SP_501, &SP_502, &SP_503, &SP_504, &SP_505, &SP_506, &SP_507, &SP_508, &SP_509, &SP_510, &SP_511, &SP_512, &SP_513, &SP_514, &SP_515, &SP_516, &SP_517],
+    /* EffectEvidenceSynthesis */ &[&SP_518, &SP_519, &SP_520, &SP_521, &SP_522, &SP_523, &SP_524, &SP_525, &SP_526, &SP_527, &SP_528, &SP_529, &SP_530, &SP_531],
+    /* Encounter */ &[&SP_532, &SP_533, &SP_534, &SP_535, &SP_536, &SP_537, &SP_538, &SP_539, &SP_540, &SP_541, &SP_542, &SP_543, &SP_544, &SP_545, &SP_546, &SP_547, &SP_548, &SP_549, &SP_550, &SP_551, &SP_552, &SP_553, &SP_554],
     /* Endpoint */ &[&SP_555, &SP_556, &SP_557, &SP_558, &SP_559, &SP_560],
     /* EnrollmentRequest */ &[&SP_561, &SP_562, &SP_563, &SP_564],
     /* EnrollmentResponse */ &[&SP_565, &SP_566, &SP_567],
-    /* EpisodeOfCare */
-    &[
-        &SP_568, &SP_569, &SP_570, &SP_571, &SP_572, &SP_573, &SP_574, &SP_575, &SP_576,
-    ],
-    /* EventDefinition */
-    &[
-        &SP_577, &SP_578, &SP_579, &SP_580, &SP_581, &SP_582, &SP_583, &SP_584, &SP_585, &SP_586,
-        &SP_587, &SP_588, &SP_589, &SP_590, &SP_591, &SP_592, &SP_593, &SP_594, &SP_595, &SP_596,
-    ],
-    /* Evidence */
-    &[
-        &SP_597, &SP_598, &SP_599, &SP_600, &SP_601, &SP_602, &SP_603, &SP_604, &SP_605, &SP_606,
-        &SP_607, &SP_608, &SP_609, &SP_610, &SP_611, &SP_612, &SP_613, &SP_614, &SP_615, &SP_616,
-    ],
-    /* EvidenceVariable */
-    &[
-        &SP_617, &SP_618, &SP_619, &SP_620, &SP_621, &SP_622, &SP_623, &SP_624, &SP_625, &SP_626,
-        &SP_627, &SP_628, &SP_629, &SP_630, &SP_631, &SP_632, &SP_633, &SP_634, &SP_635, &SP_636,
-    ],
-    /* ExampleScenario */
-    &[
-        &SP_637, &SP_638, &SP_639, &SP_640, &SP_641, &SP_642, &SP_643, &SP_644, &SP_645, &SP_646,
-        &SP_647,
-    ],
-    /* ExplanationOfBenefit */
-    &[
-        &SP_648, &SP_649, &SP_650, &SP_651, &SP_652, &SP_653, &SP_654, &SP_655, &SP_656, &SP_657,
-        &SP_658, &SP_659, &SP_660, &SP_661, &SP_662, &SP_663, &SP_664,
-    ],
-    /* FamilyMemberHistory */
-    &[
-        &SP_665, &SP_666, &SP_667, &SP_668, &SP_669, &SP_670, &SP_671, &SP_672, &SP_673,
-    ],
+    /* EpisodeOfCare */ &[&SP_568, &SP_569, &SP_570, &SP_571, &SP_572, &SP_573, &SP_574, &SP_575, &SP_576],
+    /* EventDefinition */ &[&SP_577, &SP_578, &SP_579, &SP_580, &SP_581, &SP_582, &SP_583, &SP_584, &SP_585, &SP_586, &SP_587, &SP_588, &SP_589, &SP_590, &SP_591, &SP_592, &SP_593, &SP_594, &SP_595, &SP_596],
+    /* Evidence */ &[&SP_597, &SP_598, &SP_599, &SP_600, &SP_601, &SP_602, &SP_603, &SP_604, &SP_605, &SP_606, &SP_607, &SP_608, &SP_609, &SP_610, &SP_611, &SP_612, &SP_613, &SP_614, &SP_615, &SP_616],
+    /* EvidenceVariable */ &[&SP_617, &SP_618, &SP_619, &SP_620, &SP_621, &SP_622, &SP_623, &SP_624, &SP_625, &SP_626, &SP_627, &SP_628, &SP_629, &SP_630, &SP_631, &SP_632, &SP_633, &SP_634, &SP_635, &SP_636],
+    /* ExampleScenario */ &[&SP_637, &SP_638, &SP_639, &SP_640, &SP_641, &SP_642, &SP_643, &SP_644, &SP_645, &SP_646, &SP_647],
+    /* ExplanationOfBenefit */ &[&SP_648, &SP_649, &SP_650, &SP_651, &SP_652, &SP_653, &SP_654, &SP_655, &SP_656, &SP_657, &SP_658, &SP_659, &SP_660, &SP_661, &SP_662, &SP_663, &SP_664],
+    /* FamilyMemberHistory */ &[&SP_665, &SP_666, &SP_667, &SP_668, &SP_669, &SP_670, &SP_671, &SP_672, &SP_673],
     /* Flag */ &[&SP_674, &SP_675, &SP_676, &SP_677, &SP_678, &SP_679],
-    /* Goal */
-    &[
-        &SP_680, &SP_681, &SP_682, &SP_683, &SP_684, &SP_685, &SP_686, &SP_687,
-    ],
-    /* GraphDefinition */
-    &[
-        &SP_688, &SP_689, &SP_690, &SP_691, &SP_692, &SP_693, &SP_694, &SP_695, &SP_696, &SP_697,
-        &SP_698, &SP_699,
-    ],
-    /* Group */
-    &[
-        &SP_700, &SP_701, &SP_702, &SP_703, &SP_704, &SP_705, &SP_706, &SP_707, &SP_708,
-    ],
+    /* Goal */ &[&SP_680, &SP_681, &SP_682, &SP_683, &SP_684, &SP_685, &SP_686, &SP_687],
+    /* GraphDefinition */ &[&SP_688, &SP_689, &SP_690, &SP_691, &SP_692, &SP_693, &SP_694, &SP_695, &SP_696, &SP_697, &SP_698, &SP_699],
+    /* Group */ &[&SP_700, &SP_701, &SP_702, &SP_703, &SP_704, &SP_705, &SP_706, &SP_707, &SP_708],
     /* GuidanceResponse */ &[&SP_709, &SP_710, &SP_711, &SP_712],
-    /* HealthcareService */
-    &[
-        &SP_713, &SP_714, &SP_715, &SP_716, &SP_717, &SP_718, &SP_719, &SP_720, &SP_721, &SP_722,
-        &SP_723, &SP_724,
-    ],
-    /* ImagingStudy */
-    &[
-        &SP_725, &SP_726, &SP_727, &SP_728, &SP_729, &SP_730, &SP_731, &SP_732, &SP_733, &SP_734,
-        &SP_735, &SP_736, &SP_737, &SP_738, &SP_739, &SP_740, &SP_741,
-    ],
-    /* Immunization */
-    &[
-        &SP_742, &SP_743, &SP_744, &SP_745, &SP_746, &SP_747, &SP_748, &SP_749, &SP_750, &SP_751,
-        &SP_752, &SP_753, &SP_754, &SP_755, &SP_756, &SP_757,
-    ],
-    /* ImmunizationEvaluation */
-    &[
-        &SP_758, &SP_759, &SP_760, &SP_761, &SP_762, &SP_763, &SP_764,
-    ],
-    /* ImmunizationRecommendation */
-    &[
-        &SP_765, &SP_766, &SP_767, &SP_768, &SP_769, &SP_770, &SP_771, &SP_772,
-    ],
-    /* ImplementationGuide */
-    &[
-        &SP_773, &SP_774, &SP_775, &SP_776, &SP_777, &SP_778, &SP_779, &SP_780, &SP_781, &SP_782,
-        &SP_783, &SP_784, &SP_785, &SP_786, &SP_787, &SP_788,
-    ],
-    /* InsurancePlan */
-    &[
-        &SP_789, &SP_790, &SP_791, &SP_792, &SP_793, &SP_794, &SP_795, &SP_796, &SP_797, &SP_798,
-        &SP_799, &SP_800, &SP_801,
-    ],
-    /* Invoice */
-    &[
-        &SP_802, &SP_803, &SP_804, &SP_805, &SP_806, &SP_807, &SP_808, &SP_809, &SP_810, &SP_811,
-        &SP_812, &SP_813, &SP_814,
-    ],
-    /* Library */
-    &[
-        &SP_815, &SP_816, &SP_817, &SP_818, &SP_819, &SP_820, &SP_821, &SP_822, &SP_823, &SP_824,
-        &SP_825, &SP_826, &SP_827, &SP_828, &SP_829, &SP_830, &SP_831, &SP_832, &SP_833, &SP_834,
-        &SP_835, &SP_836,
-    ],
+    /* HealthcareService */ &[&SP_713, &SP_714, &SP_715, &SP_716, &SP_717, &SP_718, &SP_719, &SP_720, &SP_721, &SP_722, &SP_723, &SP_724],
+    /* ImagingStudy */ &[&SP_725, &SP_726, &SP_727, &SP_728, &SP_729, &SP_730, &SP_731, &SP_732, &SP_733, &SP_734, &SP_735, &SP_736, &SP_737, &SP_738, &SP_739, &SP_740, &SP_741],
+    /* Immunization */ &[&SP_742, &SP_743, &SP_744, &SP_745, &SP_746, &SP_747, &SP_748, &SP_749, &SP_750, &SP_751, &SP_752, &SP_753, &SP_754, &SP_755, &SP_756, &SP_757],
+    /* ImmunizationEvaluation */ &[&SP_758, &SP_759, &SP_760, &SP_761, &SP_762, &SP_763, &SP_764],
+    /* ImmunizationRecommendation */ &[&SP_765, &SP_766, &SP_767, &SP_768, &SP_769, &SP_770, &SP_771, &SP_772],
+    /* ImplementationGuide */ &[&SP_773, &SP_774, &SP_775, &SP_776, &SP_777, &SP_778, &SP_779, &SP_780, &SP_781, &SP_782, &SP_783, &SP_784, &SP_785, &SP_786, &SP_787, &SP_788],
+    /* InsurancePlan */ &[&SP_789, &SP_790, &SP_791, &SP_792, &SP_793, &SP_794, &SP_795, &SP_796, &SP_797, &SP_798, &SP_799, &SP_800, &SP_801],
+    /* Invoice */ &[&SP_802, &SP_803, &SP_804, &SP_805, &SP_806, &SP_807, &SP_808, &SP_809, &SP_810, &SP_811, &SP_812, &SP_813, &SP_814],
+    /* Library */ &[&SP_815, &SP_816, &SP_817, &SP_818, &SP_819, &SP_820, &SP_821, &SP_822, &SP_823, &SP_824, &SP_825, &SP_826, &SP_827, &SP_828, &SP_829, &SP_830, &SP_831, &SP_832, &SP_833, &SP_834, &SP_835, &SP_836],
     /* Linkage */ &[&SP_837, &SP_838, &SP_839],
-    /* List */
-    &[
-        &SP_840, &SP_841, &SP_842, &SP_843, &SP_844, &SP_845, &SP_846, &SP_847, &SP_848, &SP_849,
-        &SP_850, &SP_851,
-    ],
-    /* Location */
-    &[
-        &SP_852, &SP_853, &SP_854, &SP_855, &SP_856, &SP_857, &SP_858, &SP_859, &SP_860, &SP_861,
-        &SP_862, &SP_863, &SP_864, &SP_865,
-    ],
-    /* Measure */
-    &[
-        &SP_866, &SP_867, &SP_868, &SP_869, &SP_870, &SP_871, &SP_872, &SP_873, &SP_874, &SP_875,
-        &SP_876, &SP_877, &SP_878, &SP_879, &SP_880, &SP_881, &SP_882, &SP_883, &SP_884, &SP_885,
-    ],
-    /* MeasureReport */
-    &[
-        &SP_886, &SP_887, &SP_888, &SP_889, &SP_890, &SP_891, &SP_892, &SP_893, &SP_894,
-    ],
-    /* Media */
-    &[
-        &SP_895, &SP_896, &SP_897, &SP_898, &SP_899, &SP_900, &SP_901, &SP_902, &SP_903, &SP_904,
-        &SP_905, &SP_906, &SP_907,
-    ],
-    /* Medication */
-    &[
-        &SP_908, &SP_909, &SP_910, &SP_911, &SP_912, &SP_913, &SP_914, &SP_915, &SP_916,
-    ],
-    /* MedicationAdministration */
-    &[
-        &SP_917, &SP_918, &SP_919, &SP_920, &SP_921, &SP_922, &SP_923, &SP_924, &SP_925, &SP_926,
-        &SP_927, &SP_928, &SP_929,
-    ],
-    /* MedicationDispense */
-    &[
-        &SP_930, &SP_931, &SP_932, &SP_933, &SP_934, &SP_935, &SP_936, &SP_937, &SP_938, &SP_939,
-        &SP_940, &SP_941, &SP_942, &SP_943, &SP_944,
-    ],
-    /* MedicationKnowledge */
-    &[
-        &SP_945, &SP_946, &SP_947, &SP_948, &SP_949, &SP_950, &SP_951, &SP_952, &SP_953, &SP_954,
-        &SP_955, &SP_956, &SP_957,
-    ],
-    /* MedicationRequest */
-    &[
-        &SP_958, &SP_959, &SP_960, &SP_961, &SP_962, &SP_963, &SP_964, &SP_965, &SP_966, &SP_967,
-        &SP_968, &SP_969, &SP_970, &SP_971, &SP_972, &SP_973,
-    ],
-    /* MedicationStatement */
-    &[
-        &SP_974, &SP_975, &SP_976, &SP_977, &SP_978, &SP_979, &SP_980, &SP_981, &SP_982, &SP_983,
-        &SP_984,
-    ],
+    /* List */ &[&SP_840, &SP_841, &SP_842, &SP_843, &SP_844, &SP_845, &SP_846, &SP_847, &SP_848, &SP_849, &SP_850, &SP_851],
+    /* Location */ &[&SP_852, &SP_853, &SP_854, &SP_855, &SP_856, &SP_857, &SP_858, &SP_859, &SP_860, &SP_861, &SP_862, &SP_863, &SP_864, &SP_865],
+    /* Measure */ &[&SP_866, &SP_867, &SP_868, &SP_869, &SP_870, &SP_871, &SP_872, &SP_873, &SP_874, &SP_875, &SP_876, &SP_877, &SP_878, &SP_879, &SP_880, &SP_881, &SP_882, &SP_883, &SP_884, &SP_885],
+    /* MeasureReport */ &[&SP_886, &SP_887, &SP_888, &SP_889, &SP_890, &SP_891, &SP_892, &SP_893, &SP_894],
+    /* Media */ &[&SP_895, &SP_896, &SP_897, &SP_898, &SP_899, &SP_900, &SP_901, &SP_902, &SP_903, &SP_904, &SP_905, &SP_906, &SP_907],
+    /* Medication */ &[&SP_908, &SP_909, &SP_910, &SP_911, &SP_912, &SP_913, &SP_914, &SP_915, &SP_916],
+    /* MedicationAdministration */ &[&SP_917, &SP_918, &SP_919, &SP_920, &SP_921, &SP_922, &SP_923, &SP_924, &SP_925, &SP_926, &SP_927, &SP_928, &SP_929],
+    /* MedicationDispense */ &[&SP_930, &SP_931, &SP_932, &SP_933, &SP_934, &SP_935, &SP_936, &SP_937, &SP_938, &SP_939, &SP_940, &SP_941, &SP_942, &SP_943, &SP_944],
+    /* MedicationKnowledge */ &[&SP_945, &SP_946, &SP_947, &SP_948, &SP_949, &SP_950, &SP_951, &SP_952, &SP_953, &SP_954, &SP_955, &SP_956, &SP_957],
+    /* MedicationRequest */ &[&SP_958, &SP_959, &SP_960, &SP_961, &SP_962, &SP_963, &SP_964, &SP_965, &SP_966, &SP_967, &SP_968, &SP_969, &SP_970, &SP_971, &SP_972, &SP_973],
+    /* MedicationStatement */ &[&SP_974, &SP_975, &SP_976, &SP_977, &SP_978, &SP_979, &SP_980, &SP_981, &SP_982, &SP_983, &SP_984],
     /* MedicinalProduct */ &[&SP_985, &SP_986, &SP_987],
     /* MedicinalProductAuthorization */ &[&SP_988, &SP_989, &SP_990, &SP_991, &SP_992],
     /* MedicinalProductContraindication */ &[&SP_993],
@@ -16552,191 +18774,47 @@ pub(crate) static PARAMETERS: [&[&SearchParameter]; RESOURCE_TYPE_COUNT] = [
     /* MedicinalProductPackaged */ &[&SP_996, &SP_997],
     /* MedicinalProductPharmaceutical */ &[&SP_998, &SP_999, &SP_1000],
     /* MedicinalProductUndesirableEffect */ &[&SP_1001],
-    /* MessageDefinition */
-    &[
-        &SP_1002, &SP_1003, &SP_1004, &SP_1005, &SP_1006, &SP_1007, &SP_1008, &SP_1009, &SP_1010,
-        &SP_1011, &SP_1012, &SP_1013, &SP_1014, &SP_1015, &SP_1016, &SP_1017, &SP_1018,
-    ],
-    /* MessageHeader */
-    &[
-        &SP_1019, &SP_1020, &SP_1021, &SP_1022, &SP_1023, &SP_1024, &SP_1025, &SP_1026, &SP_1027,
-        &SP_1028, &SP_1029, &SP_1030, &SP_1031, &SP_1032,
-    ],
-    /* MolecularSequence */
-    &[
-        &SP_1033, &SP_1034, &SP_1035, &SP_1036, &SP_1037, &SP_1038, &SP_1039, &SP_1040, &SP_1041,
-    ],
-    /* NamingSystem */
-    &[
-        &SP_1042, &SP_1043, &SP_1044, &SP_1045, &SP_1046, &SP_1047, &SP_1048, &SP_1049, &SP_1050,
-        &SP_1051, &SP_1052, &SP_1053, &SP_1054, &SP_1055, &SP_1056, &SP_1057, &SP_1058,
-    ],
-    /* NutritionOrder */
-    &[
-        &SP_1059, &SP_1060, &SP_1061, &SP_1062, &SP_1063, &SP_1064, &SP_1065, &SP_1066, &SP_1067,
-        &SP_1068, &SP_1069, &SP_1070,
-    ],
-    /* Observation */
-    &[
-        &SP_1071, &SP_1072, &SP_1073, &SP_1074, &SP_1075, &SP_1076, &SP_1077, &SP_1078, &SP_1079,
-        &SP_1080, &SP_1081, &SP_1082, &SP_1083, &SP_1084, &SP_1085, &SP_1086, &SP_1087, &SP_1088,
-        &SP_1089, &SP_1090, &SP_1091, &SP_1092, &SP_1093, &SP_1094, &SP_1095, &SP_1096, &SP_1097,
-        &SP_1098, &SP_1099, &SP_1100, &SP_1101, &SP_1102, &SP_1103, &SP_1104, &SP_1105,
-    ],
+    /* MessageDefinition */ &[&SP_1002, &SP_1003, &SP_1004, &SP_1005, &SP_1006, &SP_1007, &SP_1008, &SP_1009, &SP_1010, &SP_1011, &SP_1012, &SP_1013, &SP_1014, &SP_1015, &SP_1016, &SP_1017, &SP_1018],
+    /* MessageHeader */ &[&SP_1019, &SP_1020, &SP_1021, &SP_1022, &SP_1023, &SP_1024, &SP_1025, &SP_1026, &SP_1027, &SP_1028, &SP_1029, &SP_1030, &SP_1031, &SP_1032],
+    /* MolecularSequence */ &[&SP_1033, &SP_1034, &SP_1035, &SP_1036, &SP_1037, &SP_1038, &SP_1039, &SP_1040, &SP_1041],
+    /* NamingSystem */ &[&SP_1042, &SP_1043, &SP_1044, &SP_1045, &SP_1046, &SP_1047, &SP_1048, &SP_1049, &SP_1050, &SP_1051, &SP_1052, &SP_1053, &SP_1054, &SP_1055, &SP_1056, &SP_1057, &SP_1058],
+    /* NutritionOrder */ &[&SP_1059, &SP_1060, &SP_1061, &SP_1062, &SP_1063, &SP_1064, &SP_1065, &SP_1066, &SP_1067, &SP_1068, &SP_1069, &SP_1070],
+    /* Observation */ &[&SP_1071, &SP_1072, &SP_1073, &SP_1074, &SP_1075, &SP_1076, &SP_1077, &SP_1078, &SP_1079, &SP_1080, &SP_1081, &SP_1082, &SP_1083, &SP_1084, &SP_1085, &SP_1086, &SP_1087, &SP_1088, &SP_1089, &SP_1090, &SP_1091, &SP_1092, &SP_1093, &SP_1094, &SP_1095, &SP_1096, &SP_1097, &SP_1098, &SP_1099, &SP_1100, &SP_1101, &SP_1102, &SP_1103, &SP_1104, &SP_1105],
     /* ObservationDefinition */ &[],
-    /* OperationDefinition */
-    &[
-        &SP_1106, &SP_1107, &SP_1108, &SP_1109, &SP_1110, &SP_1111, &SP_1112, &SP_1113, &SP_1114,
-        &SP_1115, &SP_1116, &SP_1117, &SP_1118, &SP_1119, &SP_1120, &SP_1121, &SP_1122, &SP_1123,
-        &SP_1124, &SP_1125,
-    ],
+    /* OperationDefinition */ &[&SP_1106, &SP_1107, &SP_1108, &SP_1109, &SP_1110, &SP_1111, &SP_1112, &SP_1113, &SP_1114, &SP_1115, &SP_1116, &SP_1117, &SP_1118, &SP_1119, &SP_1120, &SP_1121, &SP_1122, &SP_1123, &SP_1124, &SP_1125],
     /* OperationOutcome */ &[],
-    /* Organization */
-    &[
-        &SP_1126, &SP_1127, &SP_1128, &SP_1129, &SP_1130, &SP_1131, &SP_1132, &SP_1133, &SP_1134,
-        &SP_1135, &SP_1136, &SP_1137, &SP_1138,
-    ],
-    /* OrganizationAffiliation */
-    &[
-        &SP_1139, &SP_1140, &SP_1141, &SP_1142, &SP_1143, &SP_1144, &SP_1145, &SP_1146, &SP_1147,
-        &SP_1148, &SP_1149, &SP_1150, &SP_1151, &SP_1152,
-    ],
+    /* Organization */ &[&SP_1126, &SP_1127, &SP_1128, &SP_1129, &SP_1130, &SP_1131, &SP_1132, &SP_1133, &SP_1134, &SP_1135, &SP_1136, &SP_1137, &SP_1138],
+    /* OrganizationAffiliation */ &[&SP_1139, &SP_1140, &SP_1141, &SP_1142, &SP_1143, &SP_1144, &SP_1145, &SP_1146, &SP_1147, &SP_1148, &SP_1149, &SP_1150, &SP_1151, &SP_1152],
     /* Parameters */ &[],
-    /* Patient */
-    &[
-        &SP_1153, &SP_1154, &SP_1155, &SP_1156, &SP_1157, &SP_1158, &SP_1159, &SP_1160, &SP_1161,
-        &SP_1162, &SP_1163, &SP_1164, &SP_1165, &SP_1166, &SP_1167, &SP_1168, &SP_1169, &SP_1170,
-        &SP_1171, &SP_1172, &SP_1173, &SP_1174, &SP_1175,
-    ],
-    /* PaymentNotice */
-    &[
-        &SP_1176, &SP_1177, &SP_1178, &SP_1179, &SP_1180, &SP_1181, &SP_1182,
-    ],
-    /* PaymentReconciliation */
-    &[
-        &SP_1183, &SP_1184, &SP_1185, &SP_1186, &SP_1187, &SP_1188, &SP_1189, &SP_1190,
-    ],
-    /* Person */
-    &[
-        &SP_1191, &SP_1192, &SP_1193, &SP_1194, &SP_1195, &SP_1196, &SP_1197, &SP_1198, &SP_1199,
-        &SP_1200, &SP_1201, &SP_1202, &SP_1203, &SP_1204, &SP_1205, &SP_1206, &SP_1207, &SP_1208,
-        &SP_1209,
-    ],
-    /* PlanDefinition */
-    &[
-        &SP_1210, &SP_1211, &SP_1212, &SP_1213, &SP_1214, &SP_1215, &SP_1216, &SP_1217, &SP_1218,
-        &SP_1219, &SP_1220, &SP_1221, &SP_1222, &SP_1223, &SP_1224, &SP_1225, &SP_1226, &SP_1227,
-        &SP_1228, &SP_1229, &SP_1230, &SP_1231,
-    ],
-    /* Practitioner */
-    &[
-        &SP_1232, &SP_1233, &SP_1234, &SP_1235, &SP_1236, &SP_1237, &SP_1238, &SP_1239, &SP_1240,
-        &SP_1241, &SP_1242, &SP_1243, &SP_1244, &SP_1245, &SP_1246, &SP_1247, &SP_1248,
-    ],
-    /* PractitionerRole */
-    &[
-        &SP_1249, &SP_1250, &SP_1251, &SP_1252, &SP_1253, &SP_1254, &SP_1255, &SP_1256, &SP_1257,
-        &SP_1258, &SP_1259, &SP_1260, &SP_1261,
-    ],
-    /* Procedure */
-    &[
-        &SP_1262, &SP_1263, &SP_1264, &SP_1265, &SP_1266, &SP_1267, &SP_1268, &SP_1269, &SP_1270,
-        &SP_1271, &SP_1272, &SP_1273, &SP_1274, &SP_1275, &SP_1276, &SP_1277,
-    ],
-    /* Provenance */
-    &[
-        &SP_1278, &SP_1279, &SP_1280, &SP_1281, &SP_1282, &SP_1283, &SP_1284, &SP_1285, &SP_1286,
-        &SP_1287,
-    ],
-    /* Questionnaire */
-    &[
-        &SP_1288, &SP_1289, &SP_1290, &SP_1291, &SP_1292, &SP_1293, &SP_1294, &SP_1295, &SP_1296,
-        &SP_1297, &SP_1298, &SP_1299, &SP_1300, &SP_1301, &SP_1302, &SP_1303, &SP_1304,
-    ],
-    /* QuestionnaireResponse */
-    &[
-        &SP_1305, &SP_1306, &SP_1307, &SP_1308, &SP_1309, &SP_1310, &SP_1311, &SP_1312, &SP_1313,
-        &SP_1314, &SP_1315,
-    ],
-    /* RelatedPerson */
-    &[
-        &SP_1316, &SP_1317, &SP_1318, &SP_1319, &SP_1320, &SP_1321, &SP_1322, &SP_1323, &SP_1324,
-        &SP_1325, &SP_1326, &SP_1327, &SP_1328, &SP_1329, &SP_1330, &SP_1331, &SP_1332,
-    ],
-    /* RequestGroup */
-    &[
-        &SP_1333, &SP_1334, &SP_1335, &SP_1336, &SP_1337, &SP_1338, &SP_1339, &SP_1340, &SP_1341,
-        &SP_1342, &SP_1343, &SP_1344, &SP_1345, &SP_1346,
-    ],
-    /* ResearchDefinition */
-    &[
-        &SP_1347, &SP_1348, &SP_1349, &SP_1350, &SP_1351, &SP_1352, &SP_1353, &SP_1354, &SP_1355,
-        &SP_1356, &SP_1357, &SP_1358, &SP_1359, &SP_1360, &SP_1361, &SP_1362, &SP_1363, &SP_1364,
-        &SP_1365, &SP_1366,
-    ],
-    /* ResearchElementDefinition */
-    &[
-        &SP_1367, &SP_1368, &SP_1369, &SP_1370, &SP_1371, &SP_1372, &SP_1373, &SP_1374, &SP_1375,
-        &SP_1376, &SP_1377, &SP_1378, &SP_1379, &SP_1380, &SP_1381, &SP_1382, &SP_1383, &SP_1384,
-        &SP_1385, &SP_1386,
-    ],
-    /* ResearchStudy */
-    &[
-        &SP_1387, &SP_1388, &SP_1389, &SP_1390, &SP_1391, &SP_1392, &SP_1393, &SP_1394, &SP_1395,
-        &SP_1396, &SP_1397, &SP_1398, &SP_1399,
-    ],
+    /* Patient */ &[&SP_1153, &SP_1154, &SP_1155, &SP_1156, &SP_1157, &SP_1158, &SP_1159, &SP_1160, &SP_1161, &SP_1162, &SP_1163, &SP_1164, &SP_1165, &SP_1166, &SP_1167, &SP_1168, &SP_1169, &SP_1170, &SP_1171, &SP_1172, &SP_1173, &SP_1174, &SP_1175],
+    /* PaymentNotice */ &[&SP_1176, &SP_1177, &SP_1178, &SP_1179, &SP_1180, &SP_1181, &SP_1182],
+    /* PaymentReconciliation */ &[&SP_1183, &SP_1184, &SP_1185, &SP_1186, &SP_1187, &SP_1188, &SP_1189, &SP_1190],
+    /* Person */ &[&SP_1191, &SP_1192, &SP_1193, &SP_1194, &SP_1195, &SP_1196, &SP_1197, &SP_1198, &SP_1199, &SP_1200, &SP_1201, &SP_1202, &SP_1203, &SP_1204, &SP_1205, &SP_1206, &SP_1207, &SP_1208, &SP_1209],
+    /* PlanDefinition */ &[&SP_1210, &SP_1211, &SP_1212, &SP_1213, &SP_1214, &SP_1215, &SP_1216, &SP_1217, &SP_1218, &SP_1219, &SP_1220, &SP_1221, &SP_1222, &SP_1223, &SP_1224, &SP_1225, &SP_1226, &SP_1227, &SP_1228, &SP_1229, &SP_1230, &SP_1231],
+    /* Practitioner */ &[&SP_1232, &SP_1233, &SP_1234, &SP_1235, &SP_1236, &SP_1237, &SP_1238, &SP_1239, &SP_1240, &SP_1241, &SP_1242, &SP_1243, &SP_1244, &SP_1245, &SP_1246, &SP_1247, &SP_1248],
+    /* PractitionerRole */ &[&SP_1249, &SP_1250, &SP_1251, &SP_1252, &SP_1253, &SP_1254, &SP_1255, &SP_1256, &SP_1257, &SP_1258, &SP_1259, &SP_1260, &SP_1261],
+    /* Procedure */ &[&SP_1262, &SP_1263, &SP_1264, &SP_1265, &SP_1266, &SP_1267, &SP_1268, &SP_1269, &SP_1270, &SP_1271, &SP_1272, &SP_1273, &SP_1274, &SP_1275, &SP_1276, &SP_1277],
+    /* Provenance */ &[&SP_1278, &SP_1279, &SP_1280, &SP_1281, &SP_1282, &SP_1283, &SP_1284, &SP_1285, &SP_1286, &SP_1287],
+    /* Questionnaire */ &[&SP_1288, &SP_1289, &SP_1290, &SP_1291, &SP_1292, &SP_1293, &SP_1294, &SP_1295, &SP_1296, &SP_1297, &SP_1298, &SP_1299, &SP_1300, &SP_1301, &SP_1302, &SP_1303, &SP_1304],
+    /* QuestionnaireResponse */ &[&SP_1305, &SP_1306, &SP_1307, &SP_1308, &SP_1309, &SP_1310, &SP_1311, &SP_1312, &SP_1313, &SP_1314, &SP_1315],
+    /* RelatedPerson */ &[&SP_1316, &SP_1317, &SP_1318, &SP_1319, &SP_1320, &SP_1321, &SP_1322, &SP_1323, &SP_1324, &SP_1325, &SP_1326, &SP_1327, &SP_1328, &SP_1329, &SP_1330, &SP_1331, &SP_1332],
+    /* RequestGroup */ &[&SP_1333, &SP_1334, &SP_1335, &SP_1336, &SP_1337, &SP_1338, &SP_1339, &SP_1340, &SP_1341, &SP_1342, &SP_1343, &SP_1344, &SP_1345, &SP_1346],
+    /* ResearchDefinition */ &[&SP_1347, &SP_1348, &SP_1349, &SP_1350, &SP_1351, &SP_1352, &SP_1353, &SP_1354, &SP_1355, &SP_1356, &SP_1357, &SP_1358, &SP_1359, &SP_1360, &SP_1361, &SP_1362, &SP_1363, &SP_1364, &SP_1365, &SP_1366],
+    /* ResearchElementDefinition */ &[&SP_1367, &SP_1368, &SP_1369, &SP_1370, &SP_1371, &SP_1372, &SP_1373, &SP_1374, &SP_1375, &SP_1376, &SP_1377, &SP_1378, &SP_1379, &SP_1380, &SP_1381, &SP_1382, &SP_1383, &SP_1384, &SP_1385, &SP_1386],
+    /* ResearchStudy */ &[&SP_1387, &SP_1388, &SP_1389, &SP_1390, &SP_1391, &SP_1392, &SP_1393, &SP_1394, &SP_1395, &SP_1396, &SP_1397, &SP_1398, &SP_1399],
     /* ResearchSubject */ &[&SP_1400, &SP_1401, &SP_1402, &SP_1403, &SP_1404, &SP_1405],
-    /* RiskAssessment */
-    &[
-        &SP_1406, &SP_1407, &SP_1408, &SP_1409, &SP_1410, &SP_1411, &SP_1412, &SP_1413, &SP_1414,
-        &SP_1415,
-    ],
-    /* RiskEvidenceSynthesis */
-    &[
-        &SP_1416, &SP_1417, &SP_1418, &SP_1419, &SP_1420, &SP_1421, &SP_1422, &SP_1423, &SP_1424,
-        &SP_1425, &SP_1426, &SP_1427, &SP_1428, &SP_1429,
-    ],
-    /* Schedule */
-    &[
-        &SP_1430, &SP_1431, &SP_1432, &SP_1433, &SP_1434, &SP_1435, &SP_1436,
-    ],
-    /* SearchParameter */
-    &[
-        &SP_1437, &SP_1438, &SP_1439, &SP_1440, &SP_1441, &SP_1442, &SP_1443, &SP_1444, &SP_1445,
-        &SP_1446, &SP_1447, &SP_1448, &SP_1449, &SP_1450, &SP_1451, &SP_1452, &SP_1453,
-    ],
-    /* ServiceRequest */
-    &[
-        &SP_1454, &SP_1455, &SP_1456, &SP_1457, &SP_1458, &SP_1459, &SP_1460, &SP_1461, &SP_1462,
-        &SP_1463, &SP_1464, &SP_1465, &SP_1466, &SP_1467, &SP_1468, &SP_1469, &SP_1470, &SP_1471,
-        &SP_1472, &SP_1473, &SP_1474,
-    ],
-    /* Slot */
-    &[
-        &SP_1475, &SP_1476, &SP_1477, &SP_1478, &SP_1479, &SP_1480, &SP_1481, &SP_1482,
-    ],
-    /* Specimen */
-    &[
-        &SP_1483, &SP_1484, &SP_1485, &SP_1486, &SP_1487, &SP_1488, &SP_1489, &SP_1490, &SP_1491,
-        &SP_1492, &SP_1493, &SP_1494,
-    ],
+    /* RiskAssessment */ &[&SP_1406, &SP_1407, &SP_1408, &SP_1409, &SP_1410, &SP_1411, &SP_1412, &SP_1413, &SP_1414, &SP_1415],
+    /* RiskEvidenceSynthesis */ &[&SP_1416, &SP_1417, &SP_1418, &SP_1419, &SP_1420, &SP_1421, &SP_1422, &SP_1423, &SP_1424, &SP_1425, &SP_1426, &SP_1427, &SP_1428, &SP_1429],
+    /* Schedule */ &[&SP_1430, &SP_1431, &SP_1432, &SP_1433, &SP_1434, &SP_1435, &SP_1436],
+    /* SearchParameter */ &[&SP_1437, &SP_1438, &SP_1439, &SP_1440, &SP_1441, &SP_1442, &SP_1443, &SP_1444, &SP_1445, &SP_1446, &SP_1447, &SP_1448, &SP_1449, &SP_1450, &SP_1451, &SP_1452, &SP_1453],
+    /* ServiceRequest */ &[&SP_1454, &SP_1455, &SP_1456, &SP_1457, &SP_1458, &SP_1459, &SP_1460, &SP_1461, &SP_1462, &SP_1463, &SP_1464, &SP_1465, &SP_1466, &SP_1467, &SP_1468, &SP_1469, &SP_1470, &SP_1471, &SP_1472, &SP_1473, &SP_1474],
+    /* Slot */ &[&SP_1475, &SP_1476, &SP_1477, &SP_1478, &SP_1479, &SP_1480, &SP_1481, &SP_1482],
+    /* Specimen */ &[&SP_1483, &SP_1484, &SP_1485, &SP_1486, &SP_1487, &SP_1488, &SP_1489, &SP_1490, &SP_1491, &SP_1492, &SP_1493, &SP_1494],
     /* SpecimenDefinition */ &[&SP_1495, &SP_1496, &SP_1497],
-    /* StructureDefinition */
-    &[
-        &SP_1498, &SP_1499, &SP_1500, &SP_1501, &SP_1502, &SP_1503, &SP_1504, &SP_1505, &SP_1506,
-        &SP_1507, &SP_1508, &SP_1509, &SP_1510, &SP_1511, &SP_1512, &SP_1513, &SP_1514, &SP_1515,
-        &SP_1516, &SP_1517, &SP_1518, &SP_1519, &SP_1520, &SP_1521,
-    ],
-    /* StructureMap */
-    &[
-        &SP_1522, &SP_1523, &SP_1524, &SP_1525, &SP_1526, &SP_1527, &SP_1528, &SP_1529, &SP_1530,
-        &SP_1531, &SP_1532, &SP_1533, &SP_1534,
-    ],
+    /* StructureDefinition */ &[&SP_1498, &SP_1499, &SP_1500, &SP_1501, &SP_1502, &SP_1503, &SP_1504, &SP_1505, &SP_1506, &SP_1507, &SP_1508, &SP_1509, &SP_1510, &SP_1511, &SP_1512, &SP_1513, &SP_1514, &SP_1515, &SP_1516, &SP_1517, &SP_1518, &SP_1519, &SP_1520, &SP_1521],
+    /* StructureMap */ &[&SP_1522, &SP_1523, &SP_1524, &SP_1525, &SP_1526, &SP_1527, &SP_1528, &SP_1529, &SP_1530, &SP_1531, &SP_1532, &SP_1533, &SP_1534],
     /* Subscription */ &[&SP_1535, &SP_1536, &SP_1537, &SP_1538, &SP_1539, &SP_1540],
-    /* Substance */
-    &[
-        &SP_1541, &SP_1542, &SP_1543, &SP_1544, &SP_1545, &SP_1546, &SP_1547, &SP_1548,
-    ],
+    /* Substance */ &[&SP_1541, &SP_1542, &SP_1543, &SP_1544, &SP_1545, &SP_1546, &SP_1547, &SP_1548],
     /* SubstanceNucleicAcid */ &[],
     /* SubstancePolymer */ &[],
     /* SubstanceProtein */ &[],
@@ -16744,32 +18822,12 @@ pub(crate) static PARAMETERS: [&[&SearchParameter]; RESOURCE_TYPE_COUNT] = [
     /* SubstanceSourceMaterial */ &[],
     /* SubstanceSpecification */ &[&SP_1549],
     /* SupplyDelivery */ &[&SP_1550, &SP_1551, &SP_1552, &SP_1553, &SP_1554],
-    /* SupplyRequest */
-    &[
-        &SP_1555, &SP_1556, &SP_1557, &SP_1558, &SP_1559, &SP_1560, &SP_1561,
-    ],
-    /* Task */
-    &[
-        &SP_1562, &SP_1563, &SP_1564, &SP_1565, &SP_1566, &SP_1567, &SP_1568, &SP_1569, &SP_1570,
-        &SP_1571, &SP_1572, &SP_1573, &SP_1574, &SP_1575, &SP_1576, &SP_1577, &SP_1578, &SP_1579,
-        &SP_1580,
-    ],
-    /* TerminologyCapabilities */
-    &[
-        &SP_1581, &SP_1582, &SP_1583, &SP_1584, &SP_1585, &SP_1586, &SP_1587, &SP_1588, &SP_1589,
-        &SP_1590, &SP_1591, &SP_1592,
-    ],
+    /* SupplyRequest */ &[&SP_1555, &SP_1556, &SP_1557, &SP_1558, &SP_1559, &SP_1560, &SP_1561],
+    /* Task */ &[&SP_1562, &SP_1563, &SP_1564, &SP_1565, &SP_1566, &SP_1567, &SP_1568, &SP_1569, &SP_1570, &SP_1571, &SP_1572, &SP_1573, &SP_1574, &SP_1575, &SP_1576, &SP_1577, &SP_1578, &SP_1579, &SP_1580],
+    /* TerminologyCapabilities */ &[&SP_1581, &SP_1582, &SP_1583, &SP_1584, &SP_1585, &SP_1586, &SP_1587, &SP_1588, &SP_1589, &SP_1590, &SP_1591, &SP_1592],
     /* TestReport */ &[&SP_1593, &SP_1594, &SP_1595, &SP_1596, &SP_1597, &SP_1598],
-    /* TestScript */
-    &[
-        &SP_1599, &SP_1600, &SP_1601, &SP_1602, &SP_1603, &SP_1604, &SP_1605, &SP_1606, &SP_1607,
-        &SP_1608, &SP_1609, &SP_1610, &SP_1611, &SP_1612,
-    ],
-    /* ValueSet */
-    &[
-        &SP_1613, &SP_1614, &SP_1615, &SP_1616, &SP_1617, &SP_1618, &SP_1619, &SP_1620, &SP_1621,
-        &SP_1622, &SP_1623, &SP_1624, &SP_1625, &SP_1626, &SP_1627, &SP_1628,
-    ],
+    /* TestScript */ &[&SP_1599, &SP_1600, &SP_1601, &SP_1602, &SP_1603, &SP_1604, &SP_1605, &SP_1606, &SP_1607, &SP_1608, &SP_1609, &SP_1610, &SP_1611, &SP_1612],
+    /* ValueSet */ &[&SP_1613, &SP_1614, &SP_1615, &SP_1616, &SP_1617, &SP_1618, &SP_1619, &SP_1620, &SP_1621, &SP_1622, &SP_1623, &SP_1624, &SP_1625, &SP_1626, &SP_1627, &SP_1628],
     /* VerificationResult */ &[&SP_1629],
     /* VisionPrescription */ &[&SP_1630, &SP_1631, &SP_1632, &SP_1633, &SP_1634, &SP_1635],
 ];
@@ -16783,373 +18841,86 @@ pub(crate) const COMPARTMENT_PAIR_COUNT: usize = 299;
 /// (the owner itself) are not listed: the crate treats every owner as a member of its own
 /// compartment by id.
 pub(crate) static COMPARTMENT_LINKS: [&[(CompartmentKind, &SearchParameter)]; RESOURCE_TYPE_COUNT] = [
-    /* Account */
-    &[
-        (CompartmentKind::Patient, &SP_12),
-        (CompartmentKind::Practitioner, &SP_12),
-        (CompartmentKind::Device, &SP_12),
-    ],
+    /* Account */ &[(CompartmentKind::Patient, &SP_12), (CompartmentKind::Practitioner, &SP_12), (CompartmentKind::Device, &SP_12)],
     /* ActivityDefinition */ &[],
-    /* AdverseEvent */
-    &[
-        (CompartmentKind::Patient, &SP_44),
-        (CompartmentKind::RelatedPerson, &SP_39),
-        (CompartmentKind::Practitioner, &SP_39),
-    ],
-    /* AllergyIntolerance */
-    &[
-        (CompartmentKind::Patient, &SP_56),
-        (CompartmentKind::Patient, &SP_57),
-        (CompartmentKind::Patient, &SP_46),
-        (CompartmentKind::RelatedPerson, &SP_46),
-        (CompartmentKind::Practitioner, &SP_57),
-        (CompartmentKind::Practitioner, &SP_46),
-    ],
-    /* Appointment */
-    &[
-        (CompartmentKind::Patient, &SP_62),
-        (CompartmentKind::RelatedPerson, &SP_62),
-        (CompartmentKind::Practitioner, &SP_62),
-        (CompartmentKind::Device, &SP_62),
-    ],
-    /* AppointmentResponse */
-    &[
-        (CompartmentKind::Patient, &SP_79),
-        (CompartmentKind::RelatedPerson, &SP_79),
-        (CompartmentKind::Practitioner, &SP_79),
-        (CompartmentKind::Device, &SP_79),
-    ],
-    /* AuditEvent */
-    &[
-        (CompartmentKind::Patient, &SP_98),
-        (CompartmentKind::Practitioner, &SP_88),
-        (CompartmentKind::Device, &SP_88),
-    ],
-    /* Basic */
-    &[
-        (CompartmentKind::Patient, &SP_108),
-        (CompartmentKind::Patient, &SP_104),
-        (CompartmentKind::RelatedPerson, &SP_104),
-        (CompartmentKind::Practitioner, &SP_104),
-    ],
+    /* AdverseEvent */ &[(CompartmentKind::Patient, &SP_44), (CompartmentKind::RelatedPerson, &SP_39), (CompartmentKind::Practitioner, &SP_39)],
+    /* AllergyIntolerance */ &[(CompartmentKind::Patient, &SP_56), (CompartmentKind::Patient, &SP_57), (CompartmentKind::Patient, &SP_46), (CompartmentKind::RelatedPerson, &SP_46), (CompartmentKind::Practitioner, &SP_57), (CompartmentKind::Practitioner, &SP_46)],
+    /* Appointment */ &[(CompartmentKind::Patient, &SP_62), (CompartmentKind::RelatedPerson, &SP_62), (CompartmentKind::Practitioner, &SP_62), (CompartmentKind::Device, &SP_62)],
+    /* AppointmentResponse */ &[(CompartmentKind::Patient, &SP_79), (CompartmentKind::RelatedPerson, &SP_79), (CompartmentKind::Practitioner, &SP_79), (CompartmentKind::Device, &SP_79)],
+    /* AuditEvent */ &[(CompartmentKind::Patient, &SP_98), (CompartmentKind::Practitioner, &SP_88), (CompartmentKind::Device, &SP_88)],
+    /* Basic */ &[(CompartmentKind::Patient, &SP_108), (CompartmentKind::Patient, &SP_104), (CompartmentKind::RelatedPerson, &SP_104), (CompartmentKind::Practitioner, &SP_104)],
     /* Binary */ &[],
     /* BiologicallyDerivedProduct */ &[],
     /* BodyStructure */ &[(CompartmentKind::Patient, &SP_113)],
     /* Bundle */ &[],
     /* CapabilityStatement */ &[],
-    /* CarePlan */
-    &[
-        (CompartmentKind::Patient, &SP_155),
-        (CompartmentKind::Patient, &SP_156),
-        (CompartmentKind::Encounter, &SP_148),
-        (CompartmentKind::RelatedPerson, &SP_156),
-        (CompartmentKind::Practitioner, &SP_156),
-    ],
-    /* CareTeam */
-    &[
-        (CompartmentKind::Patient, &SP_165),
-        (CompartmentKind::Patient, &SP_164),
-        (CompartmentKind::Encounter, &SP_162),
-        (CompartmentKind::RelatedPerson, &SP_164),
-        (CompartmentKind::Practitioner, &SP_164),
-    ],
+    /* CarePlan */ &[(CompartmentKind::Patient, &SP_155), (CompartmentKind::Patient, &SP_156), (CompartmentKind::Encounter, &SP_148), (CompartmentKind::RelatedPerson, &SP_156), (CompartmentKind::Practitioner, &SP_156)],
+    /* CareTeam */ &[(CompartmentKind::Patient, &SP_165), (CompartmentKind::Patient, &SP_164), (CompartmentKind::Encounter, &SP_162), (CompartmentKind::RelatedPerson, &SP_164), (CompartmentKind::Practitioner, &SP_164)],
     /* CatalogEntry */ &[],
-    /* ChargeItem */
-    &[
-        (CompartmentKind::Patient, &SP_184),
-        (CompartmentKind::Encounter, &SP_170),
-        (CompartmentKind::RelatedPerson, &SP_172),
-        (CompartmentKind::RelatedPerson, &SP_177),
-        (CompartmentKind::Practitioner, &SP_172),
-        (CompartmentKind::Practitioner, &SP_177),
-        (CompartmentKind::Device, &SP_172),
-        (CompartmentKind::Device, &SP_177),
-    ],
+    /* ChargeItem */ &[(CompartmentKind::Patient, &SP_184), (CompartmentKind::Encounter, &SP_170), (CompartmentKind::RelatedPerson, &SP_172), (CompartmentKind::RelatedPerson, &SP_177), (CompartmentKind::Practitioner, &SP_172), (CompartmentKind::Practitioner, &SP_177), (CompartmentKind::Device, &SP_172), (CompartmentKind::Device, &SP_177)],
     /* ChargeItemDefinition */ &[],
-    /* Claim */
-    &[
-        (CompartmentKind::Patient, &SP_207),
-        (CompartmentKind::Patient, &SP_208),
-        (CompartmentKind::Encounter, &SP_201),
-        (CompartmentKind::RelatedPerson, &SP_208),
-        (CompartmentKind::Practitioner, &SP_202),
-        (CompartmentKind::Practitioner, &SP_211),
-        (CompartmentKind::Practitioner, &SP_208),
-        (CompartmentKind::Practitioner, &SP_198),
-        (CompartmentKind::Device, &SP_210),
-        (CompartmentKind::Device, &SP_206),
-        (CompartmentKind::Device, &SP_200),
-        (CompartmentKind::Device, &SP_213),
-    ],
-    /* ClaimResponse */
-    &[
-        (CompartmentKind::Patient, &SP_220),
-        (CompartmentKind::Practitioner, &SP_223),
-    ],
-    /* ClinicalImpression */
-    &[
-        (CompartmentKind::Patient, &SP_237),
-        (CompartmentKind::Encounter, &SP_228),
-        (CompartmentKind::Practitioner, &SP_226),
-    ],
+    /* Claim */ &[(CompartmentKind::Patient, &SP_207), (CompartmentKind::Patient, &SP_208), (CompartmentKind::Encounter, &SP_201), (CompartmentKind::RelatedPerson, &SP_208), (CompartmentKind::Practitioner, &SP_202), (CompartmentKind::Practitioner, &SP_211), (CompartmentKind::Practitioner, &SP_208), (CompartmentKind::Practitioner, &SP_198), (CompartmentKind::Device, &SP_210), (CompartmentKind::Device, &SP_206), (CompartmentKind::Device, &SP_200), (CompartmentKind::Device, &SP_213)],
+    /* ClaimResponse */ &[(CompartmentKind::Patient, &SP_220), (CompartmentKind::Practitioner, &SP_223)],
+    /* ClinicalImpression */ &[(CompartmentKind::Patient, &SP_237), (CompartmentKind::Encounter, &SP_228), (CompartmentKind::Practitioner, &SP_226)],
     /* CodeSystem */ &[],
-    /* Communication */
-    &[
-        (CompartmentKind::Patient, &SP_271),
-        (CompartmentKind::Patient, &SP_268),
-        (CompartmentKind::Patient, &SP_267),
-        (CompartmentKind::Encounter, &SP_259),
-        (CompartmentKind::RelatedPerson, &SP_268),
-        (CompartmentKind::RelatedPerson, &SP_267),
-        (CompartmentKind::Practitioner, &SP_268),
-        (CompartmentKind::Practitioner, &SP_267),
-        (CompartmentKind::Device, &SP_268),
-        (CompartmentKind::Device, &SP_267),
-    ],
-    /* CommunicationRequest */
-    &[
-        (CompartmentKind::Patient, &SP_287),
-        (CompartmentKind::Patient, &SP_285),
-        (CompartmentKind::Patient, &SP_282),
-        (CompartmentKind::Patient, &SP_284),
-        (CompartmentKind::Encounter, &SP_275),
-        (CompartmentKind::RelatedPerson, &SP_285),
-        (CompartmentKind::RelatedPerson, &SP_282),
-        (CompartmentKind::RelatedPerson, &SP_284),
-        (CompartmentKind::Practitioner, &SP_285),
-        (CompartmentKind::Practitioner, &SP_282),
-        (CompartmentKind::Practitioner, &SP_284),
-        (CompartmentKind::Device, &SP_285),
-        (CompartmentKind::Device, &SP_282),
-    ],
+    /* Communication */ &[(CompartmentKind::Patient, &SP_271), (CompartmentKind::Patient, &SP_268), (CompartmentKind::Patient, &SP_267), (CompartmentKind::Encounter, &SP_259), (CompartmentKind::RelatedPerson, &SP_268), (CompartmentKind::RelatedPerson, &SP_267), (CompartmentKind::Practitioner, &SP_268), (CompartmentKind::Practitioner, &SP_267), (CompartmentKind::Device, &SP_268), (CompartmentKind::Device, &SP_267)],
+    /* CommunicationRequest */ &[(CompartmentKind::Patient, &SP_287), (CompartmentKind::Patient, &SP_285), (CompartmentKind::Patient, &SP_282), (CompartmentKind::Patient, &SP_284), (CompartmentKind::Encounter, &SP_275), (CompartmentKind::RelatedPerson, &SP_285), (CompartmentKind::RelatedPerson, &SP_282), (CompartmentKind::RelatedPerson, &SP_284), (CompartmentKind::Practitioner, &SP_285), (CompartmentKind::Practitioner, &SP_282), (CompartmentKind::Practitioner, &SP_284), (CompartmentKind::Device, &SP_285), (CompartmentKind::Device, &SP_282)],
     /* CompartmentDefinition */ &[],
-    /* Composition */
-    &[
-        (CompartmentKind::Patient, &SP_315),
-        (CompartmentKind::Patient, &SP_301),
-        (CompartmentKind::Patient, &SP_300),
-        (CompartmentKind::Encounter, &SP_306),
-        (CompartmentKind::RelatedPerson, &SP_301),
-        (CompartmentKind::Practitioner, &SP_315),
-        (CompartmentKind::Practitioner, &SP_301),
-        (CompartmentKind::Practitioner, &SP_300),
-        (CompartmentKind::Device, &SP_301),
-    ],
+    /* Composition */ &[(CompartmentKind::Patient, &SP_315), (CompartmentKind::Patient, &SP_301), (CompartmentKind::Patient, &SP_300), (CompartmentKind::Encounter, &SP_306), (CompartmentKind::RelatedPerson, &SP_301), (CompartmentKind::Practitioner, &SP_315), (CompartmentKind::Practitioner, &SP_301), (CompartmentKind::Practitioner, &SP_300), (CompartmentKind::Device, &SP_301)],
     /* ConceptMap */ &[],
-    /* Condition */
-    &[
-        (CompartmentKind::Patient, &SP_357),
-        (CompartmentKind::Patient, &SP_345),
-        (CompartmentKind::Encounter, &SP_350),
-        (CompartmentKind::RelatedPerson, &SP_345),
-        (CompartmentKind::Practitioner, &SP_345),
-    ],
+    /* Condition */ &[(CompartmentKind::Patient, &SP_357), (CompartmentKind::Patient, &SP_345), (CompartmentKind::Encounter, &SP_350), (CompartmentKind::RelatedPerson, &SP_345), (CompartmentKind::Practitioner, &SP_345)],
     /* Consent */ &[(CompartmentKind::Patient, &SP_371)],
     /* Contract */ &[],
-    /* Coverage */
-    &[
-        (CompartmentKind::Patient, &SP_395),
-        (CompartmentKind::Patient, &SP_397),
-        (CompartmentKind::Patient, &SP_388),
-        (CompartmentKind::Patient, &SP_394),
-        (CompartmentKind::RelatedPerson, &SP_395),
-        (CompartmentKind::RelatedPerson, &SP_397),
-        (CompartmentKind::RelatedPerson, &SP_394),
-    ],
-    /* CoverageEligibilityRequest */
-    &[
-        (CompartmentKind::Patient, &SP_403),
-        (CompartmentKind::Practitioner, &SP_400),
-        (CompartmentKind::Practitioner, &SP_404),
-    ],
-    /* CoverageEligibilityResponse */
-    &[
-        (CompartmentKind::Patient, &SP_411),
-        (CompartmentKind::Practitioner, &SP_413),
-    ],
-    /* DetectedIssue */
-    &[
-        (CompartmentKind::Patient, &SP_420),
-        (CompartmentKind::Practitioner, &SP_415),
-        (CompartmentKind::Device, &SP_415),
-    ],
+    /* Coverage */ &[(CompartmentKind::Patient, &SP_395), (CompartmentKind::Patient, &SP_397), (CompartmentKind::Patient, &SP_388), (CompartmentKind::Patient, &SP_394), (CompartmentKind::RelatedPerson, &SP_395), (CompartmentKind::RelatedPerson, &SP_397), (CompartmentKind::RelatedPerson, &SP_394)],
+    /* CoverageEligibilityRequest */ &[(CompartmentKind::Patient, &SP_403), (CompartmentKind::Practitioner, &SP_400), (CompartmentKind::Practitioner, &SP_404)],
+    /* CoverageEligibilityResponse */ &[(CompartmentKind::Patient, &SP_411), (CompartmentKind::Practitioner, &SP_413)],
+    /* DetectedIssue */ &[(CompartmentKind::Patient, &SP_420), (CompartmentKind::Practitioner, &SP_415), (CompartmentKind::Device, &SP_415)],
     /* Device */ &[],
     /* DeviceDefinition */ &[],
     /* DeviceMetric */ &[],
-    /* DeviceRequest */
-    &[
-        (CompartmentKind::Patient, &SP_459),
-        (CompartmentKind::Patient, &SP_455),
-        (CompartmentKind::Encounter, &SP_446),
-        (CompartmentKind::Practitioner, &SP_457),
-        (CompartmentKind::Practitioner, &SP_455),
-        (CompartmentKind::Device, &SP_445),
-        (CompartmentKind::Device, &SP_459),
-        (CompartmentKind::Device, &SP_457),
-        (CompartmentKind::Device, &SP_455),
-    ],
-    /* DeviceUseStatement */
-    &[
-        (CompartmentKind::Patient, &SP_463),
-        (CompartmentKind::Device, &SP_460),
-    ],
-    /* DiagnosticReport */
-    &[
-        (CompartmentKind::Patient, &SP_480),
-        (CompartmentKind::Encounter, &SP_470),
-        (CompartmentKind::Practitioner, &SP_475),
-        (CompartmentKind::Device, &SP_480),
-    ],
-    /* DocumentManifest */
-    &[
-        (CompartmentKind::Patient, &SP_492),
-        (CompartmentKind::Patient, &SP_481),
-        (CompartmentKind::Patient, &SP_487),
-        (CompartmentKind::Encounter, &SP_489),
-        (CompartmentKind::RelatedPerson, &SP_481),
-        (CompartmentKind::RelatedPerson, &SP_487),
-        (CompartmentKind::Practitioner, &SP_492),
-        (CompartmentKind::Practitioner, &SP_481),
-        (CompartmentKind::Practitioner, &SP_487),
-        (CompartmentKind::Device, &SP_492),
-        (CompartmentKind::Device, &SP_481),
-    ],
-    /* DocumentReference */
-    &[
-        (CompartmentKind::Patient, &SP_516),
-        (CompartmentKind::Patient, &SP_495),
-        (CompartmentKind::Encounter, &SP_501),
-        (CompartmentKind::RelatedPerson, &SP_495),
-        (CompartmentKind::Practitioner, &SP_516),
-        (CompartmentKind::Practitioner, &SP_495),
-        (CompartmentKind::Practitioner, &SP_494),
-        (CompartmentKind::Device, &SP_516),
-        (CompartmentKind::Device, &SP_495),
-    ],
+    /* DeviceRequest */ &[(CompartmentKind::Patient, &SP_459), (CompartmentKind::Patient, &SP_455), (CompartmentKind::Encounter, &SP_446), (CompartmentKind::Practitioner, &SP_457), (CompartmentKind::Practitioner, &SP_455), (CompartmentKind::Device, &SP_445), (CompartmentKind::Device, &SP_459), (CompartmentKind::Device, &SP_457), (CompartmentKind::Device, &SP_455)],
+    /* DeviceUseStatement */ &[(CompartmentKind::Patient, &SP_463), (CompartmentKind::Device, &SP_460)],
+    /* DiagnosticReport */ &[(CompartmentKind::Patient, &SP_480), (CompartmentKind::Encounter, &SP_470), (CompartmentKind::Practitioner, &SP_475), (CompartmentKind::Device, &SP_480)],
+    /* DocumentManifest */ &[(CompartmentKind::Patient, &SP_492), (CompartmentKind::Patient, &SP_481), (CompartmentKind::Patient, &SP_487), (CompartmentKind::Encounter, &SP_489), (CompartmentKind::RelatedPerson, &SP_481), (CompartmentKind::RelatedPerson, &SP_487), (CompartmentKind::Practitioner, &SP_492), (CompartmentKind::Practitioner, &SP_481), (CompartmentKind::Practitioner, &SP_487), (CompartmentKind::Device, &SP_492), (CompartmentKind::Device, &SP_481)],
+    /* DocumentReference */ &[(CompartmentKind::Patient, &SP_516), (CompartmentKind::Patient, &SP_495), (CompartmentKind::Encounter, &SP_501), (CompartmentKind::RelatedPerson, &SP_495), (CompartmentKind::Practitioner, &SP_516), (CompartmentKind::Practitioner, &SP_495), (CompartmentKind::Practitioner, &SP_494), (CompartmentKind::Device, &SP_516), (CompartmentKind::Device, &SP_495)],
     /* EffectEvidenceSynthesis */ &[],
-    /* Encounter */
-    &[
-        (CompartmentKind::Patient, &SP_546),
-        (CompartmentKind::RelatedPerson, &SP_544),
-        (CompartmentKind::Practitioner, &SP_547),
-        (CompartmentKind::Practitioner, &SP_544),
-    ],
+    /* Encounter */ &[(CompartmentKind::Patient, &SP_546), (CompartmentKind::RelatedPerson, &SP_544), (CompartmentKind::Practitioner, &SP_547), (CompartmentKind::Practitioner, &SP_544)],
     /* Endpoint */ &[],
     /* EnrollmentRequest */ &[(CompartmentKind::Patient, &SP_564)],
     /* EnrollmentResponse */ &[],
-    /* EpisodeOfCare */
-    &[
-        (CompartmentKind::Patient, &SP_574),
-        (CompartmentKind::Practitioner, &SP_568),
-    ],
+    /* EpisodeOfCare */ &[(CompartmentKind::Patient, &SP_574), (CompartmentKind::Practitioner, &SP_568)],
     /* EventDefinition */ &[],
     /* Evidence */ &[],
     /* EvidenceVariable */ &[],
     /* ExampleScenario */ &[],
-    /* ExplanationOfBenefit */
-    &[
-        (CompartmentKind::Patient, &SP_659),
-        (CompartmentKind::Patient, &SP_660),
-        (CompartmentKind::Encounter, &SP_654),
-        (CompartmentKind::RelatedPerson, &SP_660),
-        (CompartmentKind::Practitioner, &SP_655),
-        (CompartmentKind::Practitioner, &SP_662),
-        (CompartmentKind::Practitioner, &SP_660),
-        (CompartmentKind::Practitioner, &SP_648),
-        (CompartmentKind::Device, &SP_661),
-        (CompartmentKind::Device, &SP_658),
-        (CompartmentKind::Device, &SP_652),
-        (CompartmentKind::Device, &SP_664),
-    ],
+    /* ExplanationOfBenefit */ &[(CompartmentKind::Patient, &SP_659), (CompartmentKind::Patient, &SP_660), (CompartmentKind::Encounter, &SP_654), (CompartmentKind::RelatedPerson, &SP_660), (CompartmentKind::Practitioner, &SP_655), (CompartmentKind::Practitioner, &SP_662), (CompartmentKind::Practitioner, &SP_660), (CompartmentKind::Practitioner, &SP_648), (CompartmentKind::Device, &SP_661), (CompartmentKind::Device, &SP_658), (CompartmentKind::Device, &SP_652), (CompartmentKind::Device, &SP_664)],
     /* FamilyMemberHistory */ &[(CompartmentKind::Patient, &SP_670)],
-    /* Flag */
-    &[
-        (CompartmentKind::Patient, &SP_678),
-        (CompartmentKind::Practitioner, &SP_674),
-        (CompartmentKind::Device, &SP_674),
-    ],
+    /* Flag */ &[(CompartmentKind::Patient, &SP_678), (CompartmentKind::Practitioner, &SP_674), (CompartmentKind::Device, &SP_674)],
     /* Goal */ &[(CompartmentKind::Patient, &SP_684)],
     /* GraphDefinition */ &[],
-    /* Group */
-    &[
-        (CompartmentKind::Patient, &SP_706),
-        (CompartmentKind::Practitioner, &SP_706),
-        (CompartmentKind::Device, &SP_706),
-    ],
+    /* Group */ &[(CompartmentKind::Patient, &SP_706), (CompartmentKind::Practitioner, &SP_706), (CompartmentKind::Device, &SP_706)],
     /* GuidanceResponse */ &[],
     /* HealthcareService */ &[],
     /* ImagingStudy */ &[(CompartmentKind::Patient, &SP_734)],
-    /* Immunization */
-    &[
-        (CompartmentKind::Patient, &SP_747),
-        (CompartmentKind::Practitioner, &SP_748),
-    ],
+    /* Immunization */ &[(CompartmentKind::Patient, &SP_747), (CompartmentKind::Practitioner, &SP_748)],
     /* ImmunizationEvaluation */ &[(CompartmentKind::Patient, &SP_762)],
     /* ImmunizationRecommendation */ &[(CompartmentKind::Patient, &SP_768)],
     /* ImplementationGuide */ &[],
     /* InsurancePlan */ &[],
-    /* Invoice */
-    &[
-        (CompartmentKind::Patient, &SP_811),
-        (CompartmentKind::Patient, &SP_808),
-        (CompartmentKind::Patient, &SP_809),
-        (CompartmentKind::RelatedPerson, &SP_809),
-        (CompartmentKind::Practitioner, &SP_806),
-        (CompartmentKind::Device, &SP_806),
-    ],
+    /* Invoice */ &[(CompartmentKind::Patient, &SP_811), (CompartmentKind::Patient, &SP_808), (CompartmentKind::Patient, &SP_809), (CompartmentKind::RelatedPerson, &SP_809), (CompartmentKind::Practitioner, &SP_806), (CompartmentKind::Device, &SP_806)],
     /* Library */ &[],
     /* Linkage */ &[(CompartmentKind::Practitioner, &SP_837)],
-    /* List */
-    &[
-        (CompartmentKind::Patient, &SP_850),
-        (CompartmentKind::Patient, &SP_848),
-        (CompartmentKind::Practitioner, &SP_848),
-        (CompartmentKind::Device, &SP_850),
-        (CompartmentKind::Device, &SP_848),
-    ],
+    /* List */ &[(CompartmentKind::Patient, &SP_850), (CompartmentKind::Patient, &SP_848), (CompartmentKind::Practitioner, &SP_848), (CompartmentKind::Device, &SP_850), (CompartmentKind::Device, &SP_848)],
     /* Location */ &[],
     /* Measure */ &[],
     /* MeasureReport */ &[(CompartmentKind::Patient, &SP_890)],
-    /* Media */
-    &[
-        (CompartmentKind::Patient, &SP_905),
-        (CompartmentKind::Encounter, &SP_898),
-        (CompartmentKind::Practitioner, &SP_905),
-        (CompartmentKind::Practitioner, &SP_901),
-        (CompartmentKind::Device, &SP_905),
-    ],
+    /* Media */ &[(CompartmentKind::Patient, &SP_905), (CompartmentKind::Encounter, &SP_898), (CompartmentKind::Practitioner, &SP_905), (CompartmentKind::Practitioner, &SP_901), (CompartmentKind::Device, &SP_905)],
     /* Medication */ &[],
-    /* MedicationAdministration */
-    &[
-        (CompartmentKind::Patient, &SP_923),
-        (CompartmentKind::Patient, &SP_924),
-        (CompartmentKind::Patient, &SP_929),
-        (CompartmentKind::Encounter, &SP_918),
-        (CompartmentKind::RelatedPerson, &SP_924),
-        (CompartmentKind::Practitioner, &SP_924),
-        (CompartmentKind::Device, &SP_919),
-    ],
-    /* MedicationDispense */
-    &[
-        (CompartmentKind::Patient, &SP_941),
-        (CompartmentKind::Patient, &SP_935),
-        (CompartmentKind::Patient, &SP_938),
-        (CompartmentKind::Practitioner, &SP_936),
-        (CompartmentKind::Practitioner, &SP_938),
-    ],
+    /* MedicationAdministration */ &[(CompartmentKind::Patient, &SP_923), (CompartmentKind::Patient, &SP_924), (CompartmentKind::Patient, &SP_929), (CompartmentKind::Encounter, &SP_918), (CompartmentKind::RelatedPerson, &SP_924), (CompartmentKind::Practitioner, &SP_924), (CompartmentKind::Device, &SP_919)],
+    /* MedicationDispense */ &[(CompartmentKind::Patient, &SP_941), (CompartmentKind::Patient, &SP_935), (CompartmentKind::Patient, &SP_938), (CompartmentKind::Practitioner, &SP_936), (CompartmentKind::Practitioner, &SP_938)],
     /* MedicationKnowledge */ &[],
-    /* MedicationRequest */
-    &[
-        (CompartmentKind::Patient, &SP_973),
-        (CompartmentKind::Encounter, &SP_962),
-        (CompartmentKind::Practitioner, &SP_971),
-    ],
-    /* MedicationStatement */
-    &[
-        (CompartmentKind::Patient, &SP_984),
-        (CompartmentKind::RelatedPerson, &SP_982),
-        (CompartmentKind::Practitioner, &SP_982),
-    ],
+    /* MedicationRequest */ &[(CompartmentKind::Patient, &SP_973), (CompartmentKind::Encounter, &SP_962), (CompartmentKind::Practitioner, &SP_971)],
+    /* MedicationStatement */ &[(CompartmentKind::Patient, &SP_984), (CompartmentKind::RelatedPerson, &SP_982), (CompartmentKind::Practitioner, &SP_982)],
     /* MedicinalProduct */ &[],
     /* MedicinalProductAuthorization */ &[],
     /* MedicinalProductContraindication */ &[],
@@ -17161,130 +18932,41 @@ pub(crate) static COMPARTMENT_LINKS: [&[(CompartmentKind, &SearchParameter)]; RE
     /* MedicinalProductPharmaceutical */ &[],
     /* MedicinalProductUndesirableEffect */ &[],
     /* MessageDefinition */ &[],
-    /* MessageHeader */
-    &[
-        (CompartmentKind::Practitioner, &SP_1026),
-        (CompartmentKind::Practitioner, &SP_1019),
-        (CompartmentKind::Practitioner, &SP_1028),
-        (CompartmentKind::Practitioner, &SP_1023),
-        (CompartmentKind::Device, &SP_1032),
-    ],
+    /* MessageHeader */ &[(CompartmentKind::Practitioner, &SP_1026), (CompartmentKind::Practitioner, &SP_1019), (CompartmentKind::Practitioner, &SP_1028), (CompartmentKind::Practitioner, &SP_1023), (CompartmentKind::Device, &SP_1032)],
     /* MolecularSequence */ &[(CompartmentKind::Patient, &SP_1035)],
     /* NamingSystem */ &[],
-    /* NutritionOrder */
-    &[
-        (CompartmentKind::Patient, &SP_1067),
-        (CompartmentKind::Encounter, &SP_1061),
-        (CompartmentKind::Practitioner, &SP_1068),
-    ],
-    /* Observation */
-    &[
-        (CompartmentKind::Patient, &SP_1101),
-        (CompartmentKind::Patient, &SP_1098),
-        (CompartmentKind::Encounter, &SP_1088),
-        (CompartmentKind::RelatedPerson, &SP_1098),
-        (CompartmentKind::Practitioner, &SP_1098),
-        (CompartmentKind::Device, &SP_1101),
-        (CompartmentKind::Device, &SP_1086),
-    ],
+    /* NutritionOrder */ &[(CompartmentKind::Patient, &SP_1067), (CompartmentKind::Encounter, &SP_1061), (CompartmentKind::Practitioner, &SP_1068)],
+    /* Observation */ &[(CompartmentKind::Patient, &SP_1101), (CompartmentKind::Patient, &SP_1098), (CompartmentKind::Encounter, &SP_1088), (CompartmentKind::RelatedPerson, &SP_1098), (CompartmentKind::Practitioner, &SP_1098), (CompartmentKind::Device, &SP_1101), (CompartmentKind::Device, &SP_1086)],
     /* ObservationDefinition */ &[],
     /* OperationDefinition */ &[],
     /* OperationOutcome */ &[],
     /* Organization */ &[],
     /* OrganizationAffiliation */ &[],
     /* Parameters */ &[],
-    /* Patient */
-    &[
-        (CompartmentKind::Patient, &SP_1169),
-        (CompartmentKind::RelatedPerson, &SP_1169),
-        (CompartmentKind::Practitioner, &SP_1165),
-    ],
+    /* Patient */ &[(CompartmentKind::Patient, &SP_1169), (CompartmentKind::RelatedPerson, &SP_1169), (CompartmentKind::Practitioner, &SP_1165)],
     /* PaymentNotice */ &[(CompartmentKind::Practitioner, &SP_1179)],
     /* PaymentReconciliation */ &[(CompartmentKind::Practitioner, &SP_1189)],
-    /* Person */
-    &[
-        (CompartmentKind::Patient, &SP_1204),
-        (CompartmentKind::RelatedPerson, &SP_1201),
-        (CompartmentKind::Practitioner, &SP_1207),
-    ],
+    /* Person */ &[(CompartmentKind::Patient, &SP_1204), (CompartmentKind::RelatedPerson, &SP_1201), (CompartmentKind::Practitioner, &SP_1207)],
     /* PlanDefinition */ &[],
     /* Practitioner */ &[],
     /* PractitionerRole */ &[(CompartmentKind::Practitioner, &SP_1257)],
-    /* Procedure */
-    &[
-        (CompartmentKind::Patient, &SP_1272),
-        (CompartmentKind::Patient, &SP_1273),
-        (CompartmentKind::Encounter, &SP_1266),
-        (CompartmentKind::RelatedPerson, &SP_1273),
-        (CompartmentKind::Practitioner, &SP_1273),
-    ],
-    /* Provenance */
-    &[
-        (CompartmentKind::Patient, &SP_1283),
-        (CompartmentKind::RelatedPerson, &SP_1278),
-        (CompartmentKind::Practitioner, &SP_1278),
-        (CompartmentKind::Device, &SP_1278),
-    ],
+    /* Procedure */ &[(CompartmentKind::Patient, &SP_1272), (CompartmentKind::Patient, &SP_1273), (CompartmentKind::Encounter, &SP_1266), (CompartmentKind::RelatedPerson, &SP_1273), (CompartmentKind::Practitioner, &SP_1273)],
+    /* Provenance */ &[(CompartmentKind::Patient, &SP_1283), (CompartmentKind::RelatedPerson, &SP_1278), (CompartmentKind::Practitioner, &SP_1278), (CompartmentKind::Device, &SP_1278)],
     /* Questionnaire */ &[],
-    /* QuestionnaireResponse */
-    &[
-        (CompartmentKind::Patient, &SP_1315),
-        (CompartmentKind::Patient, &SP_1305),
-        (CompartmentKind::Encounter, &SP_1308),
-        (CompartmentKind::RelatedPerson, &SP_1305),
-        (CompartmentKind::RelatedPerson, &SP_1313),
-        (CompartmentKind::Practitioner, &SP_1305),
-        (CompartmentKind::Practitioner, &SP_1313),
-        (CompartmentKind::Device, &SP_1305),
-    ],
+    /* QuestionnaireResponse */ &[(CompartmentKind::Patient, &SP_1315), (CompartmentKind::Patient, &SP_1305), (CompartmentKind::Encounter, &SP_1308), (CompartmentKind::RelatedPerson, &SP_1305), (CompartmentKind::RelatedPerson, &SP_1313), (CompartmentKind::Practitioner, &SP_1305), (CompartmentKind::Practitioner, &SP_1313), (CompartmentKind::Device, &SP_1305)],
     /* RelatedPerson */ &[(CompartmentKind::Patient, &SP_1328)],
-    /* RequestGroup */
-    &[
-        (CompartmentKind::Patient, &SP_1346),
-        (CompartmentKind::Patient, &SP_1342),
-        (CompartmentKind::Encounter, &SP_1336),
-        (CompartmentKind::RelatedPerson, &SP_1342),
-        (CompartmentKind::Practitioner, &SP_1342),
-        (CompartmentKind::Practitioner, &SP_1333),
-        (CompartmentKind::Device, &SP_1333),
-    ],
+    /* RequestGroup */ &[(CompartmentKind::Patient, &SP_1346), (CompartmentKind::Patient, &SP_1342), (CompartmentKind::Encounter, &SP_1336), (CompartmentKind::RelatedPerson, &SP_1342), (CompartmentKind::Practitioner, &SP_1342), (CompartmentKind::Practitioner, &SP_1333), (CompartmentKind::Device, &SP_1333)],
     /* ResearchDefinition */ &[],
     /* ResearchElementDefinition */ &[],
     /* ResearchStudy */ &[(CompartmentKind::Practitioner, &SP_1394)],
     /* ResearchSubject */ &[(CompartmentKind::Patient, &SP_1402)],
-    /* RiskAssessment */
-    &[
-        (CompartmentKind::Patient, &SP_1415),
-        (CompartmentKind::Practitioner, &SP_1412),
-        (CompartmentKind::Device, &SP_1412),
-    ],
+    /* RiskAssessment */ &[(CompartmentKind::Patient, &SP_1415), (CompartmentKind::Practitioner, &SP_1412), (CompartmentKind::Device, &SP_1412)],
     /* RiskEvidenceSynthesis */ &[],
-    /* Schedule */
-    &[
-        (CompartmentKind::Patient, &SP_1431),
-        (CompartmentKind::RelatedPerson, &SP_1431),
-        (CompartmentKind::Practitioner, &SP_1431),
-        (CompartmentKind::Device, &SP_1431),
-    ],
+    /* Schedule */ &[(CompartmentKind::Patient, &SP_1431), (CompartmentKind::RelatedPerson, &SP_1431), (CompartmentKind::Practitioner, &SP_1431), (CompartmentKind::Device, &SP_1431)],
     /* SearchParameter */ &[],
-    /* ServiceRequest */
-    &[
-        (CompartmentKind::Patient, &SP_1474),
-        (CompartmentKind::Patient, &SP_1466),
-        (CompartmentKind::Encounter, &SP_1459),
-        (CompartmentKind::RelatedPerson, &SP_1466),
-        (CompartmentKind::Practitioner, &SP_1466),
-        (CompartmentKind::Practitioner, &SP_1470),
-        (CompartmentKind::Device, &SP_1466),
-        (CompartmentKind::Device, &SP_1470),
-    ],
+    /* ServiceRequest */ &[(CompartmentKind::Patient, &SP_1474), (CompartmentKind::Patient, &SP_1466), (CompartmentKind::Encounter, &SP_1459), (CompartmentKind::RelatedPerson, &SP_1466), (CompartmentKind::Practitioner, &SP_1466), (CompartmentKind::Practitioner, &SP_1470), (CompartmentKind::Device, &SP_1466), (CompartmentKind::Device, &SP_1470)],
     /* Slot */ &[],
-    /* Specimen */
-    &[
-        (CompartmentKind::Patient, &SP_1493),
-        (CompartmentKind::Practitioner, &SP_1486),
-        (CompartmentKind::Device, &SP_1493),
-    ],
+    /* Specimen */ &[(CompartmentKind::Patient, &SP_1493), (CompartmentKind::Practitioner, &SP_1486), (CompartmentKind::Device, &SP_1493)],
     /* SpecimenDefinition */ &[],
     /* StructureDefinition */ &[],
     /* StructureMap */ &[],
@@ -17296,31 +18978,15 @@ pub(crate) static COMPARTMENT_LINKS: [&[(CompartmentKind, &SearchParameter)]; RE
     /* SubstanceReferenceInformation */ &[],
     /* SubstanceSourceMaterial */ &[],
     /* SubstanceSpecification */ &[],
-    /* SupplyDelivery */
-    &[
-        (CompartmentKind::Patient, &SP_1551),
-        (CompartmentKind::Practitioner, &SP_1554),
-        (CompartmentKind::Practitioner, &SP_1552),
-    ],
-    /* SupplyRequest */
-    &[
-        (CompartmentKind::Patient, &SP_1560),
-        (CompartmentKind::RelatedPerson, &SP_1558),
-        (CompartmentKind::Practitioner, &SP_1558),
-        (CompartmentKind::Device, &SP_1558),
-    ],
+    /* SupplyDelivery */ &[(CompartmentKind::Patient, &SP_1551), (CompartmentKind::Practitioner, &SP_1554), (CompartmentKind::Practitioner, &SP_1552)],
+    /* SupplyRequest */ &[(CompartmentKind::Patient, &SP_1560), (CompartmentKind::RelatedPerson, &SP_1558), (CompartmentKind::Practitioner, &SP_1558), (CompartmentKind::Device, &SP_1558)],
     /* Task */ &[],
     /* TerminologyCapabilities */ &[],
     /* TestReport */ &[],
     /* TestScript */ &[],
     /* ValueSet */ &[],
     /* VerificationResult */ &[],
-    /* VisionPrescription */
-    &[
-        (CompartmentKind::Patient, &SP_1633),
-        (CompartmentKind::Encounter, &SP_1631),
-        (CompartmentKind::Practitioner, &SP_1634),
-    ],
+    /* VisionPrescription */ &[(CompartmentKind::Patient, &SP_1633), (CompartmentKind::Encounter, &SP_1631), (CompartmentKind::Practitioner, &SP_1634)],
 ];
 
 // SearchParameters not compiled, with the reason ((base, code): reason):
