@@ -8,6 +8,10 @@
     clippy::indexing_slicing,
     reason = "benchmark set-up"
 )]
+#![allow(
+    missing_docs,
+    reason = "criterion's macros generate undocumented items"
+)]
 
 use std::hint::black_box;
 

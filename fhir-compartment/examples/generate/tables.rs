@@ -601,7 +601,7 @@ impl Compiler<'_> {
                 } else {
                     path
                 };
-                Ok((declared == t).then(|| (steps, State::Typed(declared))))
+                Ok((declared == t).then_some((steps, State::Typed(declared))))
             }
             State::AnyResource | State::Mixed => {
                 Err(format!("`as {t}` on a value of unknown type"))
