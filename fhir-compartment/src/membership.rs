@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::bundle::{BundleIndex, entries};
-use crate::generated::tables::{COMPARTMENT_LINKS, RESOURCE_TYPE_COUNT};
+use crate::generated::tables::COMPARTMENT_LINKS;
 use crate::path::{ParameterKind, SearchParameter, search_parameter};
 use crate::reference::{Reference, ServerBases, is_valid_id};
 use crate::{Compartment, CompartmentKind, Error, ResourceType};
@@ -141,6 +141,25 @@ impl Config {
 
 type Link = (CompartmentKind, &'static SearchParameter);
 
+/// The generated definitions, per resource type, with or without `Patient.link`.
+fn published_links(patient_links: bool) -> Vec<Vec<Link>> {
+    let is_patient_link = |(kind, parameter): &&Link| {
+        *kind == CompartmentKind::Patient
+            && parameter.base == Some(ResourceType::Patient)
+            && parameter.code == "link"
+    };
+    COMPARTMENT_LINKS
+        .iter()
+        .map(|links| {
+            links
+                .iter()
+                .filter(|l| patient_links || !is_patient_link(l))
+                .copied()
+                .collect()
+        })
+        .collect()
+}
+
 /// Compiled compartment membership. Build once ([`Config::build`]) and share; evaluation does
 /// no parsing beyond the references it meets and no I/O.
 ///
@@ -169,19 +188,7 @@ impl Compartments {
     /// The published R4 definitions with the defaults of [`Config`].
     pub fn r4() -> Compartments {
         Compartments {
-            links: COMPARTMENT_LINKS
-                .iter()
-                .map(|l| {
-                    l.iter()
-                        .filter(|(k, p)| {
-                            !(*k == CompartmentKind::Patient
-                                && p.code == "link"
-                                && p.base == Some(ResourceType::Patient))
-                        })
-                        .copied()
-                        .collect()
-                })
-                .collect(),
+            links: published_links(false),
             bases: ServerBases::default(),
         }
     }
@@ -372,8 +379,6 @@ pub(crate) fn resource_type_of(resource: &Value) -> Result<ResourceType, Error> 
         .ok_or_else(|| Error::NotAResource("no `resourceType`".to_owned()))?;
     ResourceType::from_name(name).ok_or_else(|| Error::UnknownResourceType(name.to_owned()))
 }
-
-const _: () = assert!(RESOURCE_TYPE_COUNT > 0);
 
 #[cfg(test)]
 mod tests {

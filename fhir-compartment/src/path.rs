@@ -366,9 +366,14 @@ mod tests {
             eval(ResourceType::Bundle, "composition", &b),
             [json!({"id": "a"})]
         );
+        let url =
+            "http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName";
         let p = json!({"resourceType": "Patient", "extension": [
-            {"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", "valueString": "M"}]});
-        let _ = eval(ResourceType::Patient, "mothersMaidenName", &p);
+            {"url": "http://other", "valueString": "N"}, {"url": url, "valueString": "M"}]});
+        assert_eq!(
+            eval(ResourceType::Patient, "mothersMaidenName", &p),
+            [json!({"url": url, "valueString": "M"})]
+        );
     }
 
     #[test]
