@@ -2,6 +2,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod decision;
+mod error;
+mod grammar;
+mod negotiate;
+mod permissions;
+mod query;
+mod request;
 mod resource_type;
+mod scope_set;
 
+pub use decision::{Clause, Decision, Denial, DenyReason, Grant, Permit};
+pub use error::{Error, ScopeErrorKind};
+pub use grammar::{
+    Identity, LaunchScope, Level, OPENID_PREFIX, ParseOptions, Prefix, ResourceScope, SMART_PREFIX,
+    Scope,
+};
+pub use permissions::{Permissions, Syntax};
+pub use query::{Parameter, Query, Token, Value};
+pub use request::{Context, Interaction, Request};
 pub use resource_type::{ResourceType, UnknownResourceType};
+pub use scope_set::{Lenient, ScopeSet};

@@ -687,7 +687,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = Vec::with_capacity(b.len() + 1);
         current.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
-            let substitute = previous.get(j).map_or(usize::MAX, |d| d + usize::from(ca != *cb));
+            let substitute = previous
+                .get(j)
+                .map_or(usize::MAX, |d| d + usize::from(ca != *cb));
             let delete = previous.get(j + 1).map_or(usize::MAX, |d| d + 1);
             let insert = current.last().map_or(usize::MAX, |d| d + 1);
             current.push(substitute.min(delete).min(insert));

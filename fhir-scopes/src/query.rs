@@ -1,0 +1,768 @@
+//! Search-parameter queries: the `?name=value&...` suffix of a granular scope, and the query
+//! of a search request, parsed with FHIR search syntax.
+//!
+//! Each `name=value` item is split on the first `=`, both halves are percent-decoded once,
+//! and the value is split on unescaped `,` into alternatives (an OR). A token alternative
+//! splits on its first unescaped `|` into system and code. FHIR's backslash escapes (`\,`,
+//! `\|`, `\$`, `\\`) stay in the decoded text and are removed only when a token is read.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+use crate::error::ScopeErrorKind;
+
+/// Whether the query belongs to a scope (strict) or to a search request (anything FHIR allows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A granular scope; `experimental` enables modifiers, chains, `_include`, `_has`, `_filter`.
+    Scope { experimental: bool },
+    /// The query of a search request.
+    Request,
+}
+
+/// Parameters that shape a result set rather than select resources.
+const RESULT_PARAMETERS: [&str; 9] = [
+    "_contained",
+    "_containedType",
+    "_count",
+    "_elements",
+    "_format",
+    "_pretty",
+    "_sort",
+    "_summary",
+    "_total",
+];
+
+/// A parsed query: parameters in the order written, each with its alternatives.
+///
+/// ```
+/// use fhir_scopes::Query;
+///
+/// let query = Query::parse("category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory,vital-signs")?;
+/// let category = query.parameters().next().unwrap();
+/// assert_eq!(category.name(), "category");
+/// let tokens: Vec<_> = category.values().map(|v| v.token()).collect();
+/// assert_eq!(tokens[0].system().as_deref(), Some("http://terminology.hl7.org/CodeSystem/observation-category"));
+/// assert_eq!(tokens[0].code(), "laboratory");
+/// assert_eq!(tokens[1].system(), None);
+/// # Ok::<(), fhir_scopes::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Query {
+    /// The query as written, without the leading `?`.
+    raw: Box<str>,
+    parameters: Vec<ParameterEntry>,
+    values: Vec<ValueEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ParameterEntry {
+    name: Text,
+    values: Range<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ValueEntry {
+    text: Text,
+    /// Offset of the first unescaped `|` in the decoded text.
+    bar: Option<u32>,
+}
+
+/// Decoded text: a span of the raw query when decoding changed nothing, else owned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Text {
+    Span(u32, u32),
+    Owned(Box<str>),
+}
+
+/// A syntax error inside a query: offset within the query text and what was wrong.
+pub(crate) type QueryError = (usize, ScopeErrorKind);
+
+impl Query {
+    /// Parses the query of a search request (without the leading `?`), accepting every
+    /// parameter FHIR search allows. An empty string is an empty query.
+    pub fn parse(raw: &str) -> Result<Query, crate::Error> {
+        if raw.is_empty() {
+            return Ok(Query::empty());
+        }
+        Query::parse_in(raw, Mode::Request).map_err(|(position, kind)| crate::Error::Scope {
+            scope: raw.to_owned(),
+            position,
+            kind,
+        })
+    }
+
+    pub(crate) fn empty() -> Query {
+        Query {
+            raw: Box::from(""),
+            parameters: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(crate) fn parse_in(raw: &str, mode: Mode) -> Result<Query, QueryError> {
+        if raw.is_empty() {
+            return Err((0, ScopeErrorKind::EmptyQuery));
+        }
+        if raw.len() > u32::MAX as usize {
+            return Err((0, ScopeErrorKind::InvalidParameter("query too long")));
+        }
+        let items = raw.split('&').count();
+        let mut query = Query {
+            raw: Box::from(raw),
+            parameters: Vec::with_capacity(items),
+            values: Vec::with_capacity(items),
+        };
+        let mut start = 0;
+        for item in raw.split('&') {
+            query.push_item(raw, item, start, mode)?;
+            start += item.len() + 1;
+        }
+        Ok(query)
+    }
+
+    fn push_item(
+        &mut self,
+        raw: &str,
+        item: &str,
+        start: usize,
+        mode: Mode,
+    ) -> Result<(), QueryError> {
+        let strict = mode != Mode::Request;
+        if item.is_empty() {
+            return Err((
+                start,
+                ScopeErrorKind::InvalidParameter("empty parameter between `&`"),
+            ));
+        }
+        let Some((name_raw, value_raw)) = item.split_once('=') else {
+            return Err((
+                start + item.len(),
+                ScopeErrorKind::InvalidParameter(
+                    "expected `=` and a value after the parameter name",
+                ),
+            ));
+        };
+        if name_raw.is_empty() {
+            return Err((
+                start,
+                ScopeErrorKind::InvalidParameter("empty parameter name"),
+            ));
+        }
+        let name = decode(start, name_raw)?;
+        let name_text = name.resolve(raw);
+        check_name(name_text, mode).map_err(|kind| (start, kind))?;
+        let value_start = start + name_raw.len() + 1;
+        if strict && value_raw.is_empty() {
+            return Err((
+                value_start,
+                ScopeErrorKind::InvalidParameter("empty parameter value"),
+            ));
+        }
+        let value = decode(value_start, value_raw)?;
+        let first = self.values.len();
+        match value {
+            Text::Span(from, _) => {
+                self.push_alternatives(value_raw, strict, value_start, |a, b| {
+                    Text::Span(from + a as u32, from + b as u32)
+                })?;
+            }
+            Text::Owned(decoded) => {
+                self.push_alternatives(&decoded, strict, value_start, |a, b| {
+                    Text::Owned(Box::from(&decoded[a..b]))
+                })?;
+            }
+        }
+        self.parameters.push(ParameterEntry {
+            name,
+            values: first as u32..self.values.len() as u32,
+        });
+        Ok(())
+    }
+
+    /// Splits a decoded value on unescaped commas and records each alternative.
+    fn push_alternatives(
+        &mut self,
+        decoded: &str,
+        strict: bool,
+        position: usize,
+        text: impl Fn(usize, usize) -> Text,
+    ) -> Result<(), QueryError> {
+        let bytes = decoded.as_bytes();
+        let mut begin = 0;
+        let mut bar = None;
+        let mut index = 0;
+        while index <= bytes.len() {
+            match bytes.get(index) {
+                Some(b'\\') => {
+                    if index + 1 >= bytes.len() {
+                        return Err((
+                            position,
+                            ScopeErrorKind::InvalidParameter("a `\\` must escape a character"),
+                        ));
+                    }
+                    index += 2;
+                    continue;
+                }
+                Some(b'|') if bar.is_none() => bar = Some((index - begin) as u32),
+                Some(b',') | None => {
+                    if strict && index == begin {
+                        return Err((
+                            position,
+                            ScopeErrorKind::InvalidParameter("empty alternative in a `,` list"),
+                        ));
+                    }
+                    self.values.push(ValueEntry {
+                        text: text(begin, index),
+                        bar,
+                    });
+                    begin = index + 1;
+                    bar = None;
+                }
+                Some(_) => {}
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+
+    /// The query as written, without the leading `?`.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Whether the query has no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.parameters.is_empty()
+    }
+
+    /// The parameters in the order written.
+    pub fn parameters(&self) -> impl ExactSizeIterator<Item = Parameter<'_>> + '_ {
+        self.parameters
+            .iter()
+            .map(move |entry| Parameter { query: self, entry })
+    }
+
+    /// The first parameter with this exact name (modifier included), if any.
+    pub fn parameter(&self, name: &str) -> Option<Parameter<'_>> {
+        self.parameters().find(|p| p.name() == name)
+    }
+
+    fn text<'a>(&'a self, text: &'a Text) -> &'a str {
+        text.resolve(&self.raw)
+    }
+
+    /// The query with parameters sorted by name, alternatives sorted and deduplicated,
+    /// repeated identical parameters removed, and percent-encoding reduced to what the scope
+    /// grammar needs. Two queries that select the same resources by the same tests normalise
+    /// to the same text.
+    pub(crate) fn normalized(&self) -> Query {
+        let mut items: Vec<(String, Vec<&str>)> = self
+            .parameters()
+            .map(|p| {
+                let mut values: Vec<&str> = p.values().map(|v| v.as_str()).collect();
+                values.sort_unstable();
+                values.dedup();
+                (p.name().to_owned(), values)
+            })
+            .collect();
+        items.sort();
+        items.dedup();
+        let mut text = String::new();
+        for (index, (name, values)) in items.iter().enumerate() {
+            if index > 0 {
+                text.push('&');
+            }
+            text.extend(utf8_percent_encode(name, ENCODE));
+            text.push('=');
+            for (index, value) in values.iter().enumerate() {
+                if index > 0 {
+                    text.push(',');
+                }
+                text.extend(utf8_percent_encode(value, ENCODE));
+            }
+        }
+        // Re-parsing text we just wrote from parsed parts cannot fail; fall back to a copy
+        // rather than panic if it ever did.
+        Query::parse_in(&text, Mode::Scope { experimental: true }).unwrap_or_else(|_| self.clone())
+    }
+
+    /// Whether every parameter of `self` is implied by `other`: for each of ours, `other`
+    /// has the same parameter with alternatives that are a subset of ours. Then every
+    /// resource `other` selects, `self` selects too.
+    pub(crate) fn is_implied_by(&self, other: &Query) -> bool {
+        self.parameters().all(|mine| {
+            other.parameters().any(|theirs| {
+                theirs.name() == mine.name()
+                    && theirs
+                        .values()
+                        .all(|v| mine.values().any(|w| w.as_str() == v.as_str()))
+            })
+        })
+    }
+
+    /// When both queries name the same parameters, each once, and differ in the alternatives
+    /// of exactly one of them, the query with that parameter's alternatives united: it
+    /// selects exactly what either query selects.
+    pub(crate) fn merge_alternatives(&self, other: &Query) -> Option<Query> {
+        fn names(query: &Query) -> Vec<&str> {
+            let mut names: Vec<&str> = query.parameters().map(|p| p.name()).collect();
+            names.sort_unstable();
+            names
+        }
+        fn alternatives(parameter: Parameter<'_>) -> Vec<&str> {
+            let mut values: Vec<&str> = parameter.values().map(|v| v.as_str()).collect();
+            values.sort_unstable();
+            values.dedup();
+            values
+        }
+        let mine = names(self);
+        if mine != names(other) || mine.windows(2).any(|w| w.first() == w.last()) {
+            return None;
+        }
+        let mut differing = None;
+        for parameter in self.parameters() {
+            let theirs = other.parameter(parameter.name())?;
+            if alternatives(parameter) != alternatives(theirs) {
+                if differing.is_some() {
+                    return None;
+                }
+                differing = Some(parameter.name());
+            }
+        }
+        let differing = differing?;
+        let mut text = String::new();
+        for parameter in self.parameters() {
+            if !text.is_empty() {
+                text.push('&');
+            }
+            text.extend(utf8_percent_encode(parameter.name(), ENCODE));
+            text.push('=');
+            let mut values = alternatives(parameter);
+            if parameter.name() == differing {
+                values.extend(
+                    other
+                        .parameter(differing)
+                        .map(alternatives)
+                        .unwrap_or_default(),
+                );
+            }
+            for (index, value) in values.iter().enumerate() {
+                if index > 0 {
+                    text.push(',');
+                }
+                text.extend(utf8_percent_encode(value, ENCODE));
+            }
+        }
+        Query::parse_in(&text, Mode::Scope { experimental: true })
+            .ok()
+            .map(|q| q.normalized())
+    }
+
+    /// The parameters of both queries (an AND), as one query.
+    pub(crate) fn and(&self, other: &Query) -> Query {
+        if self.is_empty() {
+            return other.clone();
+        }
+        if other.is_empty() {
+            return self.clone();
+        }
+        let text = format!("{}&{}", self.raw, other.raw);
+        Query::parse_in(&text, Mode::Scope { experimental: true })
+            .map(|q| q.normalized())
+            .unwrap_or_else(|_| self.clone())
+    }
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl fmt::Debug for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.parameters()).finish()
+    }
+}
+
+/// What the normal form percent-encodes: what RFC 6749 forbids in a scope, plus the
+/// characters that delimit a query or introduce an escape.
+const ENCODE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'%')
+    .add(b'&')
+    .add(b'\\')
+    .add(b'=')
+    .add(b'?');
+
+/// One `name=value` item of a [`Query`].
+#[derive(Clone, Copy)]
+pub struct Parameter<'a> {
+    query: &'a Query,
+    entry: &'a ParameterEntry,
+}
+
+impl<'a> Parameter<'a> {
+    /// The decoded name as written, modifier and chain included (`code:in`, `patient.name`).
+    pub fn name(&self) -> &'a str {
+        self.query.text(&self.entry.name)
+    }
+
+    /// The name without modifier or chain.
+    pub fn code(&self) -> &'a str {
+        let name = self.name();
+        name.split([':', '.']).next().unwrap_or(name)
+    }
+
+    /// The modifier after `:`, if any (`exact`, `in`, `not`, ...).
+    pub fn modifier(&self) -> Option<&'a str> {
+        let (_, rest) = self.name().split_once(':')?;
+        Some(rest.split('.').next().unwrap_or(rest))
+    }
+
+    /// The alternatives of the value: the parameter matches when any of them matches.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = Value<'a>> + 'a {
+        let query = self.query;
+        let range = self.entry.values.start as usize..self.entry.values.end as usize;
+        query
+            .values
+            .get(range)
+            .unwrap_or_default()
+            .iter()
+            .map(move |entry| Value {
+                text: query.text(&entry.text),
+                bar: entry.bar,
+            })
+    }
+}
+
+impl fmt::Debug for Parameter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parameter")
+            .field("name", &self.name())
+            .field("values", &self.values().map(|v| v.text).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One alternative of a parameter value, percent-decoded, FHIR escapes kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Value<'a> {
+    text: &'a str,
+    bar: Option<u32>,
+}
+
+impl<'a> Value<'a> {
+    /// The decoded text, with FHIR escapes (`\,`, `\|`) still in place.
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// The value read as a token: `system|code`, `|code` (no system), `system|` (any code)
+    /// or `code` (any system).
+    pub fn token(&self) -> Token<'a> {
+        match self.bar {
+            Some(bar) => {
+                let bar = bar as usize;
+                Token {
+                    system: Some(self.text.get(..bar).unwrap_or_default()),
+                    code: self.text.get(bar + 1..).unwrap_or_default(),
+                }
+            }
+            None => Token {
+                system: None,
+                code: self.text,
+            },
+        }
+    }
+}
+
+/// A token search value: an optional system and a code, both still escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token<'a> {
+    system: Option<&'a str>,
+    code: &'a str,
+}
+
+impl<'a> Token<'a> {
+    /// The system: `None` when no `|` was written (any system matches), `Some("")` for
+    /// `|code` (only codes without a system match).
+    pub fn system(&self) -> Option<Cow<'a, str>> {
+        self.system.map(unescape)
+    }
+
+    /// The code; empty for `system|`, which matches any code in the system.
+    pub fn code(&self) -> Cow<'a, str> {
+        unescape(self.code)
+    }
+}
+
+/// Removes FHIR search escapes: `\x` becomes `x`.
+fn unescape(text: &str) -> Cow<'_, str> {
+    if !text.contains('\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl Text {
+    fn resolve<'a>(&'a self, raw: &'a str) -> &'a str {
+        match self {
+            Text::Span(from, to) => raw.get(*from as usize..*to as usize).unwrap_or_default(),
+            Text::Owned(text) => text,
+        }
+    }
+}
+
+/// Percent-decodes `part` (found at `offset` in the query) once, strictly.
+fn decode(offset: usize, part: &str) -> Result<Text, QueryError> {
+    let bytes = part.as_bytes();
+    let mut index = 0;
+    let mut escaped = false;
+    while let Some(byte) = bytes.get(index) {
+        if *byte == b'%' {
+            let hex = bytes.get(index + 1..index + 3).unwrap_or_default();
+            if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err((offset + index, ScopeErrorKind::PercentEncoding));
+            }
+            escaped = true;
+            index += 3;
+        } else {
+            index += 1;
+        }
+    }
+    if !escaped {
+        return Ok(Text::Span(offset as u32, (offset + part.len()) as u32));
+    }
+    percent_decode_str(part)
+        .decode_utf8()
+        .map(|decoded| Text::Owned(Box::from(decoded.as_ref())))
+        .map_err(|_| (offset, ScopeErrorKind::PercentEncoding))
+}
+
+/// Checks a decoded parameter name: its characters, and in a scope the features SMART allows.
+fn check_name(name: &str, mode: Mode) -> Result<(), ScopeErrorKind> {
+    let valid = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    if !valid {
+        return Err(ScopeErrorKind::InvalidParameter(
+            "a parameter name is letters, digits, `-` and `_`, optionally with `:modifier` or `.chain`",
+        ));
+    }
+    let Mode::Scope { experimental } = mode else {
+        return Ok(());
+    };
+    if RESULT_PARAMETERS.contains(&name.split(':').next().unwrap_or(name)) {
+        return Err(ScopeErrorKind::ResultParameter {
+            name: name.to_owned(),
+        });
+    }
+    if experimental {
+        return Ok(());
+    }
+    let feature = if name.starts_with("_has") {
+        Some("`_has`")
+    } else if name == "_filter" {
+        Some("`_filter`")
+    } else if name.starts_with("_include") || name.starts_with("_revinclude") {
+        Some("`_include`/`_revinclude`")
+    } else if name.contains(':') {
+        Some("a search modifier")
+    } else if name.contains('.') {
+        Some("a chained search")
+    } else {
+        None
+    };
+    match feature {
+        Some(feature) => Err(ScopeErrorKind::ExperimentalParameter {
+            name: name.to_owned(),
+            feature,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_query(raw: &str) -> Result<Query, QueryError> {
+        Query::parse_in(
+            raw,
+            Mode::Scope {
+                experimental: false,
+            },
+        )
+    }
+
+    fn values(query: &Query) -> Vec<(String, Vec<String>)> {
+        query
+            .parameters()
+            .map(|p| {
+                (
+                    p.name().to_owned(),
+                    p.values().map(|v| v.as_str().to_owned()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn splits_items_alternatives_and_tokens() {
+        let query = scope_query("category=a|b,c&status=final").unwrap();
+        assert_eq!(
+            values(&query),
+            vec![
+                (
+                    "category".to_owned(),
+                    vec!["a|b".to_owned(), "c".to_owned()]
+                ),
+                ("status".to_owned(), vec!["final".to_owned()]),
+            ]
+        );
+        let first = query
+            .parameters()
+            .next()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .token();
+        assert_eq!(first.system().as_deref(), Some("a"));
+        assert_eq!(first.code(), "b");
+    }
+
+    #[test]
+    fn decodes_percent_encoding_once() {
+        let query = scope_query("code=http%3A%2F%2Floinc.org%7C1234-5%2525").unwrap();
+        let value = query.parameters().next().unwrap().values().next().unwrap();
+        assert_eq!(value.as_str(), "http://loinc.org|1234-5%25");
+        assert_eq!(value.token().code(), "1234-5%25");
+        // An encoded comma is an OR separator once decoded; an escaped one is literal.
+        let query = scope_query("code=a%2Cb&x=c%5C%2Cd").unwrap();
+        assert_eq!(
+            values(&query),
+            vec![
+                ("code".to_owned(), vec!["a".to_owned(), "b".to_owned()]),
+                ("x".to_owned(), vec!["c\\,d".to_owned()]),
+            ]
+        );
+        let x = query.parameter("x").unwrap().values().next().unwrap();
+        assert_eq!(x.token().code(), "c,d");
+    }
+
+    #[test]
+    fn rejects_malformed_items_with_positions() {
+        assert_eq!(
+            scope_query("").unwrap_err(),
+            (0, ScopeErrorKind::EmptyQuery)
+        );
+        assert_eq!(
+            scope_query("name").unwrap_err(),
+            (
+                4,
+                ScopeErrorKind::InvalidParameter(
+                    "expected `=` and a value after the parameter name"
+                )
+            )
+        );
+        assert_eq!(scope_query("a=1&&b=2").unwrap_err().0, 4);
+        assert_eq!(scope_query("a=").unwrap_err().0, 2);
+        assert_eq!(scope_query("=x").unwrap_err().0, 0);
+        assert_eq!(scope_query("a=1,,2").unwrap_err().0, 2);
+        assert_eq!(
+            scope_query("a=%zz").unwrap_err(),
+            (2, ScopeErrorKind::PercentEncoding)
+        );
+        assert_eq!(
+            scope_query("a=%ff").unwrap_err(),
+            (2, ScopeErrorKind::PercentEncoding)
+        );
+        assert_eq!(
+            scope_query("a=x%4").unwrap_err(),
+            (3, ScopeErrorKind::PercentEncoding)
+        );
+        assert_eq!(
+            scope_query("a=x%5C").unwrap_err().1.code(),
+            "invalid_parameter"
+        );
+    }
+
+    #[test]
+    fn experimental_features_need_opting_in() {
+        for name in [
+            "code:in",
+            "patient.birthdate",
+            "_has:Observation:patient:code",
+            "_filter",
+            "_include",
+            "_revinclude:iterate",
+        ] {
+            let text = format!("{name}=x");
+            assert_eq!(
+                scope_query(&text).unwrap_err().1.code(),
+                "experimental_parameter",
+                "{name}"
+            );
+            assert!(
+                Query::parse_in(&text, Mode::Scope { experimental: true }).is_ok(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            scope_query("_count=1").unwrap_err().1.code(),
+            "result_parameter"
+        );
+        assert_eq!(
+            scope_query("_elements=id").unwrap_err().1.code(),
+            "result_parameter"
+        );
+    }
+
+    #[test]
+    fn request_queries_accept_anything_fhir_does() {
+        let query = Query::parse("patient=123&code:in=http://x&_count=10&empty=").unwrap();
+        assert_eq!(query.parameters().len(), 4);
+        assert_eq!(query.parameter("code:in").unwrap().modifier(), Some("in"));
+        assert_eq!(query.parameter("code:in").unwrap().code(), "code");
+        assert!(Query::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn normal_form_sorts_and_deduplicates() {
+        let query = scope_query("status=final&category=b,a,b&status=final").unwrap();
+        assert_eq!(query.normalized().as_str(), "category=a,b&status=final");
+        let encoded = scope_query("code=a%20b%26c").unwrap();
+        assert_eq!(encoded.normalized().as_str(), "code=a%20b%26c");
+    }
+
+    #[test]
+    fn implication_is_alternative_subset() {
+        let broad = scope_query("category=a,b").unwrap();
+        let narrow = scope_query("category=a&status=final").unwrap();
+        assert!(broad.is_implied_by(&narrow));
+        assert!(!narrow.is_implied_by(&broad));
+        assert!(Query::empty().is_implied_by(&broad));
+    }
+}
