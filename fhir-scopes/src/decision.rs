@@ -144,6 +144,20 @@ pub enum DenyReason {
     NoPermissionNamed,
 }
 
+impl DenyReason {
+    /// A short, stable, snake_case name for the reason, for machine output.
+    pub fn code(self) -> &'static str {
+        match self {
+            DenyReason::NoResourceScopes => "no_resource_scopes",
+            DenyReason::NoScopeForType => "no_scope_for_type",
+            DenyReason::MissingPermission => "missing_permission",
+            DenyReason::NoPatientInContext => "no_patient_in_context",
+            DenyReason::LevelMismatch => "level_mismatch",
+            DenyReason::NoPermissionNamed => "no_permission_named",
+        }
+    }
+}
+
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = match self.resource_type {

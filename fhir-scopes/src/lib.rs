@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod content;
 mod decision;
 mod error;
 mod grammar;
@@ -10,6 +11,7 @@ mod permissions;
 mod query;
 mod request;
 mod resource_type;
+mod rest;
 mod scope_set;
 
 pub use decision::{Clause, Decision, Denial, DenyReason, Grant, Permit};
@@ -22,4 +24,5 @@ pub use permissions::{Permissions, Syntax};
 pub use query::{Parameter, Query, Token, Value};
 pub use request::{Context, Interaction, Request};
 pub use resource_type::{ResourceType, UnknownResourceType};
+pub use rest::RestRequest;
 pub use scope_set::{Lenient, ScopeSet};
