@@ -194,7 +194,7 @@ pub struct ResourceScope {
     pub(crate) permissions: Permissions,
     pub(crate) syntax: Syntax,
     pub(crate) prefix: Prefix,
-    pub(crate) query: Option<Box<Query>>,
+    pub(crate) query: Option<Query>,
 }
 
 impl ResourceScope {
@@ -244,7 +244,7 @@ impl ResourceScope {
     /// The granular search parameters, if any: all must match (AND), and each parameter
     /// matches when any of its alternatives does (OR).
     pub fn query(&self) -> Option<&Query> {
-        self.query.as_deref()
+        self.query.as_ref()
     }
 
     /// Whether this scope's resource type covers `resource_type` (`*` covers every type).
@@ -258,7 +258,7 @@ impl ResourceScope {
         ResourceScope {
             syntax: Syntax::V2,
             prefix: Prefix::None,
-            query: self.query.as_ref().map(|q| Box::new(q.normalized())),
+            query: self.query.as_ref().map(Query::normalized),
             ..self.clone()
         }
     }
@@ -376,11 +376,33 @@ impl fmt::Display for Scope {
 
 type ScopeError = (usize, ScopeErrorKind);
 
+/// Which bytes RFC 6749 allows in a scope token: `%x21 / %x23-5B / %x5D-7E`. A table, since
+/// every byte of every scope is checked on every request.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-bounds index fails the build"
+)]
+const SCOPE_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0x21;
+    while byte <= 0x7E {
+        // INVARIANT: `byte` stays within 0x21..=0x7E, inside the table.
+        table[byte] = byte != 0x22 && byte != 0x5C;
+        byte += 1;
+    }
+    table
+};
+
 fn parse(text: &str, options: &ParseOptions) -> Result<Scope, ScopeError> {
-    if let Some((position, c)) = text
-        .char_indices()
-        .find(|(_, c)| !matches!(*c as u32, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    // Bytes, not chars: every byte of a non-ASCII char fails the test anyway.
+    if let Some(position) = text
+        .bytes()
+        .position(|b| SCOPE_BYTES.get(usize::from(b)) != Some(&true))
     {
+        let c = text
+            .get(position..)
+            .and_then(|rest| rest.chars().next())
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
         return Err((position, ScopeErrorKind::InvalidCharacter(c)));
     }
     if text.is_empty() {
@@ -418,7 +440,11 @@ fn parse_smart(
     if let Some(identity) = Identity::ALL.into_iter().find(|i| i.as_str() == text) {
         return Ok(Some(Scope::Identity(identity, prefix)));
     }
-    let head = text.split(['/', '?']).next().unwrap_or(text);
+    let head = text
+        .bytes()
+        .position(|b| b == b'/' || b == b'?')
+        .and_then(|end| text.get(..end))
+        .unwrap_or(text);
     if head == "launch" {
         return parse_launch(text, offset, prefix).map(|launch| Some(Scope::Launch(launch)));
     }
@@ -466,12 +492,27 @@ fn parse_resource(
 ) -> Result<ResourceScope, ScopeError> {
     let type_start = level.as_str().len() + 1;
     let rest = text.get(type_start..).unwrap_or_default();
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (rest, None),
-    };
-    let (type_name, permissions) = match path.split_once('.') {
-        Some((type_name, permissions)) => (type_name, Some(permissions)),
+    // One scan for the first `?` and the first `.` before it.
+    let mut dot = None;
+    let mut question = None;
+    for (index, byte) in rest.bytes().enumerate() {
+        match byte {
+            b'.' if dot.is_none() => dot = Some(index),
+            b'?' => {
+                question = Some(index);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let path_end = question.unwrap_or(rest.len());
+    let path = rest.get(..path_end).unwrap_or_default();
+    let query = question.and_then(|q| rest.get(q + 1..));
+    let (type_name, permissions) = match dot {
+        Some(dot) => (
+            rest.get(..dot).unwrap_or_default(),
+            rest.get(dot + 1..path_end),
+        ),
         None => (path, None),
     };
     let resource_type = if type_name == "*" {
@@ -520,7 +561,7 @@ fn parse_resource(
             };
             let parsed = Query::parse_in(query, mode)
                 .map_err(|(at, kind)| (offset + query_start + at, kind))?;
-            Some(Box::new(parsed))
+            Some(parsed)
         }
     };
     Ok(ResourceScope {
@@ -583,12 +624,10 @@ fn parse_launch(text: &str, offset: usize, prefix: Prefix) -> Result<LaunchScope
 
 /// Resolves the lowercase type name of `launch/<type>`.
 fn launch_type(name: &str) -> Result<ResourceType, ScopeErrorKind> {
-    let found = ResourceType::ALL
-        .iter()
-        .copied()
-        .find(|t| t.as_str().eq_ignore_ascii_case(name));
-    match found {
-        Some(t) if name.bytes().all(|b| !b.is_ascii_uppercase()) => Ok(t),
+    if let Some(t) = ResourceType::from_lowercase(name) {
+        return Ok(t);
+    }
+    match ResourceType::from_lowercase(&name.to_ascii_lowercase()) {
         Some(t) => Err(ScopeErrorKind::LaunchTypeCase {
             expected: t.as_str().to_ascii_lowercase(),
         }),

@@ -183,7 +183,7 @@ fn resource_meet(a: &ResourceScope, b: &ResourceScope) -> Option<ResourceScope> 
         (Some(q), None) | (None, Some(q)) => Some(q.clone()),
         (Some(x), Some(y)) if x.is_implied_by(y) => Some(y.clone()),
         (Some(x), Some(y)) if y.is_implied_by(x) => Some(x.clone()),
-        (Some(x), Some(y)) => Some(Box::new(x.and(y))),
+        (Some(x), Some(y)) => Some(x.and(y)),
     };
     let mut meet = ResourceScope::new(a.level, resource_type, permissions);
     meet.query = query;

@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
@@ -54,21 +53,23 @@ const RESULT_PARAMETERS: [&str; 9] = [
 pub struct Query {
     /// The query as written, without the leading `?`.
     raw: Box<str>,
-    parameters: Vec<ParameterEntry>,
-    values: Vec<ValueEntry>,
+    /// Each parameter's name followed by its values, in the order written: one allocation
+    /// for the whole structure, since scopes are parsed on every request.
+    entries: Vec<Entry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ParameterEntry {
-    name: Text,
-    values: Range<u32>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ValueEntry {
+struct Entry {
     text: Text,
-    /// Offset of the first unescaped `|` in the decoded text.
-    bar: Option<u32>,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    /// A parameter name, followed by this many value entries.
+    Name { values: u32 },
+    /// One alternative of a value, with the offset of its first unescaped `|`.
+    Value { bar: Option<u32> },
 }
 
 /// Decoded text: a span of the raw query when decoding changed nothing, else owned.
@@ -98,8 +99,7 @@ impl Query {
     pub(crate) fn empty() -> Query {
         Query {
             raw: Box::from(""),
-            parameters: Vec::new(),
-            values: Vec::new(),
+            entries: Vec::new(),
         }
     }
 
@@ -110,92 +110,110 @@ impl Query {
         if raw.len() > u32::MAX as usize {
             return Err((0, ScopeErrorKind::InvalidParameter("query too long")));
         }
-        let items = raw.split('&').count();
         let mut query = Query {
             raw: Box::from(raw),
-            parameters: Vec::with_capacity(items),
-            values: Vec::with_capacity(items),
+            entries: Vec::with_capacity(4),
         };
+        let bytes = raw.as_bytes();
         let mut start = 0;
-        for item in raw.split('&') {
-            query.push_item(raw, item, start, mode)?;
-            start += item.len() + 1;
+        loop {
+            let rest = bytes.get(start..).unwrap_or_default();
+            let end = rest
+                .iter()
+                .position(|b| *b == b'&')
+                .map_or(bytes.len(), |p| start + p);
+            query.push_item(raw, start, end, mode)?;
+            if end == bytes.len() {
+                return Ok(query);
+            }
+            start = end + 1;
         }
-        Ok(query)
     }
 
+    /// Parses the item `raw[start..end]`: one pass over the name, one over the value (a
+    /// second only when the value is percent-encoded and must be decoded first).
     fn push_item(
         &mut self,
         raw: &str,
-        item: &str,
         start: usize,
+        end: usize,
         mode: Mode,
     ) -> Result<(), QueryError> {
         let strict = mode != Mode::Request;
+        let item = raw.as_bytes().get(start..end).unwrap_or_default();
         if item.is_empty() {
             return Err((
                 start,
                 ScopeErrorKind::InvalidParameter("empty parameter between `&`"),
             ));
         }
-        let Some((name_raw, value_raw)) = item.split_once('=') else {
+        let Some(equals) = item.iter().position(|b| *b == b'=') else {
             return Err((
-                start + item.len(),
+                end,
                 ScopeErrorKind::InvalidParameter(
                     "expected `=` and a value after the parameter name",
                 ),
             ));
         };
-        if name_raw.is_empty() {
+        if equals == 0 {
             return Err((
                 start,
                 ScopeErrorKind::InvalidParameter("empty parameter name"),
             ));
         }
-        let name = decode(start, name_raw)?;
-        let name_text = name.resolve(raw);
-        check_name(name_text, mode).map_err(|kind| (start, kind))?;
-        let value_start = start + name_raw.len() + 1;
-        if strict && value_raw.is_empty() {
+        let name_end = start + equals;
+        let name = if item.get(..equals).unwrap_or_default().contains(&b'%') {
+            decode(raw, start, name_end)?
+        } else {
+            Text::Span(start as u32, name_end as u32)
+        };
+        check_name(name.resolve(raw), mode).map_err(|kind| (start, kind))?;
+        let value_start = name_end + 1;
+        if strict && value_start == end {
             return Err((
                 value_start,
                 ScopeErrorKind::InvalidParameter("empty parameter value"),
             ));
         }
-        let value = decode(value_start, value_raw)?;
-        let first = self.values.len();
-        match value {
-            Text::Span(from, _) => {
-                self.push_alternatives(value_raw, strict, value_start, |a, b| {
-                    Text::Span(from + a as u32, from + b as u32)
-                })?;
-            }
-            Text::Owned(decoded) => {
-                self.push_alternatives(&decoded, strict, value_start, |a, b| {
-                    Text::Owned(Box::from(&decoded[a..b]))
-                })?;
-            }
-        }
-        self.parameters.push(ParameterEntry {
-            name,
-            values: first as u32..self.values.len() as u32,
+        let name_index = self.entries.len();
+        self.entries.push(Entry {
+            text: name,
+            kind: Kind::Name { values: 0 },
         });
+        let value = raw.as_bytes().get(value_start..end).unwrap_or_default();
+        if value.contains(&b'%') {
+            let Text::Owned(decoded) = decode(raw, value_start, end)? else {
+                return Err((value_start, ScopeErrorKind::PercentEncoding));
+            };
+            self.push_alternatives(decoded.as_bytes(), strict, value_start, |a, b| {
+                Text::Owned(Box::from(decoded.get(a..b).unwrap_or_default()))
+            })?;
+        } else {
+            let base = value_start as u32;
+            self.push_alternatives(value, strict, value_start, |a, b| {
+                Text::Span(base + a as u32, base + b as u32)
+            })?;
+        }
+        let values = (self.entries.len() - name_index - 1) as u32;
+        if let Some(entry) = self.entries.get_mut(name_index) {
+            entry.kind = Kind::Name { values };
+        }
         Ok(())
     }
 
-    /// Splits a decoded value on unescaped commas and records each alternative.
+    /// Splits a decoded value on unescaped commas and records each alternative with the
+    /// offset of its first unescaped `|`.
     fn push_alternatives(
         &mut self,
-        decoded: &str,
+        bytes: &[u8],
         strict: bool,
         position: usize,
         text: impl Fn(usize, usize) -> Text,
     ) -> Result<(), QueryError> {
-        let bytes = decoded.as_bytes();
         let mut begin = 0;
         let mut bar = None;
         let mut index = 0;
-        while index <= bytes.len() {
+        loop {
             match bytes.get(index) {
                 Some(b'\\') => {
                     if index + 1 >= bytes.len() {
@@ -215,10 +233,13 @@ impl Query {
                             ScopeErrorKind::InvalidParameter("empty alternative in a `,` list"),
                         ));
                     }
-                    self.values.push(ValueEntry {
+                    self.entries.push(Entry {
                         text: text(begin, index),
-                        bar,
+                        kind: Kind::Value { bar },
                     });
+                    if index >= bytes.len() {
+                        return Ok(());
+                    }
                     begin = index + 1;
                     bar = None;
                 }
@@ -226,7 +247,6 @@ impl Query {
             }
             index += 1;
         }
-        Ok(())
     }
 
     /// The query as written, without the leading `?`.
@@ -236,14 +256,22 @@ impl Query {
 
     /// Whether the query has no parameters.
     pub fn is_empty(&self) -> bool {
-        self.parameters.is_empty()
+        self.entries.is_empty()
     }
 
     /// The parameters in the order written.
-    pub fn parameters(&self) -> impl ExactSizeIterator<Item = Parameter<'_>> + '_ {
-        self.parameters
+    pub fn parameters(&self) -> impl Iterator<Item = Parameter<'_>> + '_ {
+        self.entries
             .iter()
-            .map(move |entry| Parameter { query: self, entry })
+            .enumerate()
+            .filter_map(move |(index, entry)| match entry.kind {
+                Kind::Name { values } => Some(Parameter {
+                    query: self,
+                    index,
+                    values,
+                }),
+                Kind::Value { .. } => None,
+            })
     }
 
     /// The first parameter with this exact name (modifier included), if any.
@@ -404,13 +432,18 @@ const ENCODE: &AsciiSet = &CONTROLS
 #[derive(Clone, Copy)]
 pub struct Parameter<'a> {
     query: &'a Query,
-    entry: &'a ParameterEntry,
+    /// The index of the name entry.
+    index: usize,
+    values: u32,
 }
 
 impl<'a> Parameter<'a> {
     /// The decoded name as written, modifier and chain included (`code:in`, `patient.name`).
     pub fn name(&self) -> &'a str {
-        self.query.text(&self.entry.name)
+        self.query
+            .entries
+            .get(self.index)
+            .map_or("", |entry| self.query.text(&entry.text))
     }
 
     /// The name without modifier or chain.
@@ -428,15 +461,18 @@ impl<'a> Parameter<'a> {
     /// The alternatives of the value: the parameter matches when any of them matches.
     pub fn values(&self) -> impl ExactSizeIterator<Item = Value<'a>> + 'a {
         let query = self.query;
-        let range = self.entry.values.start as usize..self.entry.values.end as usize;
+        let range = self.index + 1..self.index + 1 + self.values as usize;
         query
-            .values
+            .entries
             .get(range)
             .unwrap_or_default()
             .iter()
             .map(move |entry| Value {
                 text: query.text(&entry.text),
-                bar: entry.bar,
+                bar: match entry.kind {
+                    Kind::Value { bar } => bar,
+                    Kind::Name { .. } => None,
+                },
             })
     }
 }
@@ -530,49 +566,53 @@ impl Text {
     }
 }
 
-/// Percent-decodes `part` (found at `offset` in the query) once, strictly.
-fn decode(offset: usize, part: &str) -> Result<Text, QueryError> {
+/// Percent-decodes `raw[start..end]` once, strictly: every `%` is followed by two hex
+/// digits and the result is UTF-8.
+fn decode(raw: &str, start: usize, end: usize) -> Result<Text, QueryError> {
+    let part = raw.get(start..end).unwrap_or_default();
     let bytes = part.as_bytes();
-    let mut index = 0;
-    let mut escaped = false;
-    while let Some(byte) = bytes.get(index) {
+    for (index, byte) in bytes.iter().enumerate() {
         if *byte == b'%' {
             let hex = bytes.get(index + 1..index + 3).unwrap_or_default();
             if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
-                return Err((offset + index, ScopeErrorKind::PercentEncoding));
+                return Err((start + index, ScopeErrorKind::PercentEncoding));
             }
-            escaped = true;
-            index += 3;
-        } else {
-            index += 1;
         }
-    }
-    if !escaped {
-        return Ok(Text::Span(offset as u32, (offset + part.len()) as u32));
     }
     percent_decode_str(part)
         .decode_utf8()
         .map(|decoded| Text::Owned(Box::from(decoded.as_ref())))
-        .map_err(|_| (offset, ScopeErrorKind::PercentEncoding))
+        .map_err(|_| (start, ScopeErrorKind::PercentEncoding))
 }
+
+const INVALID_NAME: ScopeErrorKind = ScopeErrorKind::InvalidParameter(
+    "a parameter name is letters, digits, `-` and `_`, optionally with `:modifier` or `.chain`",
+);
 
 /// Checks a decoded parameter name: its characters, and in a scope the features SMART allows.
 fn check_name(name: &str, mode: Mode) -> Result<(), ScopeErrorKind> {
-    let valid = name
+    let first_ok = name
         .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-    if !valid {
-        return Err(ScopeErrorKind::InvalidParameter(
-            "a parameter name is letters, digits, `-` and `_`, optionally with `:modifier` or `.chain`",
-        ));
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    let mut special = name.starts_with('_');
+    for b in name.bytes() {
+        match b {
+            b':' | b'.' => special = true,
+            b'_' | b'-' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return Err(INVALID_NAME),
+        }
+    }
+    if !first_ok {
+        return Err(INVALID_NAME);
     }
     let Mode::Scope { experimental } = mode else {
         return Ok(());
     };
+    if !special {
+        return Ok(());
+    }
     if RESULT_PARAMETERS.contains(&name.split(':').next().unwrap_or(name)) {
         return Err(ScopeErrorKind::ResultParameter {
             name: name.to_owned(),
@@ -743,7 +783,7 @@ mod tests {
     #[test]
     fn request_queries_accept_anything_fhir_does() {
         let query = Query::parse("patient=123&code:in=http://x&_count=10&empty=").unwrap();
-        assert_eq!(query.parameters().len(), 4);
+        assert_eq!(query.parameters().count(), 4);
         assert_eq!(query.parameter("code:in").unwrap().modifier(), Some("in"));
         assert_eq!(query.parameter("code:in").unwrap().code(), "code");
         assert!(Query::parse("").unwrap().is_empty());

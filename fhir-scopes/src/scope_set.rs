@@ -52,7 +52,8 @@ impl ScopeSet {
         if text.is_empty() {
             return Ok(ScopeSet::default());
         }
-        let mut scopes = Vec::with_capacity(text.bytes().filter(|b| *b == b' ').count() + 1);
+        // A guess, not a count: counting the spaces costs more than a rare reallocation.
+        let mut scopes = Vec::with_capacity(text.len() / 24 + 1);
         let mut position = 0;
         for part in text.split(' ') {
             if part.is_empty() {
@@ -294,7 +295,7 @@ fn merge_one_pair(atoms: &mut Vec<Atom>) -> bool {
             };
             if let Some(merged) = qa.merge_alternatives(qb) {
                 if let Some(target) = atoms.get_mut(i) {
-                    target.scope.query = Some(Box::new(merged));
+                    target.scope.query = Some(merged);
                 }
                 atoms.remove(j);
                 return true;
