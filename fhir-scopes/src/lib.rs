@@ -1,4 +1,15 @@
-//! SMART on FHIR scopes.
+#![doc = include_str!("../README.md")]
+//!
+//! # The public interface
+//!
+//! - Parsing: [`ScopeSet`] (a token's `scope`), [`Scope`] and its kinds ([`ResourceScope`],
+//!   [`LaunchScope`], [`Identity`]), [`ParseOptions`], [`Lenient`].
+//! - Decisions: [`ScopeSet::decide`] on a [`Request`] (or a [`RestRequest`] line), giving a
+//!   [`Decision`]: a [`Permit`] of [`Clause`]s of [`Grant`]s, or a [`Denial`].
+//! - Search syntax: [`Query`], [`Parameter`], [`Value`], [`Token`].
+//! - Vocabulary: [`ResourceType`], [`Permissions`], [`Syntax`], [`Level`], [`Context`],
+//!   [`Interaction`].
+//! - Errors: [`Error`], [`ScopeErrorKind`], [`UnknownResourceType`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
