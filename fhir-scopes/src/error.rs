@@ -66,6 +66,8 @@ pub enum ScopeErrorKind {
         /// The context as written.
         found: String,
     },
+    /// `patient?...`: a context not followed by `/`.
+    MissingSlash,
     /// A case variant of a defined scope, such as `OpenID` or `Launch/patient`.
     KeywordCase {
         /// The defined spelling.
@@ -124,6 +126,7 @@ impl ScopeErrorKind {
         match self {
             ScopeErrorKind::InvalidCharacter(_) => "invalid_character",
             ScopeErrorKind::ContextCase { .. } => "context_case",
+            ScopeErrorKind::MissingSlash => "missing_slash",
             ScopeErrorKind::KeywordCase { .. } => "keyword_case",
             ScopeErrorKind::UnknownResourceType(_) => "unknown_resource_type",
             ScopeErrorKind::MissingPermissions => "missing_permissions",
@@ -153,6 +156,9 @@ impl fmt::Display for ScopeErrorKind {
                 "context `{found}` must be lowercase; did you mean `{}`?",
                 found.to_ascii_lowercase()
             ),
+            ScopeErrorKind::MissingSlash => {
+                f.write_str("expected `/` and a resource type after the context")
+            }
             ScopeErrorKind::KeywordCase { expected } => {
                 write!(f, "scopes are case-sensitive; did you mean `{expected}`?")
             }

@@ -106,6 +106,17 @@ impl Identity {
         Identity::OnlineAccess,
     ];
 
+    fn from_name(name: &str) -> Option<Identity> {
+        match name {
+            "openid" => Some(Identity::OpenId),
+            "fhirUser" => Some(Identity::FhirUser),
+            "profile" => Some(Identity::Profile),
+            "offline_access" => Some(Identity::OfflineAccess),
+            "online_access" => Some(Identity::OnlineAccess),
+            _ => None,
+        }
+    }
+
     /// The scope as written without prefix.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -166,15 +177,6 @@ impl Level {
             Level::Patient => "patient",
             Level::User => "user",
             Level::System => "system",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Level> {
-        match name {
-            "patient" => Some(Level::Patient),
-            "user" => Some(Level::User),
-            "system" => Some(Level::System),
-            _ => None,
         }
     }
 }
@@ -376,37 +378,59 @@ impl fmt::Display for Scope {
 
 type ScopeError = (usize, ScopeErrorKind);
 
-/// Which bytes RFC 6749 allows in a scope token: `%x21 / %x23-5B / %x5D-7E`. A table, since
-/// every byte of every scope is checked on every request.
-#[expect(
-    clippy::indexing_slicing,
-    reason = "evaluated at compile time: an out-of-bounds index fails the build"
-)]
-const SCOPE_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0x21;
-    while byte <= 0x7E {
-        // INVARIANT: `byte` stays within 0x21..=0x7E, inside the table.
-        table[byte] = byte != 0x22 && byte != 0x5C;
-        byte += 1;
+/// The offset of the first byte RFC 6749 does not allow in a scope token
+/// (`%x21 / %x23-5B / %x5D-7E`), also allowing spaces when `spaces` is set (a whole scope
+/// string). Every byte of every token is checked on every request, so the common case tests
+/// eight bytes at a time with word arithmetic, and only a failing word is searched byte by
+/// byte.
+pub(crate) fn first_invalid_byte(bytes: &[u8], spaces: bool) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Each test is non-zero when some byte of `x` is below `n`, above `n`, or zero.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
+    let above = |x: u64, n: u8| (x.wrapping_add(ONES * u64::from(127 - n)) | x) & HIGHS;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let lowest = if spaces { b' ' } else { 0x21 };
+    let allowed = |b: u8| (lowest..=0x7E).contains(&b) && b != b'"' && b != b'\\';
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let invalid = below(word, lowest)
+            | above(word, 0x7E)
+            | zero(word ^ (ONES * u64::from(b'"')))
+            | zero(word ^ (ONES * u64::from(b'\\')));
+        if invalid != 0 {
+            return chunk.iter().position(|b| !allowed(*b)).map(|p| offset + p);
+        }
+        offset += 8;
     }
-    table
-};
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| !allowed(*b))
+        .map(|p| offset + p)
+}
 
 fn parse(text: &str, options: &ParseOptions) -> Result<Scope, ScopeError> {
-    // Bytes, not chars: every byte of a non-ASCII char fails the test anyway.
-    if let Some(position) = text
-        .bytes()
-        .position(|b| SCOPE_BYTES.get(usize::from(b)) != Some(&true))
-    {
+    if let Some(position) = first_invalid_byte(text.as_bytes(), false) {
+        // Bytes, not chars: every byte of a non-ASCII char fails the test anyway.
         let c = text
             .get(position..)
             .and_then(|rest| rest.chars().next())
             .unwrap_or(char::REPLACEMENT_CHARACTER);
         return Err((position, ScopeErrorKind::InvalidCharacter(c)));
     }
+    parse_checked(text, options)
+}
+
+/// Parses a scope whose bytes are known to be valid.
+pub(crate) fn parse_checked(text: &str, options: &ParseOptions) -> Result<Scope, ScopeError> {
     if text.is_empty() {
         return Err((0, ScopeErrorKind::InvalidParameter("empty scope")));
+    }
+    if let Some(scope) = parse_smart(text, 0, Prefix::None, options)? {
+        return Ok(scope);
     }
     if let Some(rest) = text.strip_prefix(SMART_PREFIX) {
         let offset = SMART_PREFIX.len();
@@ -416,13 +440,10 @@ fn parse(text: &str, options: &ParseOptions) -> Result<Scope, ScopeError> {
         };
     }
     if let Some(rest) = text.strip_prefix(OPENID_PREFIX) {
-        return match Identity::ALL.into_iter().find(|i| i.as_str() == rest) {
+        return match Identity::from_name(rest) {
             Some(identity) if identity.is_openid() => Ok(Scope::Identity(identity, Prefix::OpenId)),
             _ => Err((OPENID_PREFIX.len(), ScopeErrorKind::UnknownPrefixedScope)),
         };
-    }
-    if let Some(scope) = parse_smart(text, 0, Prefix::None, options)? {
-        return Ok(scope);
     }
     if text.starts_with("__") || is_absolute_uri(text) {
         return Ok(Scope::Extension(text.to_owned()));
@@ -437,28 +458,40 @@ fn parse_smart(
     prefix: Prefix,
     options: &ParseOptions,
 ) -> Result<Option<Scope>, ScopeError> {
-    if let Some(identity) = Identity::ALL.into_iter().find(|i| i.as_str() == text) {
+    let level = if text.starts_with("patient/") {
+        Some(Level::Patient)
+    } else if text.starts_with("user/") {
+        Some(Level::User)
+    } else if text.starts_with("system/") {
+        Some(Level::System)
+    } else {
+        None
+    };
+    if let Some(level) = level {
+        return parse_resource(text, offset, level, prefix, options)
+            .map(|resource| Some(Scope::Resource(resource)));
+    }
+    if let Some(identity) = Identity::from_name(text) {
         return Ok(Some(Scope::Identity(identity, prefix)));
     }
+    if text.starts_with("launch") && matches!(text.as_bytes().get(6), None | Some(b'/' | b'?')) {
+        return parse_launch(text, offset, prefix).map(|launch| Some(Scope::Launch(launch)));
+    }
+    // Case variants of defined scopes are mistakes, not unknown scopes: reject them rather
+    // than keep them as opaque values the client will think were granted.
     let head = text
         .bytes()
         .position(|b| b == b'/' || b == b'?')
         .and_then(|end| text.get(..end))
         .unwrap_or(text);
-    if head == "launch" {
-        return parse_launch(text, offset, prefix).map(|launch| Some(Scope::Launch(launch)));
-    }
-    if let Some(level) = Level::from_name(head) {
-        return parse_resource(text, offset, level, prefix, options)
-            .map(|resource| Some(Scope::Resource(resource)));
-    }
-    // Case variants of defined scopes are mistakes, not unknown scopes: reject them rather
-    // than keep them as opaque values the client will think were granted.
-    if let Some(level) = [Level::Patient, Level::User, Level::System]
+    if let Some(level) = ["patient", "user", "system"]
         .into_iter()
-        .find(|level| head.eq_ignore_ascii_case(level.as_str()))
+        .find(|level| head.eq_ignore_ascii_case(level))
     {
-        let _ = level;
+        // `patient?...`: the right word, the wrong separator.
+        if head == level {
+            return Err((offset + head.len(), ScopeErrorKind::MissingSlash));
+        }
         return Err((
             offset,
             ScopeErrorKind::ContextCase {
@@ -789,6 +822,27 @@ mod tests {
         );
         assert_eq!(error("a\"b"), (1, "invalid_character"));
         assert_eq!(error("caf\u{e9}"), (3, "invalid_character"));
+    }
+
+    #[test]
+    fn byte_check_agrees_with_the_rfc_one_byte_at_a_time() {
+        let allowed = |b: u8, spaces: bool| {
+            matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E) || (spaces && b == b' ')
+        };
+        for spaces in [false, true] {
+            for bad in 0..=255u8 {
+                for at in 0..20 {
+                    let mut bytes = vec![b'a'; 20];
+                    bytes[at] = bad;
+                    let expected = (!allowed(bad, spaces)).then_some(at);
+                    assert_eq!(
+                        first_invalid_byte(&bytes, spaces),
+                        expected,
+                        "{bad:#x} at {at}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

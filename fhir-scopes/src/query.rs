@@ -116,22 +116,14 @@ impl Query {
         };
         let bytes = raw.as_bytes();
         let mut start = 0;
-        loop {
-            let rest = bytes.get(start..).unwrap_or_default();
-            let end = rest
-                .iter()
-                .position(|b| *b == b'&')
-                .map_or(bytes.len(), |p| start + p);
+        for end in memchr::memchr_iter(b'&', bytes).chain([bytes.len()]) {
             query.push_item(raw, start, end, mode)?;
-            if end == bytes.len() {
-                return Ok(query);
-            }
             start = end + 1;
         }
+        Ok(query)
     }
 
-    /// Parses the item `raw[start..end]`: one pass over the name, one over the value (a
-    /// second only when the value is percent-encoded and must be decoded first).
+    /// Parses the item `raw[start..end]`, jumping between the bytes that matter.
     fn push_item(
         &mut self,
         raw: &str,
@@ -147,7 +139,7 @@ impl Query {
                 ScopeErrorKind::InvalidParameter("empty parameter between `&`"),
             ));
         }
-        let Some(equals) = item.iter().position(|b| *b == b'=') else {
+        let Some(equals) = memchr::memchr(b'=', item) else {
             return Err((
                 end,
                 ScopeErrorKind::InvalidParameter(
@@ -180,18 +172,20 @@ impl Query {
             text: name,
             kind: Kind::Name { values: 0 },
         });
-        let value = raw.as_bytes().get(value_start..end).unwrap_or_default();
-        if value.contains(&b'%') {
+        let value = item.get(equals + 1..).unwrap_or_default();
+        let base = value_start as u32;
+        let plain = self.push_alternatives(value, true, strict, value_start, |a, b| {
+            Text::Span(base + a as u32, base + b as u32)
+        })?;
+        if !plain {
+            // Percent-encoded: decode once, then split the decoded text, where a `%` is
+            // just a character.
+            self.entries.truncate(name_index + 1);
             let Text::Owned(decoded) = decode(raw, value_start, end)? else {
                 return Err((value_start, ScopeErrorKind::PercentEncoding));
             };
-            self.push_alternatives(decoded.as_bytes(), strict, value_start, |a, b| {
+            self.push_alternatives(decoded.as_bytes(), false, strict, value_start, |a, b| {
                 Text::Owned(Box::from(decoded.get(a..b).unwrap_or_default()))
-            })?;
-        } else {
-            let base = value_start as u32;
-            self.push_alternatives(value, strict, value_start, |a, b| {
-                Text::Span(base + a as u32, base + b as u32)
             })?;
         }
         let values = (self.entries.len() - name_index - 1) as u32;
@@ -201,51 +195,61 @@ impl Query {
         Ok(())
     }
 
-    /// Splits a decoded value on unescaped commas and records each alternative with the
-    /// offset of its first unescaped `|`.
+    /// Splits a value on unescaped commas and records each alternative with the offset of
+    /// its first unescaped `|`. With `stop_at_percent`, returns `Ok(false)` at the first `%`:
+    /// the value must be decoded first.
     fn push_alternatives(
         &mut self,
         bytes: &[u8],
+        stop_at_percent: bool,
         strict: bool,
         position: usize,
         text: impl Fn(usize, usize) -> Text,
-    ) -> Result<(), QueryError> {
+    ) -> Result<bool, QueryError> {
         let mut begin = 0;
         let mut bar = None;
         let mut index = 0;
         loop {
-            match bytes.get(index) {
-                Some(b'\\') => {
-                    if index + 1 >= bytes.len() {
+            let next = next_special(bytes, index);
+            match next.and_then(|at| bytes.get(at).map(|b| (at, *b))) {
+                Some((_, b'%')) if stop_at_percent => return Ok(false),
+                Some((at, b'%')) => index = at + 1,
+                Some((at, b'\\')) => {
+                    if at + 1 >= bytes.len() {
                         return Err((
                             position,
                             ScopeErrorKind::InvalidParameter("a `\\` must escape a character"),
                         ));
                     }
-                    index += 2;
-                    continue;
+                    index = at + 2;
                 }
-                Some(b'|') if bar.is_none() => bar = Some((index - begin) as u32),
-                Some(b',') | None => {
-                    if strict && index == begin {
+                Some((at, b'|')) => {
+                    if bar.is_none() {
+                        bar = Some((at - begin) as u32);
+                    }
+                    index = at + 1;
+                }
+                found => {
+                    // A `,` ends this alternative; no special byte left ends the value.
+                    let at = found.map_or(bytes.len(), |(at, _)| at);
+                    if strict && at == begin {
                         return Err((
                             position,
                             ScopeErrorKind::InvalidParameter("empty alternative in a `,` list"),
                         ));
                     }
                     self.entries.push(Entry {
-                        text: text(begin, index),
+                        text: text(begin, at),
                         kind: Kind::Value { bar },
                     });
-                    if index >= bytes.len() {
-                        return Ok(());
+                    if found.is_none() {
+                        return Ok(true);
                     }
-                    begin = index + 1;
+                    begin = at + 1;
+                    index = begin;
                     bar = None;
                 }
-                Some(_) => {}
             }
-            index += 1;
         }
     }
 
@@ -538,6 +542,31 @@ impl<'a> Token<'a> {
     }
 }
 
+/// The offset of the first `\\`, `|`, `,` or `%` at or after `index`. Values are mostly
+/// long URIs with one or two of these, so the search tests eight bytes at a time: a byte
+/// equal to `c` makes `word ^ c` have a zero byte, and the lowest flagged byte is exact.
+fn next_special(bytes: &[u8], mut index: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = bytes.get(index..index + 8) {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let found = zero(word ^ (ONES * u64::from(b'\\')))
+            | zero(word ^ (ONES * u64::from(b'|')))
+            | zero(word ^ (ONES * u64::from(b',')))
+            | zero(word ^ (ONES * u64::from(b'%')));
+        if found != 0 {
+            return Some(index + (found.trailing_zeros() / 8) as usize);
+        }
+        index += 8;
+    }
+    bytes
+        .get(index..)?
+        .iter()
+        .position(|b| matches!(b, b'\\' | b'|' | b',' | b'%'))
+        .map(|offset| index + offset)
+}
+
 /// Removes FHIR search escapes: `\x` becomes `x`.
 fn unescape(text: &str) -> Cow<'_, str> {
     if !text.contains('\\') {
@@ -787,6 +816,30 @@ mod tests {
         assert_eq!(query.parameter("code:in").unwrap().modifier(), Some("in"));
         assert_eq!(query.parameter("code:in").unwrap().code(), "code");
         assert!(Query::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn special_byte_search_agrees_with_a_plain_scan() {
+        for special in [b'\\', b'|', b',', b'%', b'a'] {
+            for at in 0..20 {
+                let mut bytes = vec![b'x'; 20];
+                bytes[at] = special;
+                bytes[19] = b'|';
+                for from in 0..20 {
+                    let expected = bytes[from..]
+                        .iter()
+                        .position(|b| matches!(b, b'\\' | b'|' | b',' | b'%'))
+                        .map(|p| from + p);
+                    assert_eq!(
+                        next_special(&bytes, from),
+                        expected,
+                        "{special} at {at} from {from}"
+                    );
+                }
+            }
+        }
+        assert_eq!(next_special(b"", 0), None);
+        assert_eq!(next_special(b"abc", 5), None);
     }
 
     #[test]

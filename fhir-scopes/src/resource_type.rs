@@ -614,306 +614,55 @@ const NAMES: [&str; 146] = [
     "VisionPrescription",
 ];
 
-/// Indices into [`NAMES`] ordered by (length, name): a lookup compares lengths first, so
-/// most steps of the binary search are one integer comparison.
-const BY_LENGTH: [u8; 146] = [
-    54,  // Flag
-    55,  // Goal
-    69,  // List
-    124, // Slot
-    139, // Task
-    7,   // Basic
-    18,  // Claim
-    57,  // Group
-    73,  // Media
-    8,   // Binary
-    11,  // Bundle
-    34,  // Device
-    105, // Person
-    0,   // Account
-    28,  // Consent
-    66,  // Invoice
-    67,  // Library
-    68,  // Linkage
-    71,  // Measure
-    102, // Patient
-    13,  // CarePlan
-    14,  // CareTeam
-    29,  // Contract
-    30,  // Coverage
-    44,  // Endpoint
-    49,  // Evidence
-    70,  // Location
-    121, // Schedule
-    125, // Specimen
-    143, // ValueSet
-    27,  // Condition
-    43,  // Encounter
-    109, // Procedure
-    130, // Substance
-    6,   // AuditEvent
-    16,  // ChargeItem
-    21,  // CodeSystem
-    26,  // ConceptMap
-    74,  // Medication
-    101, // Parameters
-    110, // Provenance
-    141, // TestReport
-    142, // TestScript
-    4,   // Appointment
-    25,  // Composition
-    95,  // Observation
-    2,   // AdverseEvent
-    15,  // CatalogEntry
-    36,  // DeviceMetric
-    60,  // ImagingStudy
-    61,  // Immunization
-    93,  // NamingSystem
-    99,  // Organization
-    107, // Practitioner
-    114, // RequestGroup
-    128, // StructureMap
-    129, // Subscription
-    10,  // BodyStructure
-    19,  // ClaimResponse
-    22,  // Communication
-    33,  // DetectedIssue
-    37,  // DeviceRequest
-    47,  // EpisodeOfCare
-    65,  // InsurancePlan
-    72,  // MeasureReport
-    91,  // MessageHeader
-    103, // PaymentNotice
-    111, // Questionnaire
-    113, // RelatedPerson
-    117, // ResearchStudy
-    138, // SupplyRequest
-    94,  // NutritionOrder
-    106, // PlanDefinition
-    119, // RiskAssessment
-    123, // ServiceRequest
-    137, // SupplyDelivery
-    48,  // EventDefinition
-    51,  // ExampleScenario
-    56,  // GraphDefinition
-    118, // ResearchSubject
-    122, // SearchParameter
-    35,  // DeviceDefinition
-    39,  // DiagnosticReport
-    40,  // DocumentManifest
-    50,  // EvidenceVariable
-    58,  // GuidanceResponse
-    80,  // MedicinalProduct
-    98,  // OperationOutcome
-    108, // PractitionerRole
-    132, // SubstancePolymer
-    133, // SubstanceProtein
-    41,  // DocumentReference
-    45,  // EnrollmentRequest
-    59,  // HealthcareService
-    78,  // MedicationRequest
-    90,  // MessageDefinition
-    92,  // MolecularSequence
-    1,   // ActivityDefinition
-    3,   // AllergyIntolerance
-    20,  // ClinicalImpression
-    38,  // DeviceUseStatement
-    46,  // EnrollmentResponse
-    76,  // MedicationDispense
-    115, // ResearchDefinition
-    126, // SpecimenDefinition
-    144, // VerificationResult
-    145, // VisionPrescription
-    5,   // AppointmentResponse
-    12,  // CapabilityStatement
-    53,  // FamilyMemberHistory
-    64,  // ImplementationGuide
-    77,  // MedicationKnowledge
-    79,  // MedicationStatement
-    97,  // OperationDefinition
-    127, // StructureDefinition
-    17,  // ChargeItemDefinition
-    23,  // CommunicationRequest
-    52,  // ExplanationOfBenefit
-    131, // SubstanceNucleicAcid
-    24,  // CompartmentDefinition
-    96,  // ObservationDefinition
-    104, // PaymentReconciliation
-    112, // QuestionnaireResponse
-    120, // RiskEvidenceSynthesis
-    62,  // ImmunizationEvaluation
-    136, // SubstanceSpecification
-    42,  // EffectEvidenceSynthesis
-    100, // OrganizationAffiliation
-    135, // SubstanceSourceMaterial
-    140, // TerminologyCapabilities
-    75,  // MedicationAdministration
-    87,  // MedicinalProductPackaged
-    116, // ResearchElementDefinition
-    9,   // BiologicallyDerivedProduct
-    31,  // CoverageEligibilityRequest
-    63,  // ImmunizationRecommendation
-    83,  // MedicinalProductIndication
-    84,  // MedicinalProductIngredient
-    32,  // CoverageEligibilityResponse
-    85,  // MedicinalProductInteraction
-    86,  // MedicinalProductManufactured
-    81,  // MedicinalProductAuthorization
-    134, // SubstanceReferenceInformation
-    88,  // MedicinalProductPharmaceutical
-    82,  // MedicinalProductContraindication
-    89,  // MedicinalProductUndesirableEffect
-];
+/// An open-addressing hash table from a name to its index in [`NAMES`] plus one (zero marks
+/// an empty slot), built at compile time. A lookup hashes the name and compares one or two
+/// candidates, instead of the eight comparisons of a binary search.
+const SLOTS: usize = 512;
+const TABLE: [u8; SLOTS] = table(false);
 
-/// Indices into [`NAMES`] ordered by the lowercase name, for `launch/<type>` scopes.
-const BY_LOWERCASE: [u8; 146] = [
-    0,   // account
-    1,   // activitydefinition
-    2,   // adverseevent
-    3,   // allergyintolerance
-    4,   // appointment
-    5,   // appointmentresponse
-    6,   // auditevent
-    7,   // basic
-    8,   // binary
-    9,   // biologicallyderivedproduct
-    10,  // bodystructure
-    11,  // bundle
-    12,  // capabilitystatement
-    13,  // careplan
-    14,  // careteam
-    15,  // catalogentry
-    16,  // chargeitem
-    17,  // chargeitemdefinition
-    18,  // claim
-    19,  // claimresponse
-    20,  // clinicalimpression
-    21,  // codesystem
-    22,  // communication
-    23,  // communicationrequest
-    24,  // compartmentdefinition
-    25,  // composition
-    26,  // conceptmap
-    27,  // condition
-    28,  // consent
-    29,  // contract
-    30,  // coverage
-    31,  // coverageeligibilityrequest
-    32,  // coverageeligibilityresponse
-    33,  // detectedissue
-    34,  // device
-    35,  // devicedefinition
-    36,  // devicemetric
-    37,  // devicerequest
-    38,  // deviceusestatement
-    39,  // diagnosticreport
-    40,  // documentmanifest
-    41,  // documentreference
-    42,  // effectevidencesynthesis
-    43,  // encounter
-    44,  // endpoint
-    45,  // enrollmentrequest
-    46,  // enrollmentresponse
-    47,  // episodeofcare
-    48,  // eventdefinition
-    49,  // evidence
-    50,  // evidencevariable
-    51,  // examplescenario
-    52,  // explanationofbenefit
-    53,  // familymemberhistory
-    54,  // flag
-    55,  // goal
-    56,  // graphdefinition
-    57,  // group
-    58,  // guidanceresponse
-    59,  // healthcareservice
-    60,  // imagingstudy
-    61,  // immunization
-    62,  // immunizationevaluation
-    63,  // immunizationrecommendation
-    64,  // implementationguide
-    65,  // insuranceplan
-    66,  // invoice
-    67,  // library
-    68,  // linkage
-    69,  // list
-    70,  // location
-    71,  // measure
-    72,  // measurereport
-    73,  // media
-    74,  // medication
-    75,  // medicationadministration
-    76,  // medicationdispense
-    77,  // medicationknowledge
-    78,  // medicationrequest
-    79,  // medicationstatement
-    80,  // medicinalproduct
-    81,  // medicinalproductauthorization
-    82,  // medicinalproductcontraindication
-    83,  // medicinalproductindication
-    84,  // medicinalproductingredient
-    85,  // medicinalproductinteraction
-    86,  // medicinalproductmanufactured
-    87,  // medicinalproductpackaged
-    88,  // medicinalproductpharmaceutical
-    89,  // medicinalproductundesirableeffect
-    90,  // messagedefinition
-    91,  // messageheader
-    92,  // molecularsequence
-    93,  // namingsystem
-    94,  // nutritionorder
-    95,  // observation
-    96,  // observationdefinition
-    97,  // operationdefinition
-    98,  // operationoutcome
-    99,  // organization
-    100, // organizationaffiliation
-    101, // parameters
-    102, // patient
-    103, // paymentnotice
-    104, // paymentreconciliation
-    105, // person
-    106, // plandefinition
-    107, // practitioner
-    108, // practitionerrole
-    109, // procedure
-    110, // provenance
-    111, // questionnaire
-    112, // questionnaireresponse
-    113, // relatedperson
-    114, // requestgroup
-    115, // researchdefinition
-    116, // researchelementdefinition
-    117, // researchstudy
-    118, // researchsubject
-    119, // riskassessment
-    120, // riskevidencesynthesis
-    121, // schedule
-    122, // searchparameter
-    123, // servicerequest
-    124, // slot
-    125, // specimen
-    126, // specimendefinition
-    127, // structuredefinition
-    128, // structuremap
-    129, // subscription
-    130, // substance
-    131, // substancenucleicacid
-    132, // substancepolymer
-    133, // substanceprotein
-    134, // substancereferenceinformation
-    135, // substancesourcematerial
-    136, // substancespecification
-    137, // supplydelivery
-    138, // supplyrequest
-    139, // task
-    140, // terminologycapabilities
-    141, // testreport
-    142, // testscript
-    143, // valueset
-    144, // verificationresult
-    145, // visionprescription
-];
+/// The same for names in lowercase, as `launch/<type>` scopes write them.
+const LOWERCASE_TABLE: [u8; SLOTS] = table(true);
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-bounds index fails the build"
+)]
+const fn table(lowercase: bool) -> [u8; SLOTS] {
+    let mut table = [0u8; SLOTS];
+    let mut index = 0;
+    while index < NAMES.len() {
+        let mut slot = hash(NAMES[index].as_bytes(), lowercase) % SLOTS;
+        while table[slot] != 0 {
+            slot = (slot + 1) % SLOTS;
+        }
+        // INVARIANT: 146 names fit in a u8 and leave most slots empty, so probing ends.
+        table[slot] = (index + 1) as u8;
+        index += 1;
+    }
+    table
+}
+
+/// FNV-1a, of the lowercased bytes when `lowercase` is set: a few instructions a byte, and
+/// spread enough for 146 short names.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the loop bound is the slice length"
+)]
+const fn hash(bytes: &[u8], lowercase: bool) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = if lowercase {
+            bytes[index].to_ascii_lowercase()
+        } else {
+            bytes[index]
+        };
+        hash ^= byte as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+        index += 1;
+    }
+    hash as usize
+}
 
 impl ResourceType {
     /// Every FHIR R4 resource type, in alphabetical order.
@@ -928,14 +677,7 @@ impl ResourceType {
     /// assert_eq!(ResourceType::from_name("patient"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<ResourceType> {
-        let position = BY_LENGTH
-            .binary_search_by(|index| {
-                let known = NAMES.get(usize::from(*index)).copied().unwrap_or("");
-                known.len().cmp(&name.len()).then_with(|| known.cmp(name))
-            })
-            .ok()?;
-        let index = BY_LENGTH.get(position)?;
-        ALL.get(usize::from(*index)).copied()
+        lookup(&TABLE, name, false, |known| known == name)
     }
 
     /// Looks up a resource type by its name in lowercase, as `launch/<type>` scopes write it
@@ -944,17 +686,9 @@ impl ResourceType {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
             return None;
         }
-        let position = BY_LOWERCASE
-            .binary_search_by(|index| {
-                let known = NAMES.get(usize::from(*index)).copied().unwrap_or("");
-                known
-                    .bytes()
-                    .map(|b| b.to_ascii_lowercase())
-                    .cmp(name.bytes())
-            })
-            .ok()?;
-        let index = BY_LOWERCASE.get(position)?;
-        ALL.get(usize::from(*index)).copied()
+        lookup(&LOWERCASE_TABLE, name, true, |known| {
+            known.eq_ignore_ascii_case(name)
+        })
     }
 
     /// The type's name as FHIR writes it.
@@ -976,6 +710,23 @@ impl ResourceType {
             .filter(|(distance, _)| *distance <= 2)
             .min_by_key(|(distance, _)| *distance)
             .map(|(_, known)| known)
+    }
+}
+
+/// Probes `table` for `name` until a candidate passes `matches` or a slot is empty.
+fn lookup(
+    table: &[u8; SLOTS],
+    name: &str,
+    lowercase: bool,
+    matches: impl Fn(&str) -> bool,
+) -> Option<ResourceType> {
+    let mut slot = hash(name.as_bytes(), lowercase) % SLOTS;
+    loop {
+        let index = usize::from(*table.get(slot)?).checked_sub(1)?;
+        if NAMES.get(index).is_some_and(|known| matches(known)) {
+            return ALL.get(index).copied();
+        }
+        slot = (slot + 1) % SLOTS;
     }
 }
 
@@ -1042,18 +793,12 @@ mod tests {
     }
 
     #[test]
-    fn lookup_tables_are_ordered() {
-        let by_length: Vec<&str> = BY_LENGTH.iter().map(|i| NAMES[usize::from(*i)]).collect();
-        assert!(
-            by_length
-                .windows(2)
-                .all(|w| (w[0].len(), w[0]) < (w[1].len(), w[1]))
+    fn hash_tables_find_every_name_and_nothing_else() {
+        assert_eq!(TABLE.iter().filter(|slot| **slot != 0).count(), 146);
+        assert_eq!(
+            LOWERCASE_TABLE.iter().filter(|slot| **slot != 0).count(),
+            146
         );
-        let lower: Vec<String> = BY_LOWERCASE
-            .iter()
-            .map(|i| NAMES[usize::from(*i)].to_ascii_lowercase())
-            .collect();
-        assert!(lower.windows(2).all(|w| w[0] < w[1]));
         for t in ResourceType::ALL {
             assert_eq!(
                 ResourceType::from_lowercase(&t.as_str().to_ascii_lowercase()),

@@ -8,7 +8,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
-use crate::grammar::{Identity, ParseOptions, Prefix, ResourceScope, Scope};
+use crate::grammar::{
+    Identity, ParseOptions, Prefix, ResourceScope, Scope, first_invalid_byte, parse_checked,
+};
 use crate::permissions::Permissions;
 
 /// The scopes of a token (`scope` claim) or of an authorization request, in the order written.
@@ -52,15 +54,27 @@ impl ScopeSet {
         if text.is_empty() {
             return Ok(ScopeSet::default());
         }
+        // One pass validates every byte; then each scope is parsed without re-checking.
+        let checked = first_invalid_byte(text.as_bytes(), true).is_none();
         // A guess, not a count: counting the spaces costs more than a rare reallocation.
-        let mut scopes = Vec::with_capacity(text.len() / 24 + 1);
-        let mut position = 0;
-        for part in text.split(' ') {
+        let mut scopes = Vec::with_capacity(text.len() / 40 + 1);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b' ', text.as_bytes()).chain([text.len()]) {
+            let part = text.get(start..end).unwrap_or_default();
             if part.is_empty() {
-                return Err(Error::EmptyScope { position });
+                return Err(Error::EmptyScope { position: start });
             }
-            scopes.push(Scope::parse_with(part, options)?);
-            position += part.len() + 1;
+            let scope = if checked {
+                parse_checked(part, options).map_err(|(position, kind)| Error::Scope {
+                    scope: part.to_owned(),
+                    position,
+                    kind,
+                })?
+            } else {
+                Scope::parse_with(part, options)?
+            };
+            scopes.push(scope);
+            start = end + 1;
         }
         Ok(ScopeSet { scopes })
     }
