@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use smallvec::SmallVec;
 
 use crate::error::ScopeErrorKind;
 
@@ -51,16 +52,22 @@ const RESULT_PARAMETERS: [&str; 9] = [
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Query {
-    /// The query as written, without the leading `?`.
-    raw: Box<str>,
-    /// Each parameter's name followed by its values, in the order written: one allocation
-    /// for the whole structure, since scopes are parsed on every request.
-    entries: Vec<Entry>,
+    /// The query as written, without the leading `?`, then the decoded text of any
+    /// percent-encoded names and values.
+    text: Box<str>,
+    /// Where the query as written ends in `text`.
+    raw_len: u32,
+    /// Each parameter's name followed by its values, in the order written. One
+    /// `name=value` (the shape of most granular scopes) is stored inline: scopes are parsed
+    /// on every request, and an allocation costs more than the rest of the parse.
+    entries: SmallVec<[Entry; 2]>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A span of [`Query::text`] and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Entry {
-    text: Text,
+    start: u32,
+    end: u32,
     kind: Kind,
 }
 
@@ -70,13 +77,6 @@ enum Kind {
     Name { values: u32 },
     /// One alternative of a value, with the offset of its first unescaped `|`.
     Value { bar: Option<u32> },
-}
-
-/// Decoded text: a span of the raw query when decoding changed nothing, else owned.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Text {
-    Span(u32, u32),
-    Owned(Box<str>),
 }
 
 /// A syntax error inside a query: offset within the query text and what was wrong.
@@ -98,8 +98,9 @@ impl Query {
 
     pub(crate) fn empty() -> Query {
         Query {
-            raw: Box::from(""),
-            entries: Vec::new(),
+            text: Box::from(""),
+            raw_len: 0,
+            entries: SmallVec::new(),
         }
     }
 
@@ -107,155 +108,31 @@ impl Query {
         if raw.is_empty() {
             return Err((0, ScopeErrorKind::EmptyQuery));
         }
-        if raw.len() > u32::MAX as usize {
+        if raw.len() > (u32::MAX / 2) as usize {
             return Err((0, ScopeErrorKind::InvalidParameter("query too long")));
         }
-        let mut query = Query {
-            raw: Box::from(raw),
-            entries: Vec::with_capacity(4),
+        let mut builder = Builder {
+            raw,
+            mode,
+            text: String::with_capacity(raw.len()),
+            entries: SmallVec::new(),
         };
-        let bytes = raw.as_bytes();
+        builder.text.push_str(raw);
         let mut start = 0;
-        for end in memchr::memchr_iter(b'&', bytes).chain([bytes.len()]) {
-            query.push_item(raw, start, end, mode)?;
+        for end in memchr::memchr_iter(b'&', raw.as_bytes()).chain([raw.len()]) {
+            builder.push_item(start, end)?;
             start = end + 1;
         }
-        Ok(query)
-    }
-
-    /// Parses the item `raw[start..end]`, jumping between the bytes that matter.
-    fn push_item(
-        &mut self,
-        raw: &str,
-        start: usize,
-        end: usize,
-        mode: Mode,
-    ) -> Result<(), QueryError> {
-        let strict = mode != Mode::Request;
-        let item = raw.as_bytes().get(start..end).unwrap_or_default();
-        if item.is_empty() {
-            return Err((
-                start,
-                ScopeErrorKind::InvalidParameter("empty parameter between `&`"),
-            ));
-        }
-        let Some(equals) = memchr::memchr(b'=', item) else {
-            return Err((
-                end,
-                ScopeErrorKind::InvalidParameter(
-                    "expected `=` and a value after the parameter name",
-                ),
-            ));
-        };
-        if equals == 0 {
-            return Err((
-                start,
-                ScopeErrorKind::InvalidParameter("empty parameter name"),
-            ));
-        }
-        let name_end = start + equals;
-        let name = if item.get(..equals).unwrap_or_default().contains(&b'%') {
-            decode(raw, start, name_end)?
-        } else {
-            Text::Span(start as u32, name_end as u32)
-        };
-        check_name(name.resolve(raw), mode).map_err(|kind| (start, kind))?;
-        let value_start = name_end + 1;
-        if strict && value_start == end {
-            return Err((
-                value_start,
-                ScopeErrorKind::InvalidParameter("empty parameter value"),
-            ));
-        }
-        let name_index = self.entries.len();
-        self.entries.push(Entry {
-            text: name,
-            kind: Kind::Name { values: 0 },
-        });
-        let value = item.get(equals + 1..).unwrap_or_default();
-        let base = value_start as u32;
-        let plain = self.push_alternatives(value, true, strict, value_start, |a, b| {
-            Text::Span(base + a as u32, base + b as u32)
-        })?;
-        if !plain {
-            // Percent-encoded: decode once, then split the decoded text, where a `%` is
-            // just a character.
-            self.entries.truncate(name_index + 1);
-            let Text::Owned(decoded) = decode(raw, value_start, end)? else {
-                return Err((value_start, ScopeErrorKind::PercentEncoding));
-            };
-            self.push_alternatives(decoded.as_bytes(), false, strict, value_start, |a, b| {
-                Text::Owned(Box::from(decoded.get(a..b).unwrap_or_default()))
-            })?;
-        }
-        let values = (self.entries.len() - name_index - 1) as u32;
-        if let Some(entry) = self.entries.get_mut(name_index) {
-            entry.kind = Kind::Name { values };
-        }
-        Ok(())
-    }
-
-    /// Splits a value on unescaped commas and records each alternative with the offset of
-    /// its first unescaped `|`. With `stop_at_percent`, returns `Ok(false)` at the first `%`:
-    /// the value must be decoded first.
-    fn push_alternatives(
-        &mut self,
-        bytes: &[u8],
-        stop_at_percent: bool,
-        strict: bool,
-        position: usize,
-        text: impl Fn(usize, usize) -> Text,
-    ) -> Result<bool, QueryError> {
-        let mut begin = 0;
-        let mut bar = None;
-        let mut index = 0;
-        loop {
-            let next = next_special(bytes, index);
-            match next.and_then(|at| bytes.get(at).map(|b| (at, *b))) {
-                Some((_, b'%')) if stop_at_percent => return Ok(false),
-                Some((at, b'%')) => index = at + 1,
-                Some((at, b'\\')) => {
-                    if at + 1 >= bytes.len() {
-                        return Err((
-                            position,
-                            ScopeErrorKind::InvalidParameter("a `\\` must escape a character"),
-                        ));
-                    }
-                    index = at + 2;
-                }
-                Some((at, b'|')) => {
-                    if bar.is_none() {
-                        bar = Some((at - begin) as u32);
-                    }
-                    index = at + 1;
-                }
-                found => {
-                    // A `,` ends this alternative; no special byte left ends the value.
-                    let at = found.map_or(bytes.len(), |(at, _)| at);
-                    if strict && at == begin {
-                        return Err((
-                            position,
-                            ScopeErrorKind::InvalidParameter("empty alternative in a `,` list"),
-                        ));
-                    }
-                    self.entries.push(Entry {
-                        text: text(begin, at),
-                        kind: Kind::Value { bar },
-                    });
-                    if found.is_none() {
-                        return Ok(true);
-                    }
-                    begin = at + 1;
-                    index = begin;
-                    bar = None;
-                }
-            }
-        }
+        Ok(Query {
+            text: builder.text.into_boxed_str(),
+            raw_len: raw.len() as u32,
+            entries: builder.entries,
+        })
     }
 
     /// The query as written, without the leading `?`.
     pub fn as_str(&self) -> &str {
-        &self.raw
+        self.text.get(..self.raw_len as usize).unwrap_or_default()
     }
 
     /// Whether the query has no parameters.
@@ -283,8 +160,10 @@ impl Query {
         self.parameters().find(|p| p.name() == name)
     }
 
-    fn text<'a>(&'a self, text: &'a Text) -> &'a str {
-        text.resolve(&self.raw)
+    fn span(&self, entry: &Entry) -> &str {
+        self.text
+            .get(entry.start as usize..entry.end as usize)
+            .unwrap_or_default()
     }
 
     /// The query with parameters sorted by name, alternatives sorted and deduplicated,
@@ -402,16 +281,161 @@ impl Query {
         if other.is_empty() {
             return self.clone();
         }
-        let text = format!("{}&{}", self.raw, other.raw);
+        let text = format!("{}&{}", self.as_str(), other.as_str());
         Query::parse_in(&text, Mode::Scope { experimental: true })
             .map(|q| q.normalized())
             .unwrap_or_else(|_| self.clone())
     }
 }
 
+/// The state of [`Query::parse_in`].
+struct Builder<'r> {
+    raw: &'r str,
+    mode: Mode,
+    /// `raw`, then decoded names and values.
+    text: String,
+    entries: SmallVec<[Entry; 2]>,
+}
+
+impl Builder<'_> {
+    /// Parses the item `raw[start..end]`, jumping between the bytes that matter.
+    fn push_item(&mut self, start: usize, end: usize) -> Result<(), QueryError> {
+        let strict = self.mode != Mode::Request;
+        let item = self.raw.as_bytes().get(start..end).unwrap_or_default();
+        if item.is_empty() {
+            return Err((
+                start,
+                ScopeErrorKind::InvalidParameter("empty parameter between `&`"),
+            ));
+        }
+        let Some(equals) = memchr::memchr(b'=', item) else {
+            return Err((
+                end,
+                ScopeErrorKind::InvalidParameter(
+                    "expected `=` and a value after the parameter name",
+                ),
+            ));
+        };
+        if equals == 0 {
+            return Err((
+                start,
+                ScopeErrorKind::InvalidParameter("empty parameter name"),
+            ));
+        }
+        let name_end = start + equals;
+        let name_raw = self.raw.get(start..name_end).unwrap_or_default();
+        let name = if name_raw.contains('%') {
+            let decoded = decode(name_raw, start)?;
+            self.append(&decoded)
+        } else {
+            (start as u32, name_end as u32)
+        };
+        let name_text = self
+            .text
+            .get(name.0 as usize..name.1 as usize)
+            .unwrap_or_default();
+        check_name(name_text, self.mode).map_err(|kind| (start, kind))?;
+        let value_start = name_end + 1;
+        if strict && value_start == end {
+            return Err((
+                value_start,
+                ScopeErrorKind::InvalidParameter("empty parameter value"),
+            ));
+        }
+        let name_index = self.entries.len();
+        self.entries.push(Entry {
+            start: name.0,
+            end: name.1,
+            kind: Kind::Name { values: 0 },
+        });
+        let value = self.raw.get(value_start..end).unwrap_or_default();
+        if !self.push_alternatives(value, value_start, true, strict)? {
+            // Percent-encoded: decode once, then split the decoded text, where a `%` is
+            // just a character.
+            self.entries.truncate(name_index + 1);
+            let decoded = decode(value, value_start)?;
+            let (at, _) = self.append(&decoded);
+            let appended = self.text.get(at as usize..).unwrap_or_default().to_owned();
+            self.push_alternatives(&appended, at as usize, false, strict)
+                .map_err(|(_, kind)| (value_start, kind))?;
+        }
+        let values = (self.entries.len() - name_index - 1) as u32;
+        if let Some(entry) = self.entries.get_mut(name_index) {
+            entry.kind = Kind::Name { values };
+        }
+        Ok(())
+    }
+
+    /// Appends decoded text; returns its span.
+    fn append(&mut self, decoded: &str) -> (u32, u32) {
+        let start = self.text.len() as u32;
+        self.text.push_str(decoded);
+        (start, self.text.len() as u32)
+    }
+
+    /// Splits `value` (which is `text[offset..]`'s prefix) on unescaped commas and records
+    /// each alternative with the offset of its first unescaped `|`. With `stop_at_percent`,
+    /// returns `Ok(false)` at the first `%`: the value must be decoded first.
+    fn push_alternatives(
+        &mut self,
+        value: &str,
+        offset: usize,
+        stop_at_percent: bool,
+        strict: bool,
+    ) -> Result<bool, QueryError> {
+        let bytes = value.as_bytes();
+        let mut begin = 0;
+        let mut bar = None;
+        let mut index = 0;
+        loop {
+            let next = next_special(bytes, index);
+            match next.and_then(|at| bytes.get(at).map(|b| (at, *b))) {
+                Some((_, b'%')) if stop_at_percent => return Ok(false),
+                Some((at, b'%')) => index = at + 1,
+                Some((at, b'\\')) => {
+                    if at + 1 >= bytes.len() {
+                        return Err((
+                            offset,
+                            ScopeErrorKind::InvalidParameter("a `\\` must escape a character"),
+                        ));
+                    }
+                    index = at + 2;
+                }
+                Some((at, b'|')) => {
+                    if bar.is_none() {
+                        bar = Some((at - begin) as u32);
+                    }
+                    index = at + 1;
+                }
+                found => {
+                    // A `,` ends this alternative; no special byte left ends the value.
+                    let at = found.map_or(bytes.len(), |(at, _)| at);
+                    if strict && at == begin {
+                        return Err((
+                            offset,
+                            ScopeErrorKind::InvalidParameter("empty alternative in a `,` list"),
+                        ));
+                    }
+                    self.entries.push(Entry {
+                        start: (offset + begin) as u32,
+                        end: (offset + at) as u32,
+                        kind: Kind::Value { bar },
+                    });
+                    if found.is_none() {
+                        return Ok(true);
+                    }
+                    begin = at + 1;
+                    index = begin;
+                    bar = None;
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw)
+        f.write_str(self.as_str())
     }
 }
 
@@ -447,7 +471,7 @@ impl<'a> Parameter<'a> {
         self.query
             .entries
             .get(self.index)
-            .map_or("", |entry| self.query.text(&entry.text))
+            .map_or("", |entry| self.query.span(entry))
     }
 
     /// The name without modifier or chain.
@@ -472,7 +496,7 @@ impl<'a> Parameter<'a> {
             .unwrap_or_default()
             .iter()
             .map(move |entry| Value {
-                text: query.text(&entry.text),
+                text: query.span(entry),
                 bar: match entry.kind {
                     Kind::Value { bar } => bar,
                     Kind::Name { .. } => None,
@@ -586,19 +610,9 @@ fn unescape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-impl Text {
-    fn resolve<'a>(&'a self, raw: &'a str) -> &'a str {
-        match self {
-            Text::Span(from, to) => raw.get(*from as usize..*to as usize).unwrap_or_default(),
-            Text::Owned(text) => text,
-        }
-    }
-}
-
-/// Percent-decodes `raw[start..end]` once, strictly: every `%` is followed by two hex
-/// digits and the result is UTF-8.
-fn decode(raw: &str, start: usize, end: usize) -> Result<Text, QueryError> {
-    let part = raw.get(start..end).unwrap_or_default();
+/// Percent-decodes `part` (found at `start` in the query) once, strictly: every `%` is
+/// followed by two hex digits and the result is UTF-8.
+fn decode(part: &str, start: usize) -> Result<Cow<'_, str>, QueryError> {
     let bytes = part.as_bytes();
     for (index, byte) in bytes.iter().enumerate() {
         if *byte == b'%' {
@@ -610,7 +624,6 @@ fn decode(raw: &str, start: usize, end: usize) -> Result<Text, QueryError> {
     }
     percent_decode_str(part)
         .decode_utf8()
-        .map(|decoded| Text::Owned(Box::from(decoded.as_ref())))
         .map_err(|_| (start, ScopeErrorKind::PercentEncoding))
 }
 

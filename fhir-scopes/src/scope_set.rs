@@ -9,7 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
 use crate::grammar::{
-    Identity, ParseOptions, Prefix, ResourceScope, Scope, first_invalid_byte, parse_checked,
+    Identity, ParseOptions, Prefix, ResourceScope, Scope, first_invalid_byte, parse_checked_into,
+    parse_into,
 };
 use crate::permissions::Permissions;
 
@@ -64,16 +65,16 @@ impl ScopeSet {
             if part.is_empty() {
                 return Err(Error::EmptyScope { position: start });
             }
-            let scope = if checked {
-                parse_checked(part, options).map_err(|(position, kind)| Error::Scope {
-                    scope: part.to_owned(),
-                    position,
-                    kind,
-                })?
+            let parsed = if checked {
+                parse_checked_into(part, options, &mut scopes)
             } else {
-                Scope::parse_with(part, options)?
+                parse_into(part, options, &mut scopes)
             };
-            scopes.push(scope);
+            parsed.map_err(|(position, kind)| Error::Scope {
+                scope: part.to_owned(),
+                position,
+                kind,
+            })?;
             start = end + 1;
         }
         Ok(ScopeSet { scopes })
@@ -102,9 +103,12 @@ impl ScopeSet {
             rejected: Vec::new(),
         };
         for part in text.split_ascii_whitespace() {
-            match Scope::parse_with(part, options) {
-                Ok(scope) => lenient.scopes.scopes.push(scope),
-                Err(error) => lenient.rejected.push(error),
+            if let Err((position, kind)) = parse_into(part, options, &mut lenient.scopes.scopes) {
+                lenient.rejected.push(Error::Scope {
+                    scope: part.to_owned(),
+                    position,
+                    kind,
+                });
             }
         }
         lenient
