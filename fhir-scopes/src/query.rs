@@ -182,9 +182,20 @@ impl Query {
             .collect();
         items.sort();
         items.dedup();
+        let items = items
+            .iter()
+            .map(|(name, values)| (name.as_str(), values.as_slice()));
+        // Parsing text written from parsed parts cannot fail; keep a copy rather than
+        // panic if it ever did.
+        Query::from_items(items).unwrap_or_else(|| self.clone())
+    }
+
+    /// The query of these decoded names and alternatives, percent-encoded as the scope
+    /// grammar needs.
+    fn from_items<'a>(items: impl Iterator<Item = (&'a str, &'a [&'a str])>) -> Option<Query> {
         let mut text = String::new();
-        for (index, (name, values)) in items.iter().enumerate() {
-            if index > 0 {
+        for (name, values) in items {
+            if !text.is_empty() {
                 text.push('&');
             }
             text.extend(utf8_percent_encode(name, ENCODE));
@@ -196,9 +207,7 @@ impl Query {
                 text.extend(utf8_percent_encode(value, ENCODE));
             }
         }
-        // Re-parsing text we just wrote from parsed parts cannot fail; fall back to a copy
-        // rather than panic if it ever did.
-        Query::parse_in(&text, Mode::Scope { experimental: true }).unwrap_or_else(|_| self.clone())
+        Query::parse_in(&text, Mode::Scope { experimental: true }).ok()
     }
 
     /// Whether every parameter of `self` is implied by `other`: for each of ours, `other`
@@ -245,32 +254,25 @@ impl Query {
             }
         }
         let differing = differing?;
-        let mut text = String::new();
-        for parameter in self.parameters() {
-            if !text.is_empty() {
-                text.push('&');
-            }
-            text.extend(utf8_percent_encode(parameter.name(), ENCODE));
-            text.push('=');
-            let mut values = alternatives(parameter);
-            if parameter.name() == differing {
-                values.extend(
-                    other
-                        .parameter(differing)
-                        .map(alternatives)
-                        .unwrap_or_default(),
-                );
-            }
-            for (index, value) in values.iter().enumerate() {
-                if index > 0 {
-                    text.push(',');
+        let items: Vec<(&str, Vec<&str>)> = self
+            .parameters()
+            .map(|parameter| {
+                let mut values = alternatives(parameter);
+                if parameter.name() == differing {
+                    values.extend(
+                        other
+                            .parameter(differing)
+                            .map(alternatives)
+                            .unwrap_or_default(),
+                    );
                 }
-                text.extend(utf8_percent_encode(value, ENCODE));
-            }
-        }
-        Query::parse_in(&text, Mode::Scope { experimental: true })
-            .ok()
-            .map(|q| q.normalized())
+                (parameter.name(), values)
+            })
+            .collect();
+        let items = items
+            .iter()
+            .map(|(name, values)| (*name, values.as_slice()));
+        Query::from_items(items).map(|q| q.normalized())
     }
 
     /// The parameters of both queries (an AND), as one query.
