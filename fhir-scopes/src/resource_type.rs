@@ -613,6 +613,57 @@ const NAMES: [&str; 146] = [
     "VerificationResult",
     "VisionPrescription",
 ];
+
+/// An open-addressing hash table from a name to its index in [`NAMES`] plus one (zero marks
+/// an empty slot), built at compile time. A lookup hashes the name and compares one or two
+/// candidates, instead of the eight comparisons of a binary search.
+const SLOTS: usize = 512;
+const TABLE: [u8; SLOTS] = table(false);
+
+/// The same for names in lowercase, as `launch/<type>` scopes write them.
+const LOWERCASE_TABLE: [u8; SLOTS] = table(true);
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-bounds index fails the build"
+)]
+const fn table(lowercase: bool) -> [u8; SLOTS] {
+    let mut table = [0u8; SLOTS];
+    let mut index = 0;
+    while index < NAMES.len() {
+        let mut slot = hash(NAMES[index].as_bytes(), lowercase) % SLOTS;
+        while table[slot] != 0 {
+            slot = (slot + 1) % SLOTS;
+        }
+        // INVARIANT: 146 names fit in a u8 and leave most slots empty, so probing ends.
+        table[slot] = (index + 1) as u8;
+        index += 1;
+    }
+    table
+}
+
+/// FNV-1a, of the lowercased bytes when `lowercase` is set: a few instructions a byte, and
+/// spread enough for 146 short names.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the loop bound is the slice length"
+)]
+const fn hash(bytes: &[u8], lowercase: bool) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = if lowercase {
+            bytes[index].to_ascii_lowercase()
+        } else {
+            bytes[index]
+        };
+        hash ^= byte as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+        index += 1;
+    }
+    hash as usize
+}
+
 impl ResourceType {
     /// Every FHIR R4 resource type, in alphabetical order.
     pub const ALL: &'static [ResourceType] = &ALL;
@@ -626,8 +677,18 @@ impl ResourceType {
     /// assert_eq!(ResourceType::from_name("patient"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<ResourceType> {
-        let index = NAMES.binary_search(&name).ok()?;
-        ALL.get(index).copied()
+        lookup(&TABLE, name, false, |known| known == name)
+    }
+
+    /// Looks up a resource type by its name in lowercase, as `launch/<type>` scopes write it
+    /// (`imagingstudy` for `ImagingStudy`). Any uppercase letter fails.
+    pub fn from_lowercase(name: &str) -> Option<ResourceType> {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        lookup(&LOWERCASE_TABLE, name, true, |known| {
+            known.eq_ignore_ascii_case(name)
+        })
     }
 
     /// The type's name as FHIR writes it.
@@ -649,6 +710,23 @@ impl ResourceType {
             .filter(|(distance, _)| *distance <= 2)
             .min_by_key(|(distance, _)| *distance)
             .map(|(_, known)| known)
+    }
+}
+
+/// Probes `table` for `name` until a candidate passes `matches` or a slot is empty.
+fn lookup(
+    table: &[u8; SLOTS],
+    name: &str,
+    lowercase: bool,
+    matches: impl Fn(&str) -> bool,
+) -> Option<ResourceType> {
+    let mut slot = hash(name.as_bytes(), lowercase) % SLOTS;
+    loop {
+        let index = usize::from(*table.get(slot)?).checked_sub(1)?;
+        if NAMES.get(index).is_some_and(|known| matches(known)) {
+            return ALL.get(index).copied();
+        }
+        slot = (slot + 1) % SLOTS;
     }
 }
 
@@ -687,7 +765,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = Vec::with_capacity(b.len() + 1);
         current.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
-            let substitute = previous.get(j).map_or(usize::MAX, |d| d + usize::from(ca != *cb));
+            let substitute = previous
+                .get(j)
+                .map_or(usize::MAX, |d| d + usize::from(ca != *cb));
             let delete = previous.get(j + 1).map_or(usize::MAX, |d| d + 1);
             let insert = current.last().map_or(usize::MAX, |d| d + 1);
             current.push(substitute.min(delete).min(insert));
@@ -710,6 +790,25 @@ mod tests {
             assert_eq!(ResourceType::from_name(NAMES[index]), Some(*t));
             assert_eq!(t.to_string(), NAMES[index]);
         }
+    }
+
+    #[test]
+    fn hash_tables_find_every_name_and_nothing_else() {
+        assert_eq!(TABLE.iter().filter(|slot| **slot != 0).count(), 146);
+        assert_eq!(
+            LOWERCASE_TABLE.iter().filter(|slot| **slot != 0).count(),
+            146
+        );
+        for t in ResourceType::ALL {
+            assert_eq!(
+                ResourceType::from_lowercase(&t.as_str().to_ascii_lowercase()),
+                Some(*t)
+            );
+        }
+        assert_eq!(ResourceType::from_lowercase("Patient"), None);
+        assert_eq!(ResourceType::from_lowercase("zebra"), None);
+        assert_eq!(ResourceType::from_name(""), None);
+        assert_eq!(ResourceType::from_name("ObservationX"), None);
     }
 
     #[test]

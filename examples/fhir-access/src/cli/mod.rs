@@ -1,0 +1,32 @@
+//! The subcommands, one module each; each has its `Args` and a `run` function.
+
+pub(crate) mod scopes;
+
+use std::process::ExitCode;
+
+/// How a command ended, which fixes the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Success, permit, all valid: 0.
+    Success,
+    /// Deny, invalid or rejected input: 1.
+    Failure,
+    /// A usage error: 2.
+    Usage,
+}
+
+impl Outcome {
+    pub(crate) fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Failure => ExitCode::from(1),
+            Outcome::Usage => ExitCode::from(2),
+        }
+    }
+}
+
+/// Prints a JSON value, pretty, on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

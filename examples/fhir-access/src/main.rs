@@ -1,0 +1,38 @@
+//! `fhir-access`: a command-line tool over the fhir-access crates.
+//!
+//! Exit codes: 0 for success or permit, 1 for deny, invalid or rejected input, 2 for usage
+//! errors.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Access control for FHIR: inspect scopes, check requests.
+#[derive(Debug, Parser)]
+#[command(name = "fhir-access", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// SMART on FHIR scopes: parse them, check a request against them.
+    Scopes(cli::scopes::Args),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let outcome = match args.command {
+        Command::Scopes(args) => cli::scopes::run(args),
+    };
+    match outcome {
+        Ok(outcome) => outcome.exit_code(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            cli::Outcome::Usage.exit_code()
+        }
+    }
+}
