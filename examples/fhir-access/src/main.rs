@@ -21,12 +21,15 @@ struct Args {
 enum Command {
     /// SMART on FHIR scopes: parse them, check a request against them.
     Scopes(cli::scopes::Args),
+    /// FHIR compartments: which a resource is in, whether it is in one.
+    Compartment(cli::compartment::Args),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let outcome = match args.command {
         Command::Scopes(args) => cli::scopes::run(args),
+        Command::Compartment(args) => cli::compartment::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

@@ -209,3 +209,96 @@ fn system_context_uses_system_scopes_only() {
         (1, json!("level_mismatch"))
     );
 }
+
+/// Writes `value` to a file named after the test in the temporary directory.
+fn temp_json(name: &str, value: &Value) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "fhir-access-cli-{}-{name}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn observation_of_two_patients() -> Value {
+    json!({
+        "resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"},
+        "subject": {"reference": "Patient/B"},
+        "performer": [{"reference": "Patient/A"}, {"reference": "https://other.org/fhir/Practitioner/7"}]
+    })
+}
+
+#[test]
+fn compartment_of_a_resource() {
+    let file = temp_json("of", &observation_of_two_patients());
+    let (code, out) = run(&["compartment", "of", &file]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        json!({"resourceType": "Observation", "id": "o1", "compartments": ["Patient/A", "Patient/B"]})
+    );
+    // A foreign absolute reference becomes local under --base.
+    let (_, out) = run(&[
+        "compartment",
+        "of",
+        "--base",
+        "https://other.org/fhir",
+        &file,
+    ]);
+    assert_eq!(
+        out["compartments"],
+        json!(["Patient/A", "Patient/B", "Practitioner/7"])
+    );
+}
+
+#[test]
+fn compartment_of_every_entry_of_a_bundle() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fhir-compartment/tests/synthea/Lucien_Hahn_21e66b72.json"
+    );
+    let (code, out) = run(&["compartment", "of", file]);
+    assert_eq!(code, 0);
+    let entries = out["entries"].as_array().unwrap();
+    assert!(entries.len() > 300);
+    assert_eq!(
+        out["entries"][0]["compartments"],
+        json!(["Patient/717282e4-5d08-4cbd-afad-596051966367"])
+    );
+    let in_patient = entries
+        .iter()
+        .filter(|e| {
+            e["compartments"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("Patient/717282e4-5d08-4cbd-afad-596051966367"))
+        })
+        .count();
+    assert!(in_patient > entries.len() / 2);
+}
+
+#[test]
+fn compartment_check_exit_codes() {
+    let file = temp_json("check", &observation_of_two_patients());
+    let (code, out) = run(&["compartment", "check", "--in", "Patient/A", &file]);
+    assert_eq!(
+        (code, out),
+        (0, json!({"compartment": "Patient/A", "member": true}))
+    );
+    let (code, out) = run(&["compartment", "check", "--in", "Patient/C", &file]);
+    assert_eq!(
+        (code, out),
+        (1, json!({"compartment": "Patient/C", "member": false}))
+    );
+    // Usage errors: a malformed compartment, a missing file.
+    let (code, _) = run(&["compartment", "check", "--in", "patient/A", &file]);
+    assert_eq!(code, 2);
+    let (code, _) = run(&[
+        "compartment",
+        "check",
+        "--in",
+        "Patient/A",
+        "/nonexistent/file.json",
+    ]);
+    assert_eq!(code, 2);
+}

@@ -1,5 +1,6 @@
 //! The subcommands, one module each; each has its `Args` and a `run` function.
 
+pub(crate) mod compartment;
 pub(crate) mod scopes;
 
 use std::process::ExitCode;
