@@ -72,6 +72,8 @@ pub(crate) enum Step {
 #[derive(Debug, Clone, Copy)]
 pub struct Expression {
     pub(crate) source: &'static str,
+    /// The expression has a `|`: FHIRPath's union removes duplicate values.
+    pub(crate) distinct: bool,
     pub(crate) branches: &'static [&'static [Step]],
 }
 
@@ -86,16 +88,23 @@ impl Expression {
     /// branch). `resolve() is T` is decided by the literal reference's type; `urn:` references
     /// are not resolved (use [`Expression::evaluate_in`] inside a Bundle).
     pub fn evaluate<'v>(&self, resource: &'v Value) -> Vec<&'v Value> {
-        let mut out = Vec::new();
-        self.for_each(resource, None, &mut |v| out.push(v));
-        out
+        self.collect(resource, None)
     }
 
     /// Like [`Expression::evaluate`], resolving `urn:uuid:`/`urn:oid:` and `fullUrl`
     /// references through the Bundle the resource came from.
     pub fn evaluate_in<'v>(&self, resource: &'v Value, bundle: &BundleIndex) -> Vec<&'v Value> {
-        let mut out = Vec::new();
-        self.for_each(resource, Some(bundle), &mut |v| out.push(v));
+        self.collect(resource, Some(bundle))
+    }
+
+    fn collect<'v>(&self, resource: &'v Value, bundle: Option<&BundleIndex>) -> Vec<&'v Value> {
+        let mut out: Vec<&'v Value> = Vec::new();
+        let distinct = self.distinct;
+        self.for_each(resource, bundle, &mut |v| {
+            if !distinct || !out.contains(&v) {
+                out.push(v);
+            }
+        });
         out
     }
 

@@ -665,6 +665,19 @@ impl Compiler<'_> {
     }
 }
 
+/// Whether the expression has a `|` anywhere: FHIRPath's union removes duplicates, so the
+/// evaluator must too.
+fn has_union(ast: &Ast) -> bool {
+    match ast {
+        Ast::Union(_) => true,
+        Ast::As(inner, _) => has_union(inner),
+        Ast::Path { start, .. } => match start.as_ref() {
+            Start::Paren(inner) => has_union(inner),
+            Start::Name(_) => false,
+        },
+    }
+}
+
 fn compile(model: &Model, base: &str, expression: &str) -> Result<Vec<Vec<Step>>, String> {
     let ast = parse(expression)?;
     let compiler = Compiler { model, base };
@@ -729,6 +742,7 @@ struct Compiled {
     code: String,
     kind: String,
     source: String,
+    distinct: bool,
     branches: Vec<Vec<Step>>,
 }
 
@@ -781,6 +795,7 @@ pub(crate) fn render(package_path: &Path) -> Result<String, String> {
                             code: code.to_owned(),
                             kind: kind.to_owned(),
                             source: expression.to_owned(),
+                            distinct: parse(expression).is_ok_and(|ast| has_union(&ast)),
                             branches,
                         },
                     );
@@ -950,6 +965,7 @@ pub(crate) fn render(package_path: &Path) -> Result<String, String> {
         let _ = writeln!(w, "    kind: {},", param_kind(&sp.kind)?);
         let _ = writeln!(w, "    expression: Expression {{");
         let _ = writeln!(w, "        source: {},", rust_str(&sp.source));
+        let _ = writeln!(w, "        distinct: {},", sp.distinct);
         let _ = writeln!(w, "        branches: &[");
         for branch in &sp.branches {
             let steps: Vec<String> = branch.iter().map(render_step).collect();

@@ -617,6 +617,7 @@ static SP_0: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Resource.id",
+        distinct: false,
         branches: &[
             &[Step::Field("id")],
         ],
@@ -628,6 +629,7 @@ static SP_1: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Resource.meta.lastUpdated",
+        distinct: false,
         branches: &[
             &[Step::Field("meta"), Step::Field("lastUpdated")],
         ],
@@ -639,6 +641,7 @@ static SP_2: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Resource.meta.profile",
+        distinct: false,
         branches: &[
             &[Step::Field("meta"), Step::Field("profile")],
         ],
@@ -650,6 +653,7 @@ static SP_3: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Resource.meta.security",
+        distinct: false,
         branches: &[
             &[Step::Field("meta"), Step::Field("security")],
         ],
@@ -661,6 +665,7 @@ static SP_4: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Resource.meta.source",
+        distinct: false,
         branches: &[
             &[Step::Field("meta"), Step::Field("source")],
         ],
@@ -672,6 +677,7 @@ static SP_5: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Resource.meta.tag",
+        distinct: false,
         branches: &[
             &[Step::Field("meta"), Step::Field("tag")],
         ],
@@ -683,6 +689,7 @@ static SP_6: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Account.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -694,6 +701,7 @@ static SP_7: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Account.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -705,6 +713,7 @@ static SP_8: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Account.owner",
+        distinct: false,
         branches: &[
             &[Step::Field("owner")],
         ],
@@ -716,6 +725,7 @@ static SP_9: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Account.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -727,6 +737,7 @@ static SP_10: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Account.servicePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("servicePeriod")],
         ],
@@ -738,6 +749,7 @@ static SP_11: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Account.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -749,6 +761,7 @@ static SP_12: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Account.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -760,6 +773,7 @@ static SP_13: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Account.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -771,6 +785,7 @@ static SP_14: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -782,6 +797,7 @@ static SP_15: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ActivityDefinition.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -793,6 +809,7 @@ static SP_16: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(ActivityDefinition.useContext.value as Quantity) | (ActivityDefinition.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -805,6 +822,7 @@ static SP_17: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -816,6 +834,7 @@ static SP_18: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ActivityDefinition.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -827,6 +846,7 @@ static SP_19: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='depends-on').resource | ActivityDefinition.library",
+        distinct: true,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
@@ -839,6 +859,7 @@ static SP_20: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -850,6 +871,7 @@ static SP_21: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -861,6 +883,7 @@ static SP_22: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ActivityDefinition.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -872,6 +895,7 @@ static SP_23: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -883,6 +907,7 @@ static SP_24: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -894,6 +919,7 @@ static SP_25: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -905,6 +931,7 @@ static SP_26: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -916,6 +943,7 @@ static SP_27: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -927,6 +955,7 @@ static SP_28: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -938,6 +967,7 @@ static SP_29: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ActivityDefinition.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -949,6 +979,7 @@ static SP_30: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ActivityDefinition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -960,6 +991,7 @@ static SP_31: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -971,6 +1003,7 @@ static SP_32: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ActivityDefinition.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -982,6 +1015,7 @@ static SP_33: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ActivityDefinition.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -993,6 +1027,7 @@ static SP_34: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.actuality",
+        distinct: false,
         branches: &[
             &[Step::Field("actuality")],
         ],
@@ -1004,6 +1039,7 @@ static SP_35: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -1015,6 +1051,7 @@ static SP_36: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AdverseEvent.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -1026,6 +1063,7 @@ static SP_37: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.event",
+        distinct: false,
         branches: &[
             &[Step::Field("event")],
         ],
@@ -1037,6 +1075,7 @@ static SP_38: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -1048,6 +1087,7 @@ static SP_39: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.recorder",
+        distinct: false,
         branches: &[
             &[Step::Field("recorder")],
         ],
@@ -1059,6 +1099,7 @@ static SP_40: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.resultingCondition",
+        distinct: false,
         branches: &[
             &[Step::Field("resultingCondition")],
         ],
@@ -1070,6 +1111,7 @@ static SP_41: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.seriousness",
+        distinct: false,
         branches: &[
             &[Step::Field("seriousness")],
         ],
@@ -1081,6 +1123,7 @@ static SP_42: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AdverseEvent.severity",
+        distinct: false,
         branches: &[
             &[Step::Field("severity")],
         ],
@@ -1092,6 +1135,7 @@ static SP_43: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.study",
+        distinct: false,
         branches: &[
             &[Step::Field("study")],
         ],
@@ -1103,6 +1147,7 @@ static SP_44: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -1114,6 +1159,7 @@ static SP_45: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AdverseEvent.suspectEntity.instance",
+        distinct: false,
         branches: &[
             &[Step::Field("suspectEntity"), Step::Field("instance")],
         ],
@@ -1125,6 +1171,7 @@ static SP_46: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.asserter",
+        distinct: false,
         branches: &[
             &[Step::Field("asserter")],
         ],
@@ -1136,6 +1183,7 @@ static SP_47: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -1147,6 +1195,7 @@ static SP_48: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.clinicalStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("clinicalStatus")],
         ],
@@ -1158,6 +1207,7 @@ static SP_49: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
             &[Step::Field("reaction"), Step::Field("substance")],
@@ -1170,6 +1220,7 @@ static SP_50: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.criticality",
+        distinct: false,
         branches: &[
             &[Step::Field("criticality")],
         ],
@@ -1181,6 +1232,7 @@ static SP_51: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("recordedDate")],
         ],
@@ -1192,6 +1244,7 @@ static SP_52: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -1203,6 +1256,7 @@ static SP_53: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.lastOccurrence",
+        distinct: false,
         branches: &[
             &[Step::Field("lastOccurrence")],
         ],
@@ -1214,6 +1268,7 @@ static SP_54: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.reaction.manifestation",
+        distinct: false,
         branches: &[
             &[Step::Field("reaction"), Step::Field("manifestation")],
         ],
@@ -1225,6 +1280,7 @@ static SP_55: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.reaction.onset",
+        distinct: false,
         branches: &[
             &[Step::Field("reaction"), Step::Field("onset")],
         ],
@@ -1236,6 +1292,7 @@ static SP_56: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -1247,6 +1304,7 @@ static SP_57: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.recorder",
+        distinct: false,
         branches: &[
             &[Step::Field("recorder")],
         ],
@@ -1258,6 +1316,7 @@ static SP_58: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.reaction.exposureRoute",
+        distinct: false,
         branches: &[
             &[Step::Field("reaction"), Step::Field("exposureRoute")],
         ],
@@ -1269,6 +1328,7 @@ static SP_59: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.reaction.severity",
+        distinct: false,
         branches: &[
             &[Step::Field("reaction"), Step::Field("severity")],
         ],
@@ -1280,6 +1340,7 @@ static SP_60: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
+        distinct: true,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -1291,6 +1352,7 @@ static SP_61: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.verificationStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("verificationStatus")],
         ],
@@ -1302,6 +1364,7 @@ static SP_62: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("actor")],
         ],
@@ -1313,6 +1376,7 @@ static SP_63: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.appointmentType",
+        distinct: false,
         branches: &[
             &[Step::Field("appointmentType")],
         ],
@@ -1324,6 +1388,7 @@ static SP_64: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -1335,6 +1400,7 @@ static SP_65: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Appointment.start",
+        distinct: false,
         branches: &[
             &[Step::Field("start")],
         ],
@@ -1346,6 +1412,7 @@ static SP_66: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -1357,6 +1424,7 @@ static SP_67: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor.where(resolve() is Location)",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("actor"), Step::ReferenceTo(ResourceType::Location)],
         ],
@@ -1368,6 +1436,7 @@ static SP_68: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.participant.status",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("status")],
         ],
@@ -1379,6 +1448,7 @@ static SP_69: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("actor"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -1390,6 +1460,7 @@ static SP_70: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.participant.actor.where(resolve() is Practitioner)",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("actor"), Step::ReferenceTo(ResourceType::Practitioner)],
         ],
@@ -1401,6 +1472,7 @@ static SP_71: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.reasonCode",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonCode")],
         ],
@@ -1412,6 +1484,7 @@ static SP_72: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.reasonReference",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonReference")],
         ],
@@ -1423,6 +1496,7 @@ static SP_73: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.serviceCategory",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceCategory")],
         ],
@@ -1434,6 +1508,7 @@ static SP_74: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.serviceType",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceType")],
         ],
@@ -1445,6 +1520,7 @@ static SP_75: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.slot",
+        distinct: false,
         branches: &[
             &[Step::Field("slot")],
         ],
@@ -1456,6 +1532,7 @@ static SP_76: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.specialty",
+        distinct: false,
         branches: &[
             &[Step::Field("specialty")],
         ],
@@ -1467,6 +1544,7 @@ static SP_77: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Appointment.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -1478,6 +1556,7 @@ static SP_78: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Appointment.supportingInformation",
+        distinct: false,
         branches: &[
             &[Step::Field("supportingInformation")],
         ],
@@ -1489,6 +1568,7 @@ static SP_79: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("actor")],
         ],
@@ -1500,6 +1580,7 @@ static SP_80: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.appointment",
+        distinct: false,
         branches: &[
             &[Step::Field("appointment")],
         ],
@@ -1511,6 +1592,7 @@ static SP_81: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AppointmentResponse.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -1522,6 +1604,7 @@ static SP_82: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor.where(resolve() is Location)",
+        distinct: false,
         branches: &[
             &[Step::Field("actor"), Step::ReferenceTo(ResourceType::Location)],
         ],
@@ -1533,6 +1616,7 @@ static SP_83: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AppointmentResponse.participantStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("participantStatus")],
         ],
@@ -1544,6 +1628,7 @@ static SP_84: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("actor"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -1555,6 +1640,7 @@ static SP_85: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AppointmentResponse.actor.where(resolve() is Practitioner)",
+        distinct: false,
         branches: &[
             &[Step::Field("actor"), Step::ReferenceTo(ResourceType::Practitioner)],
         ],
@@ -1566,6 +1652,7 @@ static SP_86: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.action",
+        distinct: false,
         branches: &[
             &[Step::Field("action")],
         ],
@@ -1577,6 +1664,7 @@ static SP_87: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "AuditEvent.agent.network.address",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("network"), Step::Field("address")],
         ],
@@ -1588,6 +1676,7 @@ static SP_88: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.agent.who",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("who")],
         ],
@@ -1599,6 +1688,7 @@ static SP_89: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "AuditEvent.agent.name",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("name")],
         ],
@@ -1610,6 +1700,7 @@ static SP_90: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.agent.role",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("role")],
         ],
@@ -1621,6 +1712,7 @@ static SP_91: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.agent.altId",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("altId")],
         ],
@@ -1632,6 +1724,7 @@ static SP_92: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AuditEvent.recorded",
+        distinct: false,
         branches: &[
             &[Step::Field("recorded")],
         ],
@@ -1643,6 +1736,7 @@ static SP_93: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.entity.what",
+        distinct: false,
         branches: &[
             &[Step::Field("entity"), Step::Field("what")],
         ],
@@ -1654,6 +1748,7 @@ static SP_94: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "AuditEvent.entity.name",
+        distinct: false,
         branches: &[
             &[Step::Field("entity"), Step::Field("name")],
         ],
@@ -1665,6 +1760,7 @@ static SP_95: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.entity.role",
+        distinct: false,
         branches: &[
             &[Step::Field("entity"), Step::Field("role")],
         ],
@@ -1676,6 +1772,7 @@ static SP_96: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.entity.type",
+        distinct: false,
         branches: &[
             &[Step::Field("entity"), Step::Field("type")],
         ],
@@ -1687,6 +1784,7 @@ static SP_97: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.outcome",
+        distinct: false,
         branches: &[
             &[Step::Field("outcome")],
         ],
@@ -1698,6 +1796,7 @@ static SP_98: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.agent.who.where(resolve() is Patient) | AuditEvent.entity.what.where(resolve() is Patient)",
+        distinct: true,
         branches: &[
             &[Step::Field("agent"), Step::Field("who"), Step::ReferenceTo(ResourceType::Patient)],
             &[Step::Field("entity"), Step::Field("what"), Step::ReferenceTo(ResourceType::Patient)],
@@ -1710,6 +1809,7 @@ static SP_99: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "AuditEvent.agent.policy",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("policy")],
         ],
@@ -1721,6 +1821,7 @@ static SP_100: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.source.site",
+        distinct: false,
         branches: &[
             &[Step::Field("source"), Step::Field("site")],
         ],
@@ -1732,6 +1833,7 @@ static SP_101: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AuditEvent.source.observer",
+        distinct: false,
         branches: &[
             &[Step::Field("source"), Step::Field("observer")],
         ],
@@ -1743,6 +1845,7 @@ static SP_102: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.subtype",
+        distinct: false,
         branches: &[
             &[Step::Field("subtype")],
         ],
@@ -1754,6 +1857,7 @@ static SP_103: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AuditEvent.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -1765,6 +1869,7 @@ static SP_104: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Basic.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -1776,6 +1881,7 @@ static SP_105: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Basic.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -1787,6 +1893,7 @@ static SP_106: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Basic.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -1798,6 +1905,7 @@ static SP_107: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Basic.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -1809,6 +1917,7 @@ static SP_108: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Basic.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -1820,6 +1929,7 @@ static SP_109: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Basic.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -1831,6 +1941,7 @@ static SP_110: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "BodyStructure.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -1842,6 +1953,7 @@ static SP_111: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "BodyStructure.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -1853,6 +1965,7 @@ static SP_112: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "BodyStructure.morphology",
+        distinct: false,
         branches: &[
             &[Step::Field("morphology")],
         ],
@@ -1864,6 +1977,7 @@ static SP_113: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "BodyStructure.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -1875,6 +1989,7 @@ static SP_114: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Bundle.entry[0].resource",
+        distinct: false,
         branches: &[
             &[Step::Field("entry"), Step::Index(0), Step::Field("resource")],
         ],
@@ -1886,6 +2001,7 @@ static SP_115: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Bundle.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -1897,6 +2013,7 @@ static SP_116: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Bundle.entry[0].resource",
+        distinct: false,
         branches: &[
             &[Step::Field("entry"), Step::Index(0), Step::Field("resource")],
         ],
@@ -1908,6 +2025,7 @@ static SP_117: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Bundle.timestamp",
+        distinct: false,
         branches: &[
             &[Step::Field("timestamp")],
         ],
@@ -1919,6 +2037,7 @@ static SP_118: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Bundle.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -1930,6 +2049,7 @@ static SP_119: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -1941,6 +2061,7 @@ static SP_120: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -1953,6 +2074,7 @@ static SP_121: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -1964,6 +2086,7 @@ static SP_122: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -1975,6 +2098,7 @@ static SP_123: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -1986,6 +2110,7 @@ static SP_124: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -1997,6 +2122,7 @@ static SP_125: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.format",
+        distinct: false,
         branches: &[
             &[Step::Field("format")],
         ],
@@ -2008,6 +2134,7 @@ static SP_126: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CapabilityStatement.implementationGuide",
+        distinct: false,
         branches: &[
             &[Step::Field("implementationGuide")],
         ],
@@ -2019,6 +2146,7 @@ static SP_127: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -2030,6 +2158,7 @@ static SP_128: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.rest.mode",
+        distinct: false,
         branches: &[
             &[Step::Field("rest"), Step::Field("mode")],
         ],
@@ -2041,6 +2170,7 @@ static SP_129: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -2052,6 +2182,7 @@ static SP_130: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -2063,6 +2194,7 @@ static SP_131: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.rest.resource.type",
+        distinct: false,
         branches: &[
             &[Step::Field("rest"), Step::Field("resource"), Step::Field("type")],
         ],
@@ -2074,6 +2206,7 @@ static SP_132: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CapabilityStatement.rest.resource.profile",
+        distinct: false,
         branches: &[
             &[Step::Field("rest"), Step::Field("resource"), Step::Field("profile")],
         ],
@@ -2085,6 +2218,7 @@ static SP_133: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.rest.security.service",
+        distinct: false,
         branches: &[
             &[Step::Field("rest"), Step::Field("security"), Step::Field("service")],
         ],
@@ -2096,6 +2230,7 @@ static SP_134: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.software.name",
+        distinct: false,
         branches: &[
             &[Step::Field("software"), Step::Field("name")],
         ],
@@ -2107,6 +2242,7 @@ static SP_135: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -2118,6 +2254,7 @@ static SP_136: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CapabilityStatement.rest.resource.supportedProfile",
+        distinct: false,
         branches: &[
             &[Step::Field("rest"), Step::Field("resource"), Step::Field("supportedProfile")],
         ],
@@ -2129,6 +2266,7 @@ static SP_137: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -2140,6 +2278,7 @@ static SP_138: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -2151,6 +2290,7 @@ static SP_139: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -2162,6 +2302,7 @@ static SP_140: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.activity.detail.code",
+        distinct: false,
         branches: &[
             &[Step::Field("activity"), Step::Field("detail"), Step::Field("code")],
         ],
@@ -2173,6 +2314,7 @@ static SP_141: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CarePlan.activity.detail.scheduled",
+        distinct: false,
         branches: &[
             &[Step::Field("activity"), Step::Field("detail"), Step::Choice(&["scheduledTiming", "scheduledPeriod", "scheduledString"])],
         ],
@@ -2184,6 +2326,7 @@ static SP_142: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.activity.reference",
+        distinct: false,
         branches: &[
             &[Step::Field("activity"), Step::Field("reference")],
         ],
@@ -2195,6 +2338,7 @@ static SP_143: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -2206,6 +2350,7 @@ static SP_144: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.careTeam",
+        distinct: false,
         branches: &[
             &[Step::Field("careTeam")],
         ],
@@ -2217,6 +2362,7 @@ static SP_145: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -2228,6 +2374,7 @@ static SP_146: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.addresses",
+        distinct: false,
         branches: &[
             &[Step::Field("addresses")],
         ],
@@ -2239,6 +2386,7 @@ static SP_147: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -2250,6 +2398,7 @@ static SP_148: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -2261,6 +2410,7 @@ static SP_149: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.goal",
+        distinct: false,
         branches: &[
             &[Step::Field("goal")],
         ],
@@ -2272,6 +2422,7 @@ static SP_150: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -2283,6 +2434,7 @@ static SP_151: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -2294,6 +2446,7 @@ static SP_152: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CarePlan.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -2305,6 +2458,7 @@ static SP_153: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.intent",
+        distinct: false,
         branches: &[
             &[Step::Field("intent")],
         ],
@@ -2316,6 +2470,7 @@ static SP_154: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -2327,6 +2482,7 @@ static SP_155: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -2338,6 +2494,7 @@ static SP_156: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.activity.detail.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("activity"), Step::Field("detail"), Step::Field("performer")],
         ],
@@ -2349,6 +2506,7 @@ static SP_157: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.replaces",
+        distinct: false,
         branches: &[
             &[Step::Field("replaces")],
         ],
@@ -2360,6 +2518,7 @@ static SP_158: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CarePlan.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -2371,6 +2530,7 @@ static SP_159: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CarePlan.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -2382,6 +2542,7 @@ static SP_160: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CareTeam.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -2393,6 +2554,7 @@ static SP_161: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -2404,6 +2566,7 @@ static SP_162: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CareTeam.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -2415,6 +2578,7 @@ static SP_163: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -2426,6 +2590,7 @@ static SP_164: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CareTeam.participant.member",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("member")],
         ],
@@ -2437,6 +2602,7 @@ static SP_165: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -2448,6 +2614,7 @@ static SP_166: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CareTeam.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -2459,6 +2626,7 @@ static SP_167: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CareTeam.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -2470,6 +2638,7 @@ static SP_168: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.account",
+        distinct: false,
         branches: &[
             &[Step::Field("account")],
         ],
@@ -2481,6 +2650,7 @@ static SP_169: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItem.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -2492,6 +2662,7 @@ static SP_170: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.context",
+        distinct: false,
         branches: &[
             &[Step::Field("context")],
         ],
@@ -2503,6 +2674,7 @@ static SP_171: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItem.enteredDate",
+        distinct: false,
         branches: &[
             &[Step::Field("enteredDate")],
         ],
@@ -2514,6 +2686,7 @@ static SP_172: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.enterer",
+        distinct: false,
         branches: &[
             &[Step::Field("enterer")],
         ],
@@ -2525,6 +2698,7 @@ static SP_173: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "ChargeItem.factorOverride",
+        distinct: false,
         branches: &[
             &[Step::Field("factorOverride")],
         ],
@@ -2536,6 +2710,7 @@ static SP_174: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItem.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -2547,6 +2722,7 @@ static SP_175: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItem.occurrence",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"])],
         ],
@@ -2558,6 +2734,7 @@ static SP_176: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -2569,6 +2746,7 @@ static SP_177: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.performer.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("performer"), Step::Field("actor")],
         ],
@@ -2580,6 +2758,7 @@ static SP_178: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItem.performer.function",
+        distinct: false,
         branches: &[
             &[Step::Field("performer"), Step::Field("function")],
         ],
@@ -2591,6 +2770,7 @@ static SP_179: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.performingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("performingOrganization")],
         ],
@@ -2602,6 +2782,7 @@ static SP_180: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "ChargeItem.priceOverride",
+        distinct: false,
         branches: &[
             &[Step::Field("priceOverride")],
         ],
@@ -2613,6 +2794,7 @@ static SP_181: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "ChargeItem.quantity",
+        distinct: false,
         branches: &[
             &[Step::Field("quantity")],
         ],
@@ -2624,6 +2806,7 @@ static SP_182: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.requestingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("requestingOrganization")],
         ],
@@ -2635,6 +2818,7 @@ static SP_183: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.service",
+        distinct: false,
         branches: &[
             &[Step::Field("service")],
         ],
@@ -2646,6 +2830,7 @@ static SP_184: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ChargeItem.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -2657,6 +2842,7 @@ static SP_185: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ChargeItemDefinition.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -2668,6 +2854,7 @@ static SP_186: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(ChargeItemDefinition.useContext.value as Quantity) | (ChargeItemDefinition.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -2680,6 +2867,7 @@ static SP_187: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -2691,6 +2879,7 @@ static SP_188: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItemDefinition.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -2702,6 +2891,7 @@ static SP_189: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ChargeItemDefinition.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -2713,6 +2903,7 @@ static SP_190: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ChargeItemDefinition.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -2724,6 +2915,7 @@ static SP_191: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -2735,6 +2927,7 @@ static SP_192: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -2746,6 +2939,7 @@ static SP_193: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ChargeItemDefinition.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -2757,6 +2951,7 @@ static SP_194: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -2768,6 +2963,7 @@ static SP_195: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ChargeItemDefinition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -2779,6 +2975,7 @@ static SP_196: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ChargeItemDefinition.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -2790,6 +2987,7 @@ static SP_197: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ChargeItemDefinition.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -2801,6 +2999,7 @@ static SP_198: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.careTeam.provider",
+        distinct: false,
         branches: &[
             &[Step::Field("careTeam"), Step::Field("provider")],
         ],
@@ -2812,6 +3011,7 @@ static SP_199: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Claim.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -2823,6 +3023,7 @@ static SP_200: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.detail.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("detail"), Step::Field("udi")],
         ],
@@ -2834,6 +3035,7 @@ static SP_201: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("encounter")],
         ],
@@ -2845,6 +3047,7 @@ static SP_202: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.enterer",
+        distinct: false,
         branches: &[
             &[Step::Field("enterer")],
         ],
@@ -2856,6 +3059,7 @@ static SP_203: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.facility",
+        distinct: false,
         branches: &[
             &[Step::Field("facility")],
         ],
@@ -2867,6 +3071,7 @@ static SP_204: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -2878,6 +3083,7 @@ static SP_205: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.insurer",
+        distinct: false,
         branches: &[
             &[Step::Field("insurer")],
         ],
@@ -2889,6 +3095,7 @@ static SP_206: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("udi")],
         ],
@@ -2900,6 +3107,7 @@ static SP_207: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -2911,6 +3119,7 @@ static SP_208: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.payee.party",
+        distinct: false,
         branches: &[
             &[Step::Field("payee"), Step::Field("party")],
         ],
@@ -2922,6 +3131,7 @@ static SP_209: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.priority",
+        distinct: false,
         branches: &[
             &[Step::Field("priority")],
         ],
@@ -2933,6 +3143,7 @@ static SP_210: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.procedure.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("procedure"), Step::Field("udi")],
         ],
@@ -2944,6 +3155,7 @@ static SP_211: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.provider",
+        distinct: false,
         branches: &[
             &[Step::Field("provider")],
         ],
@@ -2955,6 +3167,7 @@ static SP_212: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -2966,6 +3179,7 @@ static SP_213: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Claim.item.detail.subDetail.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("detail"), Step::Field("subDetail"), Step::Field("udi")],
         ],
@@ -2977,6 +3191,7 @@ static SP_214: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Claim.use",
+        distinct: false,
         branches: &[
             &[Step::Field("use")],
         ],
@@ -2988,6 +3203,7 @@ static SP_215: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ClaimResponse.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -2999,6 +3215,7 @@ static SP_216: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ClaimResponse.disposition",
+        distinct: false,
         branches: &[
             &[Step::Field("disposition")],
         ],
@@ -3010,6 +3227,7 @@ static SP_217: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -3021,6 +3239,7 @@ static SP_218: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.insurer",
+        distinct: false,
         branches: &[
             &[Step::Field("insurer")],
         ],
@@ -3032,6 +3251,7 @@ static SP_219: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.outcome",
+        distinct: false,
         branches: &[
             &[Step::Field("outcome")],
         ],
@@ -3043,6 +3263,7 @@ static SP_220: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -3054,6 +3275,7 @@ static SP_221: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ClaimResponse.payment.date",
+        distinct: false,
         branches: &[
             &[Step::Field("payment"), Step::Field("date")],
         ],
@@ -3065,6 +3287,7 @@ static SP_222: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.request",
+        distinct: false,
         branches: &[
             &[Step::Field("request")],
         ],
@@ -3076,6 +3299,7 @@ static SP_223: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClaimResponse.requestor",
+        distinct: false,
         branches: &[
             &[Step::Field("requestor")],
         ],
@@ -3087,6 +3311,7 @@ static SP_224: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -3098,6 +3323,7 @@ static SP_225: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClaimResponse.use",
+        distinct: false,
         branches: &[
             &[Step::Field("use")],
         ],
@@ -3109,6 +3335,7 @@ static SP_226: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.assessor",
+        distinct: false,
         branches: &[
             &[Step::Field("assessor")],
         ],
@@ -3120,6 +3347,7 @@ static SP_227: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -3131,6 +3359,7 @@ static SP_228: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -3142,6 +3371,7 @@ static SP_229: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClinicalImpression.finding.itemCodeableConcept",
+        distinct: false,
         branches: &[
             &[Step::Field("finding"), Step::Field("itemCodeableConcept")],
         ],
@@ -3153,6 +3383,7 @@ static SP_230: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.finding.itemReference",
+        distinct: false,
         branches: &[
             &[Step::Field("finding"), Step::Field("itemReference")],
         ],
@@ -3164,6 +3395,7 @@ static SP_231: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClinicalImpression.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -3175,6 +3407,7 @@ static SP_232: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.investigation.item",
+        distinct: false,
         branches: &[
             &[Step::Field("investigation"), Step::Field("item")],
         ],
@@ -3186,6 +3419,7 @@ static SP_233: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -3197,6 +3431,7 @@ static SP_234: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.previous",
+        distinct: false,
         branches: &[
             &[Step::Field("previous")],
         ],
@@ -3208,6 +3443,7 @@ static SP_235: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.problem",
+        distinct: false,
         branches: &[
             &[Step::Field("problem")],
         ],
@@ -3219,6 +3455,7 @@ static SP_236: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ClinicalImpression.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -3230,6 +3467,7 @@ static SP_237: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -3241,6 +3479,7 @@ static SP_238: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ClinicalImpression.supportingInfo",
+        distinct: false,
         branches: &[
             &[Step::Field("supportingInfo")],
         ],
@@ -3252,6 +3491,7 @@ static SP_239: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.concept.code",
+        distinct: false,
         branches: &[
             &[Step::Field("concept"), Step::Field("code")],
         ],
@@ -3263,6 +3503,7 @@ static SP_240: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.content",
+        distinct: false,
         branches: &[
             &[Step::Field("content")],
         ],
@@ -3274,6 +3515,7 @@ static SP_241: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -3285,6 +3527,7 @@ static SP_242: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -3297,6 +3540,7 @@ static SP_243: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -3308,6 +3552,7 @@ static SP_244: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -3319,6 +3564,7 @@ static SP_245: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -3330,6 +3576,7 @@ static SP_246: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -3341,6 +3588,7 @@ static SP_247: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -3352,6 +3600,7 @@ static SP_248: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.concept.designation.language",
+        distinct: false,
         branches: &[
             &[Step::Field("concept"), Step::Field("designation"), Step::Field("language")],
         ],
@@ -3363,6 +3612,7 @@ static SP_249: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -3374,6 +3624,7 @@ static SP_250: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -3385,6 +3636,7 @@ static SP_251: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -3396,6 +3648,7 @@ static SP_252: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CodeSystem.supplements",
+        distinct: false,
         branches: &[
             &[Step::Field("supplements")],
         ],
@@ -3407,6 +3660,7 @@ static SP_253: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CodeSystem.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -3418,6 +3672,7 @@ static SP_254: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -3429,6 +3684,7 @@ static SP_255: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -3440,6 +3696,7 @@ static SP_256: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -3451,6 +3708,7 @@ static SP_257: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -3462,6 +3720,7 @@ static SP_258: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -3473,6 +3732,7 @@ static SP_259: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -3484,6 +3744,7 @@ static SP_260: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -3495,6 +3756,7 @@ static SP_261: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -3506,6 +3768,7 @@ static SP_262: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Communication.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -3517,6 +3780,7 @@ static SP_263: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.medium",
+        distinct: false,
         branches: &[
             &[Step::Field("medium")],
         ],
@@ -3528,6 +3792,7 @@ static SP_264: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -3539,6 +3804,7 @@ static SP_265: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -3550,6 +3816,7 @@ static SP_266: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Communication.received",
+        distinct: false,
         branches: &[
             &[Step::Field("received")],
         ],
@@ -3561,6 +3828,7 @@ static SP_267: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.recipient",
+        distinct: false,
         branches: &[
             &[Step::Field("recipient")],
         ],
@@ -3572,6 +3840,7 @@ static SP_268: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.sender",
+        distinct: false,
         branches: &[
             &[Step::Field("sender")],
         ],
@@ -3583,6 +3852,7 @@ static SP_269: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Communication.sent",
+        distinct: false,
         branches: &[
             &[Step::Field("sent")],
         ],
@@ -3594,6 +3864,7 @@ static SP_270: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Communication.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -3605,6 +3876,7 @@ static SP_271: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Communication.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -3616,6 +3888,7 @@ static SP_272: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CommunicationRequest.authoredOn",
+        distinct: false,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -3627,6 +3900,7 @@ static SP_273: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -3638,6 +3912,7 @@ static SP_274: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -3649,6 +3924,7 @@ static SP_275: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -3660,6 +3936,7 @@ static SP_276: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.groupIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("groupIdentifier")],
         ],
@@ -3671,6 +3948,7 @@ static SP_277: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -3682,6 +3960,7 @@ static SP_278: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.medium",
+        distinct: false,
         branches: &[
             &[Step::Field("medium")],
         ],
@@ -3693,6 +3972,7 @@ static SP_279: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(CommunicationRequest.occurrence as dateTime)",
+        distinct: false,
         branches: &[
             &[Step::Field("occurrenceDateTime")],
         ],
@@ -3704,6 +3984,7 @@ static SP_280: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -3715,6 +3996,7 @@ static SP_281: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.priority",
+        distinct: false,
         branches: &[
             &[Step::Field("priority")],
         ],
@@ -3726,6 +4008,7 @@ static SP_282: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.recipient",
+        distinct: false,
         branches: &[
             &[Step::Field("recipient")],
         ],
@@ -3737,6 +4020,7 @@ static SP_283: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.replaces",
+        distinct: false,
         branches: &[
             &[Step::Field("replaces")],
         ],
@@ -3748,6 +4032,7 @@ static SP_284: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.requester",
+        distinct: false,
         branches: &[
             &[Step::Field("requester")],
         ],
@@ -3759,6 +4044,7 @@ static SP_285: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.sender",
+        distinct: false,
         branches: &[
             &[Step::Field("sender")],
         ],
@@ -3770,6 +4056,7 @@ static SP_286: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CommunicationRequest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -3781,6 +4068,7 @@ static SP_287: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CommunicationRequest.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -3792,6 +4080,7 @@ static SP_288: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CompartmentDefinition.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -3803,6 +4092,7 @@ static SP_289: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -3814,6 +4104,7 @@ static SP_290: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -3826,6 +4117,7 @@ static SP_291: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -3837,6 +4129,7 @@ static SP_292: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -3848,6 +4141,7 @@ static SP_293: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -3859,6 +4153,7 @@ static SP_294: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -3870,6 +4165,7 @@ static SP_295: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -3881,6 +4177,7 @@ static SP_296: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CompartmentDefinition.resource.code",
+        distinct: false,
         branches: &[
             &[Step::Field("resource"), Step::Field("code")],
         ],
@@ -3892,6 +4189,7 @@ static SP_297: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -3903,6 +4201,7 @@ static SP_298: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -3914,6 +4213,7 @@ static SP_299: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -3925,6 +4225,7 @@ static SP_300: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.attester.party",
+        distinct: false,
         branches: &[
             &[Step::Field("attester"), Step::Field("party")],
         ],
@@ -3936,6 +4237,7 @@ static SP_301: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -3947,6 +4249,7 @@ static SP_302: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -3958,6 +4261,7 @@ static SP_303: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.confidentiality",
+        distinct: false,
         branches: &[
             &[Step::Field("confidentiality")],
         ],
@@ -3969,6 +4273,7 @@ static SP_304: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.event.code",
+        distinct: false,
         branches: &[
             &[Step::Field("event"), Step::Field("code")],
         ],
@@ -3980,6 +4285,7 @@ static SP_305: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -3991,6 +4297,7 @@ static SP_306: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -4002,6 +4309,7 @@ static SP_307: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.section.entry",
+        distinct: false,
         branches: &[
             &[Step::Field("section"), Step::Field("entry")],
         ],
@@ -4013,6 +4321,7 @@ static SP_308: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -4024,6 +4333,7 @@ static SP_309: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -4035,6 +4345,7 @@ static SP_310: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Composition.event.period",
+        distinct: false,
         branches: &[
             &[Step::Field("event"), Step::Field("period")],
         ],
@@ -4046,6 +4357,7 @@ static SP_311: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Composition.relatesTo.target as Identifier)",
+        distinct: false,
         branches: &[
             &[Step::Field("relatesTo"), Step::Field("targetIdentifier")],
         ],
@@ -4057,6 +4369,7 @@ static SP_312: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(Composition.relatesTo.target as Reference)",
+        distinct: false,
         branches: &[
             &[Step::Field("relatesTo"), Step::Field("targetReference")],
         ],
@@ -4068,6 +4381,7 @@ static SP_313: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.section.code",
+        distinct: false,
         branches: &[
             &[Step::Field("section"), Step::Field("code")],
         ],
@@ -4079,6 +4393,7 @@ static SP_314: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Composition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -4090,6 +4405,7 @@ static SP_315: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -4101,6 +4417,7 @@ static SP_316: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Composition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -4112,6 +4429,7 @@ static SP_317: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
+        distinct: true,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -4123,6 +4441,7 @@ static SP_318: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -4134,6 +4453,7 @@ static SP_319: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -4146,6 +4466,7 @@ static SP_320: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -4157,6 +4478,7 @@ static SP_321: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -4168,6 +4490,7 @@ static SP_322: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.element.target.dependsOn.property",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("element"), Step::Field("target"), Step::Field("dependsOn"), Step::Field("property")],
         ],
@@ -4179,6 +4502,7 @@ static SP_323: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -4190,6 +4514,7 @@ static SP_324: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -4201,6 +4526,7 @@ static SP_325: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -4212,6 +4538,7 @@ static SP_326: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -4223,6 +4550,7 @@ static SP_327: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ConceptMap.group.unmapped.url",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("unmapped"), Step::Field("url")],
         ],
@@ -4234,6 +4562,7 @@ static SP_328: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.element.target.product.property",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("element"), Step::Field("target"), Step::Field("product"), Step::Field("property")],
         ],
@@ -4245,6 +4574,7 @@ static SP_329: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -4256,6 +4586,7 @@ static SP_330: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.source as canonical)",
+        distinct: false,
         branches: &[
             &[Step::Field("sourceCanonical")],
         ],
@@ -4267,6 +4598,7 @@ static SP_331: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ConceptMap.group.element.code",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("element"), Step::Field("code")],
         ],
@@ -4278,6 +4610,7 @@ static SP_332: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.source",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("source")],
         ],
@@ -4289,6 +4622,7 @@ static SP_333: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.source as uri)",
+        distinct: false,
         branches: &[
             &[Step::Field("sourceUri")],
         ],
@@ -4300,6 +4634,7 @@ static SP_334: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -4311,6 +4646,7 @@ static SP_335: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.target as canonical)",
+        distinct: false,
         branches: &[
             &[Step::Field("targetCanonical")],
         ],
@@ -4322,6 +4658,7 @@ static SP_336: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ConceptMap.group.element.target.code",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("element"), Step::Field("target"), Step::Field("code")],
         ],
@@ -4333,6 +4670,7 @@ static SP_337: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ConceptMap.group.target",
+        distinct: false,
         branches: &[
             &[Step::Field("group"), Step::Field("target")],
         ],
@@ -4344,6 +4682,7 @@ static SP_338: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(ConceptMap.target as uri)",
+        distinct: false,
         branches: &[
             &[Step::Field("targetUri")],
         ],
@@ -4355,6 +4694,7 @@ static SP_339: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -4366,6 +4706,7 @@ static SP_340: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -4377,6 +4718,7 @@ static SP_341: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -4388,6 +4730,7 @@ static SP_342: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Condition.abatement.as(Age) | Condition.abatement.as(Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("abatementAge")],
             &[Step::Field("abatementRange")],
@@ -4400,6 +4743,7 @@ static SP_343: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Condition.abatement.as(dateTime) | Condition.abatement.as(Period)",
+        distinct: true,
         branches: &[
             &[Step::Field("abatementDateTime")],
             &[Step::Field("abatementPeriod")],
@@ -4412,6 +4756,7 @@ static SP_344: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Condition.abatement.as(string)",
+        distinct: false,
         branches: &[
             &[Step::Field("abatementString")],
         ],
@@ -4423,6 +4768,7 @@ static SP_345: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.asserter",
+        distinct: false,
         branches: &[
             &[Step::Field("asserter")],
         ],
@@ -4434,6 +4780,7 @@ static SP_346: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.bodySite",
+        distinct: false,
         branches: &[
             &[Step::Field("bodySite")],
         ],
@@ -4445,6 +4792,7 @@ static SP_347: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -4456,6 +4804,7 @@ static SP_348: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.clinicalStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("clinicalStatus")],
         ],
@@ -4467,6 +4816,7 @@ static SP_349: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -4478,6 +4828,7 @@ static SP_350: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -4489,6 +4840,7 @@ static SP_351: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.evidence.code",
+        distinct: false,
         branches: &[
             &[Step::Field("evidence"), Step::Field("code")],
         ],
@@ -4500,6 +4852,7 @@ static SP_352: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.evidence.detail",
+        distinct: false,
         branches: &[
             &[Step::Field("evidence"), Step::Field("detail")],
         ],
@@ -4511,6 +4864,7 @@ static SP_353: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -4522,6 +4876,7 @@ static SP_354: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Condition.onset.as(Age) | Condition.onset.as(Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("onsetAge")],
             &[Step::Field("onsetRange")],
@@ -4534,6 +4889,7 @@ static SP_355: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Condition.onset.as(dateTime) | Condition.onset.as(Period)",
+        distinct: true,
         branches: &[
             &[Step::Field("onsetDateTime")],
             &[Step::Field("onsetPeriod")],
@@ -4546,6 +4902,7 @@ static SP_356: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Condition.onset.as(string)",
+        distinct: false,
         branches: &[
             &[Step::Field("onsetString")],
         ],
@@ -4557,6 +4914,7 @@ static SP_357: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -4568,6 +4926,7 @@ static SP_358: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Condition.recordedDate",
+        distinct: false,
         branches: &[
             &[Step::Field("recordedDate")],
         ],
@@ -4579,6 +4938,7 @@ static SP_359: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.severity",
+        distinct: false,
         branches: &[
             &[Step::Field("severity")],
         ],
@@ -4590,6 +4950,7 @@ static SP_360: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.stage.summary",
+        distinct: false,
         branches: &[
             &[Step::Field("stage"), Step::Field("summary")],
         ],
@@ -4601,6 +4962,7 @@ static SP_361: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Condition.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -4612,6 +4974,7 @@ static SP_362: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Condition.verificationStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("verificationStatus")],
         ],
@@ -4623,6 +4986,7 @@ static SP_363: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.provision.action",
+        distinct: false,
         branches: &[
             &[Step::Field("provision"), Step::Field("action")],
         ],
@@ -4634,6 +4998,7 @@ static SP_364: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.provision.actor.reference",
+        distinct: false,
         branches: &[
             &[Step::Field("provision"), Step::Field("actor"), Step::Field("reference")],
         ],
@@ -4645,6 +5010,7 @@ static SP_365: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -4656,6 +5022,7 @@ static SP_366: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -4667,6 +5034,7 @@ static SP_367: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.provision.data.reference",
+        distinct: false,
         branches: &[
             &[Step::Field("provision"), Step::Field("data"), Step::Field("reference")],
         ],
@@ -4678,6 +5046,7 @@ static SP_368: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("dateTime")],
         ],
@@ -4689,6 +5058,7 @@ static SP_369: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -4700,6 +5070,7 @@ static SP_370: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.organization",
+        distinct: false,
         branches: &[
             &[Step::Field("organization")],
         ],
@@ -4711,6 +5082,7 @@ static SP_371: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -4722,6 +5094,7 @@ static SP_372: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Consent.provision.period",
+        distinct: false,
         branches: &[
             &[Step::Field("provision"), Step::Field("period")],
         ],
@@ -4733,6 +5106,7 @@ static SP_373: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.provision.purpose",
+        distinct: false,
         branches: &[
             &[Step::Field("provision"), Step::Field("purpose")],
         ],
@@ -4744,6 +5118,7 @@ static SP_374: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.scope",
+        distinct: false,
         branches: &[
             &[Step::Field("scope")],
         ],
@@ -4755,6 +5130,7 @@ static SP_375: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.provision.securityLabel",
+        distinct: false,
         branches: &[
             &[Step::Field("provision"), Step::Field("securityLabel")],
         ],
@@ -4766,6 +5142,7 @@ static SP_376: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Consent.source",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["sourceAttachment", "sourceReference"])],
         ],
@@ -4777,6 +5154,7 @@ static SP_377: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Consent.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -4788,6 +5166,7 @@ static SP_378: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.authority",
+        distinct: false,
         branches: &[
             &[Step::Field("authority")],
         ],
@@ -4799,6 +5178,7 @@ static SP_379: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.domain",
+        distinct: false,
         branches: &[
             &[Step::Field("domain")],
         ],
@@ -4810,6 +5190,7 @@ static SP_380: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Contract.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -4821,6 +5202,7 @@ static SP_381: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Contract.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -4832,6 +5214,7 @@ static SP_382: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Contract.issued",
+        distinct: false,
         branches: &[
             &[Step::Field("issued")],
         ],
@@ -4843,6 +5226,7 @@ static SP_383: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -4854,6 +5238,7 @@ static SP_384: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.signer.party",
+        distinct: false,
         branches: &[
             &[Step::Field("signer"), Step::Field("party")],
         ],
@@ -4865,6 +5250,7 @@ static SP_385: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Contract.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -4876,6 +5262,7 @@ static SP_386: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Contract.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -4887,6 +5274,7 @@ static SP_387: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Contract.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -4898,6 +5286,7 @@ static SP_388: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.beneficiary",
+        distinct: false,
         branches: &[
             &[Step::Field("beneficiary")],
         ],
@@ -4909,6 +5298,7 @@ static SP_389: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.class.type",
+        distinct: false,
         branches: &[
             &[Step::Field("class"), Step::Field("type")],
         ],
@@ -4920,6 +5310,7 @@ static SP_390: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Coverage.class.value",
+        distinct: false,
         branches: &[
             &[Step::Field("class"), Step::Field("value")],
         ],
@@ -4931,6 +5322,7 @@ static SP_391: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Coverage.dependent",
+        distinct: false,
         branches: &[
             &[Step::Field("dependent")],
         ],
@@ -4942,6 +5334,7 @@ static SP_392: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -4953,6 +5346,7 @@ static SP_393: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.beneficiary",
+        distinct: false,
         branches: &[
             &[Step::Field("beneficiary")],
         ],
@@ -4964,6 +5358,7 @@ static SP_394: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.payor",
+        distinct: false,
         branches: &[
             &[Step::Field("payor")],
         ],
@@ -4975,6 +5370,7 @@ static SP_395: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.policyHolder",
+        distinct: false,
         branches: &[
             &[Step::Field("policyHolder")],
         ],
@@ -4986,6 +5382,7 @@ static SP_396: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -4997,6 +5394,7 @@ static SP_397: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Coverage.subscriber",
+        distinct: false,
         branches: &[
             &[Step::Field("subscriber")],
         ],
@@ -5008,6 +5406,7 @@ static SP_398: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Coverage.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -5019,6 +5418,7 @@ static SP_399: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CoverageEligibilityRequest.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -5030,6 +5430,7 @@ static SP_400: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.enterer",
+        distinct: false,
         branches: &[
             &[Step::Field("enterer")],
         ],
@@ -5041,6 +5442,7 @@ static SP_401: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.facility",
+        distinct: false,
         branches: &[
             &[Step::Field("facility")],
         ],
@@ -5052,6 +5454,7 @@ static SP_402: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityRequest.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5063,6 +5466,7 @@ static SP_403: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -5074,6 +5478,7 @@ static SP_404: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityRequest.provider",
+        distinct: false,
         branches: &[
             &[Step::Field("provider")],
         ],
@@ -5085,6 +5490,7 @@ static SP_405: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityRequest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -5096,6 +5502,7 @@ static SP_406: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CoverageEligibilityResponse.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -5107,6 +5514,7 @@ static SP_407: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CoverageEligibilityResponse.disposition",
+        distinct: false,
         branches: &[
             &[Step::Field("disposition")],
         ],
@@ -5118,6 +5526,7 @@ static SP_408: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityResponse.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5129,6 +5538,7 @@ static SP_409: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.insurer",
+        distinct: false,
         branches: &[
             &[Step::Field("insurer")],
         ],
@@ -5140,6 +5550,7 @@ static SP_410: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityResponse.outcome",
+        distinct: false,
         branches: &[
             &[Step::Field("outcome")],
         ],
@@ -5151,6 +5562,7 @@ static SP_411: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -5162,6 +5574,7 @@ static SP_412: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.request",
+        distinct: false,
         branches: &[
             &[Step::Field("request")],
         ],
@@ -5173,6 +5586,7 @@ static SP_413: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "CoverageEligibilityResponse.requestor",
+        distinct: false,
         branches: &[
             &[Step::Field("requestor")],
         ],
@@ -5184,6 +5598,7 @@ static SP_414: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CoverageEligibilityResponse.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -5195,6 +5610,7 @@ static SP_415: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DetectedIssue.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -5206,6 +5622,7 @@ static SP_416: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DetectedIssue.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -5217,6 +5634,7 @@ static SP_417: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DetectedIssue.identified",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["identifiedDateTime", "identifiedPeriod"])],
         ],
@@ -5228,6 +5646,7 @@ static SP_418: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5239,6 +5658,7 @@ static SP_419: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DetectedIssue.implicated",
+        distinct: false,
         branches: &[
             &[Step::Field("implicated")],
         ],
@@ -5250,6 +5670,7 @@ static SP_420: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -5261,6 +5682,7 @@ static SP_421: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.deviceName.name | Device.type.coding.display | Device.type.text",
+        distinct: true,
         branches: &[
             &[Step::Field("deviceName"), Step::Field("name")],
             &[Step::Field("type"), Step::Field("coding"), Step::Field("display")],
@@ -5274,6 +5696,7 @@ static SP_422: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.extension('http://hl7.org/fhir/SearchParameter/device-extensions-Device-din')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/SearchParameter/device-extensions-Device-din")],
         ],
@@ -5285,6 +5708,7 @@ static SP_423: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5296,6 +5720,7 @@ static SP_424: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Device.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -5307,6 +5732,7 @@ static SP_425: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.manufacturer",
+        distinct: false,
         branches: &[
             &[Step::Field("manufacturer")],
         ],
@@ -5318,6 +5744,7 @@ static SP_426: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.modelNumber",
+        distinct: false,
         branches: &[
             &[Step::Field("modelNumber")],
         ],
@@ -5329,6 +5756,7 @@ static SP_427: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Device.owner",
+        distinct: false,
         branches: &[
             &[Step::Field("owner")],
         ],
@@ -5340,6 +5768,7 @@ static SP_428: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Device.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -5351,6 +5780,7 @@ static SP_429: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -5362,6 +5792,7 @@ static SP_430: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Device.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -5373,6 +5804,7 @@ static SP_431: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.udiCarrier.carrierHRF",
+        distinct: false,
         branches: &[
             &[Step::Field("udiCarrier"), Step::Field("carrierHRF")],
         ],
@@ -5384,6 +5816,7 @@ static SP_432: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Device.udiCarrier.deviceIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("udiCarrier"), Step::Field("deviceIdentifier")],
         ],
@@ -5395,6 +5828,7 @@ static SP_433: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Device.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -5406,6 +5840,7 @@ static SP_434: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5417,6 +5852,7 @@ static SP_435: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceDefinition.parentDevice",
+        distinct: false,
         branches: &[
             &[Step::Field("parentDevice")],
         ],
@@ -5428,6 +5864,7 @@ static SP_436: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceDefinition.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -5439,6 +5876,7 @@ static SP_437: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceMetric.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -5450,6 +5888,7 @@ static SP_438: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceMetric.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5461,6 +5900,7 @@ static SP_439: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceMetric.parent",
+        distinct: false,
         branches: &[
             &[Step::Field("parent")],
         ],
@@ -5472,6 +5912,7 @@ static SP_440: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceMetric.source",
+        distinct: false,
         branches: &[
             &[Step::Field("source")],
         ],
@@ -5483,6 +5924,7 @@ static SP_441: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceMetric.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -5494,6 +5936,7 @@ static SP_442: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DeviceRequest.authoredOn",
+        distinct: false,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -5505,6 +5948,7 @@ static SP_443: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -5516,6 +5960,7 @@ static SP_444: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("codeCodeableConcept")],
         ],
@@ -5527,6 +5972,7 @@ static SP_445: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(DeviceRequest.code as Reference)",
+        distinct: false,
         branches: &[
             &[Step::Field("codeReference")],
         ],
@@ -5538,6 +5984,7 @@ static SP_446: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -5549,6 +5996,7 @@ static SP_447: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(DeviceRequest.occurrence as dateTime) | (DeviceRequest.occurrence as Period)",
+        distinct: true,
         branches: &[
             &[Step::Field("occurrenceDateTime")],
             &[Step::Field("occurrencePeriod")],
@@ -5561,6 +6009,7 @@ static SP_448: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceRequest.groupIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("groupIdentifier")],
         ],
@@ -5572,6 +6021,7 @@ static SP_449: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5583,6 +6033,7 @@ static SP_450: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -5594,6 +6045,7 @@ static SP_451: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "DeviceRequest.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -5605,6 +6057,7 @@ static SP_452: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.insurance",
+        distinct: false,
         branches: &[
             &[Step::Field("insurance")],
         ],
@@ -5616,6 +6069,7 @@ static SP_453: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceRequest.intent",
+        distinct: false,
         branches: &[
             &[Step::Field("intent")],
         ],
@@ -5627,6 +6081,7 @@ static SP_454: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -5638,6 +6093,7 @@ static SP_455: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -5649,6 +6105,7 @@ static SP_456: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.priorRequest",
+        distinct: false,
         branches: &[
             &[Step::Field("priorRequest")],
         ],
@@ -5660,6 +6117,7 @@ static SP_457: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.requester",
+        distinct: false,
         branches: &[
             &[Step::Field("requester")],
         ],
@@ -5671,6 +6129,7 @@ static SP_458: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceRequest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -5682,6 +6141,7 @@ static SP_459: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceRequest.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -5693,6 +6153,7 @@ static SP_460: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceUseStatement.device",
+        distinct: false,
         branches: &[
             &[Step::Field("device")],
         ],
@@ -5704,6 +6165,7 @@ static SP_461: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DeviceUseStatement.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5715,6 +6177,7 @@ static SP_462: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -5726,6 +6189,7 @@ static SP_463: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DeviceUseStatement.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -5737,6 +6201,7 @@ static SP_464: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.extension('http://hl7.org/fhir/StructureDefinition/DiagnosticReport-geneticsAssessedCondition')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/DiagnosticReport-geneticsAssessedCondition")],
         ],
@@ -5748,6 +6213,7 @@ static SP_465: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -5759,6 +6225,7 @@ static SP_466: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DiagnosticReport.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -5770,6 +6237,7 @@ static SP_467: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -5781,6 +6249,7 @@ static SP_468: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DiagnosticReport.conclusionCode",
+        distinct: false,
         branches: &[
             &[Step::Field("conclusionCode")],
         ],
@@ -5792,6 +6261,7 @@ static SP_469: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Choice(&["effectiveDateTime", "effectivePeriod"])],
         ],
@@ -5803,6 +6273,7 @@ static SP_470: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -5814,6 +6285,7 @@ static SP_471: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -5825,6 +6297,7 @@ static SP_472: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DiagnosticReport.issued",
+        distinct: false,
         branches: &[
             &[Step::Field("issued")],
         ],
@@ -5836,6 +6309,7 @@ static SP_473: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.media.link",
+        distinct: false,
         branches: &[
             &[Step::Field("media"), Step::Field("link")],
         ],
@@ -5847,6 +6321,7 @@ static SP_474: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -5858,6 +6333,7 @@ static SP_475: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -5869,6 +6345,7 @@ static SP_476: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.result",
+        distinct: false,
         branches: &[
             &[Step::Field("result")],
         ],
@@ -5880,6 +6357,7 @@ static SP_477: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.resultsInterpreter",
+        distinct: false,
         branches: &[
             &[Step::Field("resultsInterpreter")],
         ],
@@ -5891,6 +6369,7 @@ static SP_478: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.specimen",
+        distinct: false,
         branches: &[
             &[Step::Field("specimen")],
         ],
@@ -5902,6 +6381,7 @@ static SP_479: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DiagnosticReport.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -5913,6 +6393,7 @@ static SP_480: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DiagnosticReport.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -5924,6 +6405,7 @@ static SP_481: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -5935,6 +6417,7 @@ static SP_482: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DocumentManifest.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -5946,6 +6429,7 @@ static SP_483: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "DocumentManifest.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -5957,6 +6441,7 @@ static SP_484: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("masterIdentifier")],
             &[Step::Field("identifier")],
@@ -5969,6 +6454,7 @@ static SP_485: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.content",
+        distinct: false,
         branches: &[
             &[Step::Field("content")],
         ],
@@ -5980,6 +6466,7 @@ static SP_486: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -5991,6 +6478,7 @@ static SP_487: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.recipient",
+        distinct: false,
         branches: &[
             &[Step::Field("recipient")],
         ],
@@ -6002,6 +6490,7 @@ static SP_488: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentManifest.related.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("related"), Step::Field("identifier")],
         ],
@@ -6013,6 +6502,7 @@ static SP_489: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.related.ref",
+        distinct: false,
         branches: &[
             &[Step::Field("related"), Step::Field("ref")],
         ],
@@ -6024,6 +6514,7 @@ static SP_490: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "DocumentManifest.source",
+        distinct: false,
         branches: &[
             &[Step::Field("source")],
         ],
@@ -6035,6 +6526,7 @@ static SP_491: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentManifest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6046,6 +6538,7 @@ static SP_492: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentManifest.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -6057,6 +6550,7 @@ static SP_493: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
+        distinct: true,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -6068,6 +6562,7 @@ static SP_494: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.authenticator",
+        distinct: false,
         branches: &[
             &[Step::Field("authenticator")],
         ],
@@ -6079,6 +6574,7 @@ static SP_495: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -6090,6 +6586,7 @@ static SP_496: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -6101,6 +6598,7 @@ static SP_497: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.content.attachment.contentType",
+        distinct: false,
         branches: &[
             &[Step::Field("content"), Step::Field("attachment"), Step::Field("contentType")],
         ],
@@ -6112,6 +6610,7 @@ static SP_498: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.custodian",
+        distinct: false,
         branches: &[
             &[Step::Field("custodian")],
         ],
@@ -6123,6 +6622,7 @@ static SP_499: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DocumentReference.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -6134,6 +6634,7 @@ static SP_500: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "DocumentReference.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -6145,6 +6646,7 @@ static SP_501: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("context"), Step::Field("encounter")],
         ],
@@ -6156,6 +6658,7 @@ static SP_502: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.context.event",
+        distinct: false,
         branches: &[
             &[Step::Field("context"), Step::Field("event")],
         ],
@@ -6167,6 +6670,7 @@ static SP_503: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.context.facilityType",
+        distinct: false,
         branches: &[
             &[Step::Field("context"), Step::Field("facilityType")],
         ],
@@ -6178,6 +6682,7 @@ static SP_504: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.content.format",
+        distinct: false,
         branches: &[
             &[Step::Field("content"), Step::Field("format")],
         ],
@@ -6189,6 +6694,7 @@ static SP_505: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("masterIdentifier")],
             &[Step::Field("identifier")],
@@ -6201,6 +6707,7 @@ static SP_506: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.content.attachment.language",
+        distinct: false,
         branches: &[
             &[Step::Field("content"), Step::Field("attachment"), Step::Field("language")],
         ],
@@ -6212,6 +6719,7 @@ static SP_507: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "DocumentReference.content.attachment.url",
+        distinct: false,
         branches: &[
             &[Step::Field("content"), Step::Field("attachment"), Step::Field("url")],
         ],
@@ -6223,6 +6731,7 @@ static SP_508: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -6234,6 +6743,7 @@ static SP_509: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "DocumentReference.context.period",
+        distinct: false,
         branches: &[
             &[Step::Field("context"), Step::Field("period")],
         ],
@@ -6245,6 +6755,7 @@ static SP_510: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.context.related",
+        distinct: false,
         branches: &[
             &[Step::Field("context"), Step::Field("related")],
         ],
@@ -6256,6 +6767,7 @@ static SP_511: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.relatesTo.target",
+        distinct: false,
         branches: &[
             &[Step::Field("relatesTo"), Step::Field("target")],
         ],
@@ -6267,6 +6779,7 @@ static SP_512: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.relatesTo.code",
+        distinct: false,
         branches: &[
             &[Step::Field("relatesTo"), Step::Field("code")],
         ],
@@ -6278,6 +6791,7 @@ static SP_513: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.securityLabel",
+        distinct: false,
         branches: &[
             &[Step::Field("securityLabel")],
         ],
@@ -6289,6 +6803,7 @@ static SP_514: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.context.practiceSetting",
+        distinct: false,
         branches: &[
             &[Step::Field("context"), Step::Field("practiceSetting")],
         ],
@@ -6300,6 +6815,7 @@ static SP_515: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "DocumentReference.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6311,6 +6827,7 @@ static SP_516: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "DocumentReference.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -6322,6 +6839,7 @@ static SP_517: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
+        distinct: true,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -6333,6 +6851,7 @@ static SP_518: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(EffectEvidenceSynthesis.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -6344,6 +6863,7 @@ static SP_519: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(EffectEvidenceSynthesis.useContext.value as Quantity) | (EffectEvidenceSynthesis.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -6356,6 +6876,7 @@ static SP_520: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -6367,6 +6888,7 @@ static SP_521: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EffectEvidenceSynthesis.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -6378,6 +6900,7 @@ static SP_522: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -6389,6 +6912,7 @@ static SP_523: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EffectEvidenceSynthesis.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -6400,6 +6924,7 @@ static SP_524: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -6411,6 +6936,7 @@ static SP_525: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -6422,6 +6948,7 @@ static SP_526: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -6433,6 +6960,7 @@ static SP_527: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -6444,6 +6972,7 @@ static SP_528: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6455,6 +6984,7 @@ static SP_529: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EffectEvidenceSynthesis.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -6466,6 +6996,7 @@ static SP_530: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "EffectEvidenceSynthesis.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -6477,6 +7008,7 @@ static SP_531: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EffectEvidenceSynthesis.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -6488,6 +7020,7 @@ static SP_532: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.account",
+        distinct: false,
         branches: &[
             &[Step::Field("account")],
         ],
@@ -6499,6 +7032,7 @@ static SP_533: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.appointment",
+        distinct: false,
         branches: &[
             &[Step::Field("appointment")],
         ],
@@ -6510,6 +7044,7 @@ static SP_534: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -6521,6 +7056,7 @@ static SP_535: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.class",
+        distinct: false,
         branches: &[
             &[Step::Field("class")],
         ],
@@ -6532,6 +7068,7 @@ static SP_536: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -6543,6 +7080,7 @@ static SP_537: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.diagnosis.condition",
+        distinct: false,
         branches: &[
             &[Step::Field("diagnosis"), Step::Field("condition")],
         ],
@@ -6554,6 +7092,7 @@ static SP_538: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.episodeOfCare",
+        distinct: false,
         branches: &[
             &[Step::Field("episodeOfCare")],
         ],
@@ -6565,6 +7104,7 @@ static SP_539: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -6576,6 +7116,7 @@ static SP_540: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Encounter.length",
+        distinct: false,
         branches: &[
             &[Step::Field("length")],
         ],
@@ -6587,6 +7128,7 @@ static SP_541: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.location.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location"), Step::Field("location")],
         ],
@@ -6598,6 +7140,7 @@ static SP_542: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Encounter.location.period",
+        distinct: false,
         branches: &[
             &[Step::Field("location"), Step::Field("period")],
         ],
@@ -6609,6 +7152,7 @@ static SP_543: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -6620,6 +7164,7 @@ static SP_544: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.participant.individual",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("individual")],
         ],
@@ -6631,6 +7176,7 @@ static SP_545: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.participant.type",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("type")],
         ],
@@ -6642,6 +7188,7 @@ static SP_546: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -6653,6 +7200,7 @@ static SP_547: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.participant.individual.where(resolve() is Practitioner)",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("individual"), Step::ReferenceTo(ResourceType::Practitioner)],
         ],
@@ -6664,6 +7212,7 @@ static SP_548: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.reasonCode",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonCode")],
         ],
@@ -6675,6 +7224,7 @@ static SP_549: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.reasonReference",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonReference")],
         ],
@@ -6686,6 +7236,7 @@ static SP_550: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.serviceProvider",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceProvider")],
         ],
@@ -6697,6 +7248,7 @@ static SP_551: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.hospitalization.specialArrangement",
+        distinct: false,
         branches: &[
             &[Step::Field("hospitalization"), Step::Field("specialArrangement")],
         ],
@@ -6708,6 +7260,7 @@ static SP_552: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Encounter.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6719,6 +7272,7 @@ static SP_553: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Encounter.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -6730,6 +7284,7 @@ static SP_554: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
+        distinct: true,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -6741,6 +7296,7 @@ static SP_555: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.connectionType",
+        distinct: false,
         branches: &[
             &[Step::Field("connectionType")],
         ],
@@ -6752,6 +7308,7 @@ static SP_556: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -6763,6 +7320,7 @@ static SP_557: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Endpoint.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -6774,6 +7332,7 @@ static SP_558: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Endpoint.managingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("managingOrganization")],
         ],
@@ -6785,6 +7344,7 @@ static SP_559: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.payloadType",
+        distinct: false,
         branches: &[
             &[Step::Field("payloadType")],
         ],
@@ -6796,6 +7356,7 @@ static SP_560: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Endpoint.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6807,6 +7368,7 @@ static SP_561: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentRequest.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -6818,6 +7380,7 @@ static SP_562: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EnrollmentRequest.candidate",
+        distinct: false,
         branches: &[
             &[Step::Field("candidate")],
         ],
@@ -6829,6 +7392,7 @@ static SP_563: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentRequest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6840,6 +7404,7 @@ static SP_564: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EnrollmentRequest.candidate",
+        distinct: false,
         branches: &[
             &[Step::Field("candidate")],
         ],
@@ -6851,6 +7416,7 @@ static SP_565: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentResponse.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -6862,6 +7428,7 @@ static SP_566: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EnrollmentResponse.request",
+        distinct: false,
         branches: &[
             &[Step::Field("request")],
         ],
@@ -6873,6 +7440,7 @@ static SP_567: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EnrollmentResponse.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6884,6 +7452,7 @@ static SP_568: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.careManager.where(resolve() is Practitioner)",
+        distinct: false,
         branches: &[
             &[Step::Field("careManager"), Step::ReferenceTo(ResourceType::Practitioner)],
         ],
@@ -6895,6 +7464,7 @@ static SP_569: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.diagnosis.condition",
+        distinct: false,
         branches: &[
             &[Step::Field("diagnosis"), Step::Field("condition")],
         ],
@@ -6906,6 +7476,7 @@ static SP_570: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -6917,6 +7488,7 @@ static SP_571: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -6928,6 +7500,7 @@ static SP_572: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.referralRequest",
+        distinct: false,
         branches: &[
             &[Step::Field("referralRequest")],
         ],
@@ -6939,6 +7512,7 @@ static SP_573: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EpisodeOfCare.managingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("managingOrganization")],
         ],
@@ -6950,6 +7524,7 @@ static SP_574: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -6961,6 +7536,7 @@ static SP_575: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EpisodeOfCare.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -6972,6 +7548,7 @@ static SP_576: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.type | Composition.type | DocumentManifest.type | DocumentReference.type | Encounter.type | EpisodeOfCare.type",
+        distinct: true,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -6983,6 +7560,7 @@ static SP_577: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -6994,6 +7572,7 @@ static SP_578: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(EventDefinition.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -7005,6 +7584,7 @@ static SP_579: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(EventDefinition.useContext.value as Quantity) | (EventDefinition.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -7017,6 +7597,7 @@ static SP_580: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -7028,6 +7609,7 @@ static SP_581: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EventDefinition.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -7039,6 +7621,7 @@ static SP_582: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='depends-on').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
         ],
@@ -7050,6 +7633,7 @@ static SP_583: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -7061,6 +7645,7 @@ static SP_584: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -7072,6 +7657,7 @@ static SP_585: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EventDefinition.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -7083,6 +7669,7 @@ static SP_586: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -7094,6 +7681,7 @@ static SP_587: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -7105,6 +7693,7 @@ static SP_588: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -7116,6 +7705,7 @@ static SP_589: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -7127,6 +7717,7 @@ static SP_590: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -7138,6 +7729,7 @@ static SP_591: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -7149,6 +7741,7 @@ static SP_592: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EventDefinition.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -7160,6 +7753,7 @@ static SP_593: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EventDefinition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -7171,6 +7765,7 @@ static SP_594: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -7182,6 +7777,7 @@ static SP_595: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "EventDefinition.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -7193,6 +7789,7 @@ static SP_596: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EventDefinition.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -7204,6 +7801,7 @@ static SP_597: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -7215,6 +7813,7 @@ static SP_598: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Evidence.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -7226,6 +7825,7 @@ static SP_599: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Evidence.useContext.value as Quantity) | (Evidence.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -7238,6 +7838,7 @@ static SP_600: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -7249,6 +7850,7 @@ static SP_601: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Evidence.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -7260,6 +7862,7 @@ static SP_602: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='depends-on').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
         ],
@@ -7271,6 +7874,7 @@ static SP_603: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -7282,6 +7886,7 @@ static SP_604: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -7293,6 +7898,7 @@ static SP_605: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Evidence.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -7304,6 +7910,7 @@ static SP_606: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -7315,6 +7922,7 @@ static SP_607: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -7326,6 +7934,7 @@ static SP_608: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -7337,6 +7946,7 @@ static SP_609: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -7348,6 +7958,7 @@ static SP_610: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -7359,6 +7970,7 @@ static SP_611: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -7370,6 +7982,7 @@ static SP_612: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Evidence.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -7381,6 +7994,7 @@ static SP_613: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Evidence.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -7392,6 +8006,7 @@ static SP_614: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -7403,6 +8018,7 @@ static SP_615: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Evidence.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -7414,6 +8030,7 @@ static SP_616: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Evidence.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -7425,6 +8042,7 @@ static SP_617: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -7436,6 +8054,7 @@ static SP_618: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(EvidenceVariable.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -7447,6 +8066,7 @@ static SP_619: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(EvidenceVariable.useContext.value as Quantity) | (EvidenceVariable.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -7459,6 +8079,7 @@ static SP_620: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -7470,6 +8091,7 @@ static SP_621: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EvidenceVariable.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -7481,6 +8103,7 @@ static SP_622: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='depends-on').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
         ],
@@ -7492,6 +8115,7 @@ static SP_623: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -7503,6 +8127,7 @@ static SP_624: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -7514,6 +8139,7 @@ static SP_625: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "EvidenceVariable.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -7525,6 +8151,7 @@ static SP_626: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -7536,6 +8163,7 @@ static SP_627: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -7547,6 +8175,7 @@ static SP_628: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -7558,6 +8187,7 @@ static SP_629: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -7569,6 +8199,7 @@ static SP_630: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -7580,6 +8211,7 @@ static SP_631: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -7591,6 +8223,7 @@ static SP_632: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "EvidenceVariable.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -7602,6 +8235,7 @@ static SP_633: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "EvidenceVariable.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -7613,6 +8247,7 @@ static SP_634: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -7624,6 +8259,7 @@ static SP_635: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "EvidenceVariable.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -7635,6 +8271,7 @@ static SP_636: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "EvidenceVariable.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -7646,6 +8283,7 @@ static SP_637: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ExampleScenario.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -7657,6 +8295,7 @@ static SP_638: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(ExampleScenario.useContext.value as Quantity) | (ExampleScenario.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -7669,6 +8308,7 @@ static SP_639: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -7680,6 +8320,7 @@ static SP_640: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ExampleScenario.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -7691,6 +8332,7 @@ static SP_641: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -7702,6 +8344,7 @@ static SP_642: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -7713,6 +8356,7 @@ static SP_643: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ExampleScenario.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -7724,6 +8368,7 @@ static SP_644: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ExampleScenario.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -7735,6 +8380,7 @@ static SP_645: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -7746,6 +8392,7 @@ static SP_646: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ExampleScenario.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -7757,6 +8404,7 @@ static SP_647: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExampleScenario.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -7768,6 +8416,7 @@ static SP_648: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.careTeam.provider",
+        distinct: false,
         branches: &[
             &[Step::Field("careTeam"), Step::Field("provider")],
         ],
@@ -7779,6 +8428,7 @@ static SP_649: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.claim",
+        distinct: false,
         branches: &[
             &[Step::Field("claim")],
         ],
@@ -7790,6 +8440,7 @@ static SP_650: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.insurance.coverage",
+        distinct: false,
         branches: &[
             &[Step::Field("insurance"), Step::Field("coverage")],
         ],
@@ -7801,6 +8452,7 @@ static SP_651: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ExplanationOfBenefit.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -7812,6 +8464,7 @@ static SP_652: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.detail.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("detail"), Step::Field("udi")],
         ],
@@ -7823,6 +8476,7 @@ static SP_653: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ExplanationOfBenefit.disposition",
+        distinct: false,
         branches: &[
             &[Step::Field("disposition")],
         ],
@@ -7834,6 +8488,7 @@ static SP_654: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("encounter")],
         ],
@@ -7845,6 +8500,7 @@ static SP_655: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.enterer",
+        distinct: false,
         branches: &[
             &[Step::Field("enterer")],
         ],
@@ -7856,6 +8512,7 @@ static SP_656: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.facility",
+        distinct: false,
         branches: &[
             &[Step::Field("facility")],
         ],
@@ -7867,6 +8524,7 @@ static SP_657: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExplanationOfBenefit.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -7878,6 +8536,7 @@ static SP_658: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("udi")],
         ],
@@ -7889,6 +8548,7 @@ static SP_659: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -7900,6 +8560,7 @@ static SP_660: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.payee.party",
+        distinct: false,
         branches: &[
             &[Step::Field("payee"), Step::Field("party")],
         ],
@@ -7911,6 +8572,7 @@ static SP_661: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.procedure.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("procedure"), Step::Field("udi")],
         ],
@@ -7922,6 +8584,7 @@ static SP_662: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.provider",
+        distinct: false,
         branches: &[
             &[Step::Field("provider")],
         ],
@@ -7933,6 +8596,7 @@ static SP_663: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ExplanationOfBenefit.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -7944,6 +8608,7 @@ static SP_664: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ExplanationOfBenefit.item.detail.subDetail.udi",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("detail"), Step::Field("subDetail"), Step::Field("udi")],
         ],
@@ -7955,6 +8620,7 @@ static SP_665: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("condition"), Step::Field("code")],
         ],
@@ -7966,6 +8632,7 @@ static SP_666: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -7977,6 +8644,7 @@ static SP_667: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -7988,6 +8656,7 @@ static SP_668: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "FamilyMemberHistory.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -7999,6 +8668,7 @@ static SP_669: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "FamilyMemberHistory.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -8010,6 +8680,7 @@ static SP_670: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -8021,6 +8692,7 @@ static SP_671: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "FamilyMemberHistory.relationship",
+        distinct: false,
         branches: &[
             &[Step::Field("relationship")],
         ],
@@ -8032,6 +8704,7 @@ static SP_672: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "FamilyMemberHistory.sex",
+        distinct: false,
         branches: &[
             &[Step::Field("sex")],
         ],
@@ -8043,6 +8716,7 @@ static SP_673: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "FamilyMemberHistory.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -8054,6 +8728,7 @@ static SP_674: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Flag.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -8065,6 +8740,7 @@ static SP_675: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -8076,6 +8752,7 @@ static SP_676: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -8087,6 +8764,7 @@ static SP_677: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Flag.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8098,6 +8776,7 @@ static SP_678: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -8109,6 +8788,7 @@ static SP_679: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Flag.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -8120,6 +8800,7 @@ static SP_680: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Goal.achievementStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("achievementStatus")],
         ],
@@ -8131,6 +8812,7 @@ static SP_681: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Goal.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -8142,6 +8824,7 @@ static SP_682: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8153,6 +8836,7 @@ static SP_683: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Goal.lifecycleStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("lifecycleStatus")],
         ],
@@ -8164,6 +8848,7 @@ static SP_684: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -8175,6 +8860,7 @@ static SP_685: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Goal.start as date)",
+        distinct: false,
         branches: &[
             &[Step::Field("startDate")],
         ],
@@ -8186,6 +8872,7 @@ static SP_686: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Goal.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -8197,6 +8884,7 @@ static SP_687: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Goal.target.due as date)",
+        distinct: false,
         branches: &[
             &[Step::Field("target"), Step::Field("dueDate")],
         ],
@@ -8208,6 +8896,7 @@ static SP_688: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -8219,6 +8908,7 @@ static SP_689: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -8231,6 +8921,7 @@ static SP_690: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -8242,6 +8933,7 @@ static SP_691: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -8253,6 +8945,7 @@ static SP_692: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -8264,6 +8957,7 @@ static SP_693: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -8275,6 +8969,7 @@ static SP_694: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -8286,6 +8981,7 @@ static SP_695: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -8297,6 +8993,7 @@ static SP_696: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "GraphDefinition.start",
+        distinct: false,
         branches: &[
             &[Step::Field("start")],
         ],
@@ -8308,6 +9005,7 @@ static SP_697: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -8319,6 +9017,7 @@ static SP_698: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -8330,6 +9029,7 @@ static SP_699: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -8341,6 +9041,7 @@ static SP_700: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.actual",
+        distinct: false,
         branches: &[
             &[Step::Field("actual")],
         ],
@@ -8352,6 +9053,7 @@ static SP_701: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.characteristic.code",
+        distinct: false,
         branches: &[
             &[Step::Field("characteristic"), Step::Field("code")],
         ],
@@ -8363,6 +9065,7 @@ static SP_702: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -8374,6 +9077,7 @@ static SP_703: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.characteristic.exclude",
+        distinct: false,
         branches: &[
             &[Step::Field("characteristic"), Step::Field("exclude")],
         ],
@@ -8385,6 +9089,7 @@ static SP_704: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8396,6 +9101,7 @@ static SP_705: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Group.managingEntity",
+        distinct: false,
         branches: &[
             &[Step::Field("managingEntity")],
         ],
@@ -8407,6 +9113,7 @@ static SP_706: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Group.member.entity",
+        distinct: false,
         branches: &[
             &[Step::Field("member"), Step::Field("entity")],
         ],
@@ -8418,6 +9125,7 @@ static SP_707: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Group.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -8429,6 +9137,7 @@ static SP_708: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Group.characteristic.value as CodeableConcept) | (Group.characteristic.value as boolean)",
+        distinct: true,
         branches: &[
             &[Step::Field("characteristic"), Step::Field("valueCodeableConcept")],
             &[Step::Field("characteristic"), Step::Field("valueBoolean")],
@@ -8441,6 +9150,7 @@ static SP_709: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "GuidanceResponse.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8452,6 +9162,7 @@ static SP_710: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "GuidanceResponse.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -8463,6 +9174,7 @@ static SP_711: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "GuidanceResponse.requestIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("requestIdentifier")],
         ],
@@ -8474,6 +9186,7 @@ static SP_712: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "GuidanceResponse.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -8485,6 +9198,7 @@ static SP_713: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -8496,6 +9210,7 @@ static SP_714: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.characteristic",
+        distinct: false,
         branches: &[
             &[Step::Field("characteristic")],
         ],
@@ -8507,6 +9222,7 @@ static SP_715: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.coverageArea",
+        distinct: false,
         branches: &[
             &[Step::Field("coverageArea")],
         ],
@@ -8518,6 +9234,7 @@ static SP_716: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("endpoint")],
         ],
@@ -8529,6 +9246,7 @@ static SP_717: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8540,6 +9258,7 @@ static SP_718: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -8551,6 +9270,7 @@ static SP_719: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "HealthcareService.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -8562,6 +9282,7 @@ static SP_720: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "HealthcareService.providedBy",
+        distinct: false,
         branches: &[
             &[Step::Field("providedBy")],
         ],
@@ -8573,6 +9294,7 @@ static SP_721: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.program",
+        distinct: false,
         branches: &[
             &[Step::Field("program")],
         ],
@@ -8584,6 +9306,7 @@ static SP_722: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -8595,6 +9318,7 @@ static SP_723: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -8606,6 +9330,7 @@ static SP_724: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "HealthcareService.specialty",
+        distinct: false,
         branches: &[
             &[Step::Field("specialty")],
         ],
@@ -8617,6 +9342,7 @@ static SP_725: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -8628,6 +9354,7 @@ static SP_726: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.bodySite",
+        distinct: false,
         branches: &[
             &[Step::Field("series"), Step::Field("bodySite")],
         ],
@@ -8639,6 +9366,7 @@ static SP_727: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.instance.sopClass",
+        distinct: false,
         branches: &[
             &[Step::Field("series"), Step::Field("instance"), Step::Field("sopClass")],
         ],
@@ -8650,6 +9378,7 @@ static SP_728: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -8661,6 +9390,7 @@ static SP_729: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.endpoint | ImagingStudy.series.endpoint",
+        distinct: true,
         branches: &[
             &[Step::Field("endpoint")],
             &[Step::Field("series"), Step::Field("endpoint")],
@@ -8673,6 +9403,7 @@ static SP_730: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8684,6 +9415,7 @@ static SP_731: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.instance.uid",
+        distinct: false,
         branches: &[
             &[Step::Field("series"), Step::Field("instance"), Step::Field("uid")],
         ],
@@ -8695,6 +9427,7 @@ static SP_732: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.interpreter",
+        distinct: false,
         branches: &[
             &[Step::Field("interpreter")],
         ],
@@ -8706,6 +9439,7 @@ static SP_733: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.modality",
+        distinct: false,
         branches: &[
             &[Step::Field("series"), Step::Field("modality")],
         ],
@@ -8717,6 +9451,7 @@ static SP_734: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -8728,6 +9463,7 @@ static SP_735: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.series.performer.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("series"), Step::Field("performer"), Step::Field("actor")],
         ],
@@ -8739,6 +9475,7 @@ static SP_736: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.reasonCode",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonCode")],
         ],
@@ -8750,6 +9487,7 @@ static SP_737: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.referrer",
+        distinct: false,
         branches: &[
             &[Step::Field("referrer")],
         ],
@@ -8761,6 +9499,7 @@ static SP_738: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.series.uid",
+        distinct: false,
         branches: &[
             &[Step::Field("series"), Step::Field("uid")],
         ],
@@ -8772,6 +9511,7 @@ static SP_739: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ImagingStudy.started",
+        distinct: false,
         branches: &[
             &[Step::Field("started")],
         ],
@@ -8783,6 +9523,7 @@ static SP_740: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImagingStudy.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -8794,6 +9535,7 @@ static SP_741: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImagingStudy.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -8805,6 +9547,7 @@ static SP_742: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Choice(&["occurrenceDateTime", "occurrenceString"])],
         ],
@@ -8816,6 +9559,7 @@ static SP_743: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -8827,6 +9571,7 @@ static SP_744: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -8838,6 +9583,7 @@ static SP_745: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Immunization.lotNumber",
+        distinct: false,
         branches: &[
             &[Step::Field("lotNumber")],
         ],
@@ -8849,6 +9595,7 @@ static SP_746: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.manufacturer",
+        distinct: false,
         branches: &[
             &[Step::Field("manufacturer")],
         ],
@@ -8860,6 +9607,7 @@ static SP_747: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -8871,6 +9619,7 @@ static SP_748: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.performer.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("performer"), Step::Field("actor")],
         ],
@@ -8882,6 +9631,7 @@ static SP_749: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.reaction.detail",
+        distinct: false,
         branches: &[
             &[Step::Field("reaction"), Step::Field("detail")],
         ],
@@ -8893,6 +9643,7 @@ static SP_750: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Immunization.reaction.date",
+        distinct: false,
         branches: &[
             &[Step::Field("reaction"), Step::Field("date")],
         ],
@@ -8904,6 +9655,7 @@ static SP_751: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.reasonCode",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonCode")],
         ],
@@ -8915,6 +9667,7 @@ static SP_752: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Immunization.reasonReference",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonReference")],
         ],
@@ -8926,6 +9679,7 @@ static SP_753: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Immunization.protocolApplied.series",
+        distinct: false,
         branches: &[
             &[Step::Field("protocolApplied"), Step::Field("series")],
         ],
@@ -8937,6 +9691,7 @@ static SP_754: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -8948,6 +9703,7 @@ static SP_755: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.statusReason",
+        distinct: false,
         branches: &[
             &[Step::Field("statusReason")],
         ],
@@ -8959,6 +9715,7 @@ static SP_756: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.protocolApplied.targetDisease",
+        distinct: false,
         branches: &[
             &[Step::Field("protocolApplied"), Step::Field("targetDisease")],
         ],
@@ -8970,6 +9727,7 @@ static SP_757: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Immunization.vaccineCode",
+        distinct: false,
         branches: &[
             &[Step::Field("vaccineCode")],
         ],
@@ -8981,6 +9739,7 @@ static SP_758: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ImmunizationEvaluation.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -8992,6 +9751,7 @@ static SP_759: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.doseStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("doseStatus")],
         ],
@@ -9003,6 +9763,7 @@ static SP_760: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -9014,6 +9775,7 @@ static SP_761: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationEvaluation.immunizationEvent",
+        distinct: false,
         branches: &[
             &[Step::Field("immunizationEvent")],
         ],
@@ -9025,6 +9787,7 @@ static SP_762: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationEvaluation.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -9036,6 +9799,7 @@ static SP_763: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -9047,6 +9811,7 @@ static SP_764: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationEvaluation.targetDisease",
+        distinct: false,
         branches: &[
             &[Step::Field("targetDisease")],
         ],
@@ -9058,6 +9823,7 @@ static SP_765: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ImmunizationRecommendation.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -9069,6 +9835,7 @@ static SP_766: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -9080,6 +9847,7 @@ static SP_767: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.supportingPatientInformation",
+        distinct: false,
         branches: &[
             &[Step::Field("recommendation"), Step::Field("supportingPatientInformation")],
         ],
@@ -9091,6 +9859,7 @@ static SP_768: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationRecommendation.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -9102,6 +9871,7 @@ static SP_769: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.forecastStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("recommendation"), Step::Field("forecastStatus")],
         ],
@@ -9113,6 +9883,7 @@ static SP_770: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.supportingImmunization",
+        distinct: false,
         branches: &[
             &[Step::Field("recommendation"), Step::Field("supportingImmunization")],
         ],
@@ -9124,6 +9895,7 @@ static SP_771: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.targetDisease",
+        distinct: false,
         branches: &[
             &[Step::Field("recommendation"), Step::Field("targetDisease")],
         ],
@@ -9135,6 +9907,7 @@ static SP_772: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImmunizationRecommendation.recommendation.vaccineCode",
+        distinct: false,
         branches: &[
             &[Step::Field("recommendation"), Step::Field("vaccineCode")],
         ],
@@ -9146,6 +9919,7 @@ static SP_773: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -9157,6 +9931,7 @@ static SP_774: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -9169,6 +9944,7 @@ static SP_775: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -9180,6 +9956,7 @@ static SP_776: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -9191,6 +9968,7 @@ static SP_777: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImplementationGuide.dependsOn.uri",
+        distinct: false,
         branches: &[
             &[Step::Field("dependsOn"), Step::Field("uri")],
         ],
@@ -9202,6 +9980,7 @@ static SP_778: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -9213,6 +9992,7 @@ static SP_779: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ImplementationGuide.experimental",
+        distinct: false,
         branches: &[
             &[Step::Field("experimental")],
         ],
@@ -9224,6 +10004,7 @@ static SP_780: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImplementationGuide.global.profile",
+        distinct: false,
         branches: &[
             &[Step::Field("global"), Step::Field("profile")],
         ],
@@ -9235,6 +10016,7 @@ static SP_781: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -9246,6 +10028,7 @@ static SP_782: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -9257,6 +10040,7 @@ static SP_783: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -9268,6 +10052,7 @@ static SP_784: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ImplementationGuide.definition.resource.reference",
+        distinct: false,
         branches: &[
             &[Step::Field("definition"), Step::Field("resource"), Step::Field("reference")],
         ],
@@ -9279,6 +10064,7 @@ static SP_785: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -9290,6 +10076,7 @@ static SP_786: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -9301,6 +10088,7 @@ static SP_787: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -9312,6 +10100,7 @@ static SP_788: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -9323,6 +10112,7 @@ static SP_789: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("address")],
         ],
@@ -9334,6 +10124,7 @@ static SP_790: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.city",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("address"), Step::Field("city")],
         ],
@@ -9345,6 +10136,7 @@ static SP_791: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.country",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("address"), Step::Field("country")],
         ],
@@ -9356,6 +10148,7 @@ static SP_792: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.postalCode",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -9367,6 +10160,7 @@ static SP_793: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.contact.address.state",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("address"), Step::Field("state")],
         ],
@@ -9378,6 +10172,7 @@ static SP_794: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.contact.address.use",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("address"), Step::Field("use")],
         ],
@@ -9389,6 +10184,7 @@ static SP_795: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "InsurancePlan.administeredBy",
+        distinct: false,
         branches: &[
             &[Step::Field("administeredBy")],
         ],
@@ -9400,6 +10196,7 @@ static SP_796: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "InsurancePlan.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("endpoint")],
         ],
@@ -9411,6 +10208,7 @@ static SP_797: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -9422,6 +10220,7 @@ static SP_798: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "InsurancePlan.ownedBy",
+        distinct: false,
         branches: &[
             &[Step::Field("ownedBy")],
         ],
@@ -9433,6 +10232,7 @@ static SP_799: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "InsurancePlan.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -9444,6 +10244,7 @@ static SP_800: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -9455,6 +10256,7 @@ static SP_801: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "InsurancePlan.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -9466,6 +10268,7 @@ static SP_802: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.account",
+        distinct: false,
         branches: &[
             &[Step::Field("account")],
         ],
@@ -9477,6 +10280,7 @@ static SP_803: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Invoice.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -9488,6 +10292,7 @@ static SP_804: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -9499,6 +10304,7 @@ static SP_805: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.issuer",
+        distinct: false,
         branches: &[
             &[Step::Field("issuer")],
         ],
@@ -9510,6 +10316,7 @@ static SP_806: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.participant.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("actor")],
         ],
@@ -9521,6 +10328,7 @@ static SP_807: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.participant.role",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("role")],
         ],
@@ -9532,6 +10340,7 @@ static SP_808: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -9543,6 +10352,7 @@ static SP_809: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.recipient",
+        distinct: false,
         branches: &[
             &[Step::Field("recipient")],
         ],
@@ -9554,6 +10364,7 @@ static SP_810: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -9565,6 +10376,7 @@ static SP_811: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Invoice.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -9576,6 +10388,7 @@ static SP_812: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Invoice.totalGross",
+        distinct: false,
         branches: &[
             &[Step::Field("totalGross")],
         ],
@@ -9587,6 +10400,7 @@ static SP_813: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Invoice.totalNet",
+        distinct: false,
         branches: &[
             &[Step::Field("totalNet")],
         ],
@@ -9598,6 +10412,7 @@ static SP_814: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Invoice.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -9609,6 +10424,7 @@ static SP_815: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -9620,6 +10436,7 @@ static SP_816: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.content.contentType",
+        distinct: false,
         branches: &[
             &[Step::Field("content"), Step::Field("contentType")],
         ],
@@ -9631,6 +10448,7 @@ static SP_817: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Library.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -9642,6 +10460,7 @@ static SP_818: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Library.useContext.value as Quantity) | (Library.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -9654,6 +10473,7 @@ static SP_819: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -9665,6 +10485,7 @@ static SP_820: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Library.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -9676,6 +10497,7 @@ static SP_821: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='depends-on').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
         ],
@@ -9687,6 +10509,7 @@ static SP_822: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -9698,6 +10521,7 @@ static SP_823: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -9709,6 +10533,7 @@ static SP_824: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Library.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -9720,6 +10545,7 @@ static SP_825: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -9731,6 +10557,7 @@ static SP_826: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -9742,6 +10569,7 @@ static SP_827: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -9753,6 +10581,7 @@ static SP_828: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -9764,6 +10593,7 @@ static SP_829: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -9775,6 +10605,7 @@ static SP_830: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -9786,6 +10617,7 @@ static SP_831: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Library.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -9797,6 +10629,7 @@ static SP_832: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Library.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -9808,6 +10641,7 @@ static SP_833: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -9819,6 +10653,7 @@ static SP_834: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -9830,6 +10665,7 @@ static SP_835: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Library.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -9841,6 +10677,7 @@ static SP_836: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Library.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -9852,6 +10689,7 @@ static SP_837: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Linkage.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -9863,6 +10701,7 @@ static SP_838: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Linkage.item.resource",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("resource")],
         ],
@@ -9874,6 +10713,7 @@ static SP_839: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Linkage.item.resource",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("resource")],
         ],
@@ -9885,6 +10725,7 @@ static SP_840: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -9896,6 +10737,7 @@ static SP_841: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -9907,6 +10749,7 @@ static SP_842: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "List.emptyReason",
+        distinct: false,
         branches: &[
             &[Step::Field("emptyReason")],
         ],
@@ -9918,6 +10761,7 @@ static SP_843: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -9929,6 +10773,7 @@ static SP_844: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -9940,6 +10785,7 @@ static SP_845: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "List.entry.item",
+        distinct: false,
         branches: &[
             &[Step::Field("entry"), Step::Field("item")],
         ],
@@ -9951,6 +10797,7 @@ static SP_846: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "List.note.text",
+        distinct: false,
         branches: &[
             &[Step::Field("note"), Step::Field("text")],
         ],
@@ -9962,6 +10809,7 @@ static SP_847: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -9973,6 +10821,7 @@ static SP_848: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "List.source",
+        distinct: false,
         branches: &[
             &[Step::Field("source")],
         ],
@@ -9984,6 +10833,7 @@ static SP_849: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "List.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -9995,6 +10845,7 @@ static SP_850: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "List.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -10006,6 +10857,7 @@ static SP_851: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "List.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -10017,6 +10869,7 @@ static SP_852: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address",
+        distinct: false,
         branches: &[
             &[Step::Field("address")],
         ],
@@ -10028,6 +10881,7 @@ static SP_853: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.city",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("city")],
         ],
@@ -10039,6 +10893,7 @@ static SP_854: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.country",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("country")],
         ],
@@ -10050,6 +10905,7 @@ static SP_855: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.postalCode",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -10061,6 +10917,7 @@ static SP_856: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.address.state",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("state")],
         ],
@@ -10072,6 +10929,7 @@ static SP_857: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.address.use",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("use")],
         ],
@@ -10083,6 +10941,7 @@ static SP_858: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Location.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("endpoint")],
         ],
@@ -10094,6 +10953,7 @@ static SP_859: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10105,6 +10965,7 @@ static SP_860: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Location.name | Location.alias",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
             &[Step::Field("alias")],
@@ -10117,6 +10978,7 @@ static SP_861: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.operationalStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("operationalStatus")],
         ],
@@ -10128,6 +10990,7 @@ static SP_862: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Location.managingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("managingOrganization")],
         ],
@@ -10139,6 +11002,7 @@ static SP_863: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Location.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -10150,6 +11014,7 @@ static SP_864: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10161,6 +11026,7 @@ static SP_865: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Location.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -10172,6 +11038,7 @@ static SP_866: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -10183,6 +11050,7 @@ static SP_867: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Measure.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -10194,6 +11062,7 @@ static SP_868: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Measure.useContext.value as Quantity) | (Measure.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -10206,6 +11075,7 @@ static SP_869: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -10217,6 +11087,7 @@ static SP_870: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Measure.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -10228,6 +11099,7 @@ static SP_871: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='depends-on').resource | Measure.library",
+        distinct: true,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
@@ -10240,6 +11112,7 @@ static SP_872: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -10251,6 +11124,7 @@ static SP_873: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -10262,6 +11136,7 @@ static SP_874: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Measure.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -10273,6 +11148,7 @@ static SP_875: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10284,6 +11160,7 @@ static SP_876: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -10295,6 +11172,7 @@ static SP_877: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -10306,6 +11184,7 @@ static SP_878: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -10317,6 +11196,7 @@ static SP_879: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -10328,6 +11208,7 @@ static SP_880: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10339,6 +11220,7 @@ static SP_881: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Measure.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -10350,6 +11232,7 @@ static SP_882: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Measure.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -10361,6 +11244,7 @@ static SP_883: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -10372,6 +11256,7 @@ static SP_884: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Measure.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -10383,6 +11268,7 @@ static SP_885: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Measure.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -10394,6 +11280,7 @@ static SP_886: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MeasureReport.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -10405,6 +11292,7 @@ static SP_887: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.evaluatedResource",
+        distinct: false,
         branches: &[
             &[Step::Field("evaluatedResource")],
         ],
@@ -10416,6 +11304,7 @@ static SP_888: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MeasureReport.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10427,6 +11316,7 @@ static SP_889: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.measure",
+        distinct: false,
         branches: &[
             &[Step::Field("measure")],
         ],
@@ -10438,6 +11328,7 @@ static SP_890: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -10449,6 +11340,7 @@ static SP_891: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MeasureReport.period",
+        distinct: false,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -10460,6 +11352,7 @@ static SP_892: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.reporter",
+        distinct: false,
         branches: &[
             &[Step::Field("reporter")],
         ],
@@ -10471,6 +11364,7 @@ static SP_893: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MeasureReport.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10482,6 +11376,7 @@ static SP_894: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MeasureReport.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -10493,6 +11388,7 @@ static SP_895: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -10504,6 +11400,7 @@ static SP_896: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Media.created",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["createdDateTime", "createdPeriod"])],
         ],
@@ -10515,6 +11412,7 @@ static SP_897: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.device",
+        distinct: false,
         branches: &[
             &[Step::Field("device")],
         ],
@@ -10526,6 +11424,7 @@ static SP_898: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -10537,6 +11436,7 @@ static SP_899: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10548,6 +11448,7 @@ static SP_900: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.modality",
+        distinct: false,
         branches: &[
             &[Step::Field("modality")],
         ],
@@ -10559,6 +11460,7 @@ static SP_901: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.operator",
+        distinct: false,
         branches: &[
             &[Step::Field("operator")],
         ],
@@ -10570,6 +11472,7 @@ static SP_902: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -10581,6 +11484,7 @@ static SP_903: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.bodySite",
+        distinct: false,
         branches: &[
             &[Step::Field("bodySite")],
         ],
@@ -10592,6 +11496,7 @@ static SP_904: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10603,6 +11508,7 @@ static SP_905: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Media.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -10614,6 +11520,7 @@ static SP_906: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -10625,6 +11532,7 @@ static SP_907: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Media.view",
+        distinct: false,
         branches: &[
             &[Step::Field("view")],
         ],
@@ -10636,6 +11544,7 @@ static SP_908: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -10647,6 +11556,7 @@ static SP_909: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Medication.batch.expirationDate",
+        distinct: false,
         branches: &[
             &[Step::Field("batch"), Step::Field("expirationDate")],
         ],
@@ -10658,6 +11568,7 @@ static SP_910: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.form",
+        distinct: false,
         branches: &[
             &[Step::Field("form")],
         ],
@@ -10669,6 +11580,7 @@ static SP_911: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10680,6 +11592,7 @@ static SP_912: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(Medication.ingredient.item as Reference)",
+        distinct: false,
         branches: &[
             &[Step::Field("ingredient"), Step::Field("itemReference")],
         ],
@@ -10691,6 +11604,7 @@ static SP_913: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Medication.ingredient.item as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("ingredient"), Step::Field("itemCodeableConcept")],
         ],
@@ -10702,6 +11616,7 @@ static SP_914: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.batch.lotNumber",
+        distinct: false,
         branches: &[
             &[Step::Field("batch"), Step::Field("lotNumber")],
         ],
@@ -10713,6 +11628,7 @@ static SP_915: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Medication.manufacturer",
+        distinct: false,
         branches: &[
             &[Step::Field("manufacturer")],
         ],
@@ -10724,6 +11640,7 @@ static SP_916: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Medication.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10735,6 +11652,7 @@ static SP_917: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationCodeableConcept")],
         ],
@@ -10746,6 +11664,7 @@ static SP_918: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.context",
+        distinct: false,
         branches: &[
             &[Step::Field("context")],
         ],
@@ -10757,6 +11676,7 @@ static SP_919: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.device",
+        distinct: false,
         branches: &[
             &[Step::Field("device")],
         ],
@@ -10768,6 +11688,7 @@ static SP_920: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationAdministration.effective",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["effectiveDateTime", "effectivePeriod"])],
         ],
@@ -10779,6 +11700,7 @@ static SP_921: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10790,6 +11712,7 @@ static SP_922: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationReference")],
         ],
@@ -10801,6 +11724,7 @@ static SP_923: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -10812,6 +11736,7 @@ static SP_924: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.performer.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("performer"), Step::Field("actor")],
         ],
@@ -10823,6 +11748,7 @@ static SP_925: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.reasonCode",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonCode")],
         ],
@@ -10834,6 +11760,7 @@ static SP_926: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.statusReason",
+        distinct: false,
         branches: &[
             &[Step::Field("statusReason")],
         ],
@@ -10845,6 +11772,7 @@ static SP_927: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.request",
+        distinct: false,
         branches: &[
             &[Step::Field("request")],
         ],
@@ -10856,6 +11784,7 @@ static SP_928: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10867,6 +11796,7 @@ static SP_929: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationAdministration.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -10878,6 +11808,7 @@ static SP_930: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationCodeableConcept")],
         ],
@@ -10889,6 +11820,7 @@ static SP_931: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.context",
+        distinct: false,
         branches: &[
             &[Step::Field("context")],
         ],
@@ -10900,6 +11832,7 @@ static SP_932: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.destination",
+        distinct: false,
         branches: &[
             &[Step::Field("destination")],
         ],
@@ -10911,6 +11844,7 @@ static SP_933: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -10922,6 +11856,7 @@ static SP_934: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationReference")],
         ],
@@ -10933,6 +11868,7 @@ static SP_935: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -10944,6 +11880,7 @@ static SP_936: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.performer.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("performer"), Step::Field("actor")],
         ],
@@ -10955,6 +11892,7 @@ static SP_937: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.authorizingPrescription",
+        distinct: false,
         branches: &[
             &[Step::Field("authorizingPrescription")],
         ],
@@ -10966,6 +11904,7 @@ static SP_938: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.receiver",
+        distinct: false,
         branches: &[
             &[Step::Field("receiver")],
         ],
@@ -10977,6 +11916,7 @@ static SP_939: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.substitution.responsibleParty",
+        distinct: false,
         branches: &[
             &[Step::Field("substitution"), Step::Field("responsibleParty")],
         ],
@@ -10988,6 +11928,7 @@ static SP_940: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -10999,6 +11940,7 @@ static SP_941: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationDispense.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11010,6 +11952,7 @@ static SP_942: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationDispense.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -11021,6 +11964,7 @@ static SP_943: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationDispense.whenHandedOver",
+        distinct: false,
         branches: &[
             &[Step::Field("whenHandedOver")],
         ],
@@ -11032,6 +11976,7 @@ static SP_944: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationDispense.whenPrepared",
+        distinct: false,
         branches: &[
             &[Step::Field("whenPrepared")],
         ],
@@ -11043,6 +11988,7 @@ static SP_945: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.medicineClassification.classification",
+        distinct: false,
         branches: &[
             &[Step::Field("medicineClassification"), Step::Field("classification")],
         ],
@@ -11054,6 +12000,7 @@ static SP_946: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.medicineClassification.type",
+        distinct: false,
         branches: &[
             &[Step::Field("medicineClassification"), Step::Field("type")],
         ],
@@ -11065,6 +12012,7 @@ static SP_947: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -11076,6 +12024,7 @@ static SP_948: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.doseForm",
+        distinct: false,
         branches: &[
             &[Step::Field("doseForm")],
         ],
@@ -11087,6 +12036,7 @@ static SP_949: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationKnowledge.ingredient.item as Reference)",
+        distinct: false,
         branches: &[
             &[Step::Field("ingredient"), Step::Field("itemReference")],
         ],
@@ -11098,6 +12048,7 @@ static SP_950: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(MedicationKnowledge.ingredient.item as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("ingredient"), Step::Field("itemCodeableConcept")],
         ],
@@ -11109,6 +12060,7 @@ static SP_951: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationKnowledge.manufacturer",
+        distinct: false,
         branches: &[
             &[Step::Field("manufacturer")],
         ],
@@ -11120,6 +12072,7 @@ static SP_952: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.monitoringProgram.name",
+        distinct: false,
         branches: &[
             &[Step::Field("monitoringProgram"), Step::Field("name")],
         ],
@@ -11131,6 +12084,7 @@ static SP_953: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.monitoringProgram.type",
+        distinct: false,
         branches: &[
             &[Step::Field("monitoringProgram"), Step::Field("type")],
         ],
@@ -11142,6 +12096,7 @@ static SP_954: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationKnowledge.monograph.source",
+        distinct: false,
         branches: &[
             &[Step::Field("monograph"), Step::Field("source")],
         ],
@@ -11153,6 +12108,7 @@ static SP_955: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.monograph.type",
+        distinct: false,
         branches: &[
             &[Step::Field("monograph"), Step::Field("type")],
         ],
@@ -11164,6 +12120,7 @@ static SP_956: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.cost.source",
+        distinct: false,
         branches: &[
             &[Step::Field("cost"), Step::Field("source")],
         ],
@@ -11175,6 +12132,7 @@ static SP_957: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationKnowledge.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -11186,6 +12144,7 @@ static SP_958: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationRequest.authoredOn",
+        distinct: false,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -11197,6 +12156,7 @@ static SP_959: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -11208,6 +12168,7 @@ static SP_960: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationCodeableConcept")],
         ],
@@ -11219,6 +12180,7 @@ static SP_961: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationRequest.dosageInstruction.timing.event",
+        distinct: false,
         branches: &[
             &[Step::Field("dosageInstruction"), Step::Field("timing"), Step::Field("event")],
         ],
@@ -11230,6 +12192,7 @@ static SP_962: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -11241,6 +12204,7 @@ static SP_963: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11252,6 +12216,7 @@ static SP_964: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.dispenseRequest.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("dispenseRequest"), Step::Field("performer")],
         ],
@@ -11263,6 +12228,7 @@ static SP_965: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -11274,6 +12240,7 @@ static SP_966: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.performerType",
+        distinct: false,
         branches: &[
             &[Step::Field("performerType")],
         ],
@@ -11285,6 +12252,7 @@ static SP_967: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.intent",
+        distinct: false,
         branches: &[
             &[Step::Field("intent")],
         ],
@@ -11296,6 +12264,7 @@ static SP_968: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationReference")],
         ],
@@ -11307,6 +12276,7 @@ static SP_969: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -11318,6 +12288,7 @@ static SP_970: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationRequest.priority",
+        distinct: false,
         branches: &[
             &[Step::Field("priority")],
         ],
@@ -11329,6 +12300,7 @@ static SP_971: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.requester",
+        distinct: false,
         branches: &[
             &[Step::Field("requester")],
         ],
@@ -11340,6 +12312,7 @@ static SP_972: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -11351,6 +12324,7 @@ static SP_973: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationRequest.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11362,6 +12336,7 @@ static SP_974: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationStatement.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -11373,6 +12348,7 @@ static SP_975: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationCodeableConcept")],
         ],
@@ -11384,6 +12360,7 @@ static SP_976: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.context",
+        distinct: false,
         branches: &[
             &[Step::Field("context")],
         ],
@@ -11395,6 +12372,7 @@ static SP_977: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "MedicationStatement.effective",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["effectiveDateTime", "effectivePeriod"])],
         ],
@@ -11406,6 +12384,7 @@ static SP_978: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11417,6 +12396,7 @@ static SP_979: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(MedicationAdministration.medication as Reference) | (MedicationDispense.medication as Reference) | (MedicationRequest.medication as Reference) | (MedicationStatement.medication as Reference)",
+        distinct: true,
         branches: &[
             &[Step::Field("medicationReference")],
         ],
@@ -11428,6 +12408,7 @@ static SP_980: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -11439,6 +12420,7 @@ static SP_981: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -11450,6 +12432,7 @@ static SP_982: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.informationSource",
+        distinct: false,
         branches: &[
             &[Step::Field("informationSource")],
         ],
@@ -11461,6 +12444,7 @@ static SP_983: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicationAdministration.status | MedicationDispense.status | MedicationRequest.status | MedicationStatement.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -11472,6 +12456,7 @@ static SP_984: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicationStatement.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11483,6 +12468,7 @@ static SP_985: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProduct.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11494,6 +12480,7 @@ static SP_986: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "MedicinalProduct.name.productName",
+        distinct: false,
         branches: &[
             &[Step::Field("name"), Step::Field("productName")],
         ],
@@ -11505,6 +12492,7 @@ static SP_987: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProduct.name.countryLanguage.language",
+        distinct: false,
         branches: &[
             &[Step::Field("name"), Step::Field("countryLanguage"), Step::Field("language")],
         ],
@@ -11516,6 +12504,7 @@ static SP_988: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductAuthorization.country",
+        distinct: false,
         branches: &[
             &[Step::Field("country")],
         ],
@@ -11527,6 +12516,7 @@ static SP_989: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductAuthorization.holder",
+        distinct: false,
         branches: &[
             &[Step::Field("holder")],
         ],
@@ -11538,6 +12528,7 @@ static SP_990: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductAuthorization.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11549,6 +12540,7 @@ static SP_991: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductAuthorization.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -11560,6 +12552,7 @@ static SP_992: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductAuthorization.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11571,6 +12564,7 @@ static SP_993: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductContraindication.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11582,6 +12576,7 @@ static SP_994: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductIndication.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11593,6 +12588,7 @@ static SP_995: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductInteraction.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11604,6 +12600,7 @@ static SP_996: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPackaged.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11615,6 +12612,7 @@ static SP_997: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductPackaged.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11626,6 +12624,7 @@ static SP_998: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPharmaceutical.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11637,6 +12636,7 @@ static SP_999: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPharmaceutical.routeOfAdministration.code",
+        distinct: false,
         branches: &[
             &[Step::Field("routeOfAdministration"), Step::Field("code")],
         ],
@@ -11648,6 +12648,7 @@ static SP_1000: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.code",
+        distinct: false,
         branches: &[
             &[Step::Field("routeOfAdministration"), Step::Field("targetSpecies"), Step::Field("code")],
         ],
@@ -11659,6 +12660,7 @@ static SP_1001: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MedicinalProductUndesirableEffect.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -11670,6 +12672,7 @@ static SP_1002: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageDefinition.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -11681,6 +12684,7 @@ static SP_1003: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -11692,6 +12696,7 @@ static SP_1004: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -11704,6 +12709,7 @@ static SP_1005: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -11715,6 +12721,7 @@ static SP_1006: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -11726,6 +12733,7 @@ static SP_1007: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -11737,6 +12745,7 @@ static SP_1008: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageDefinition.event",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["eventCoding", "eventUri"])],
         ],
@@ -11748,6 +12757,7 @@ static SP_1009: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageDefinition.focus.code",
+        distinct: false,
         branches: &[
             &[Step::Field("focus"), Step::Field("code")],
         ],
@@ -11759,6 +12769,7 @@ static SP_1010: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -11770,6 +12781,7 @@ static SP_1011: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -11781,6 +12793,7 @@ static SP_1012: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -11792,6 +12805,7 @@ static SP_1013: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageDefinition.parent",
+        distinct: false,
         branches: &[
             &[Step::Field("parent")],
         ],
@@ -11803,6 +12817,7 @@ static SP_1014: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -11814,6 +12829,7 @@ static SP_1015: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -11825,6 +12841,7 @@ static SP_1016: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -11836,6 +12853,7 @@ static SP_1017: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -11847,6 +12865,7 @@ static SP_1018: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -11858,6 +12877,7 @@ static SP_1019: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -11869,6 +12889,7 @@ static SP_1020: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageHeader.response.code",
+        distinct: false,
         branches: &[
             &[Step::Field("response"), Step::Field("code")],
         ],
@@ -11880,6 +12901,7 @@ static SP_1021: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "MessageHeader.destination.name",
+        distinct: false,
         branches: &[
             &[Step::Field("destination"), Step::Field("name")],
         ],
@@ -11891,6 +12913,7 @@ static SP_1022: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "MessageHeader.destination.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("destination"), Step::Field("endpoint")],
         ],
@@ -11902,6 +12925,7 @@ static SP_1023: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.enterer",
+        distinct: false,
         branches: &[
             &[Step::Field("enterer")],
         ],
@@ -11913,6 +12937,7 @@ static SP_1024: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageHeader.event",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["eventCoding", "eventUri"])],
         ],
@@ -11924,6 +12949,7 @@ static SP_1025: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.focus",
+        distinct: false,
         branches: &[
             &[Step::Field("focus")],
         ],
@@ -11935,6 +12961,7 @@ static SP_1026: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.destination.receiver",
+        distinct: false,
         branches: &[
             &[Step::Field("destination"), Step::Field("receiver")],
         ],
@@ -11946,6 +12973,7 @@ static SP_1027: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MessageHeader.response.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("response"), Step::Field("identifier")],
         ],
@@ -11957,6 +12985,7 @@ static SP_1028: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.responsible",
+        distinct: false,
         branches: &[
             &[Step::Field("responsible")],
         ],
@@ -11968,6 +12997,7 @@ static SP_1029: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.sender",
+        distinct: false,
         branches: &[
             &[Step::Field("sender")],
         ],
@@ -11979,6 +13009,7 @@ static SP_1030: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "MessageHeader.source.name",
+        distinct: false,
         branches: &[
             &[Step::Field("source"), Step::Field("name")],
         ],
@@ -11990,6 +13021,7 @@ static SP_1031: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "MessageHeader.source.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("source"), Step::Field("endpoint")],
         ],
@@ -12001,6 +13033,7 @@ static SP_1032: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MessageHeader.destination.target",
+        distinct: false,
         branches: &[
             &[Step::Field("destination"), Step::Field("target")],
         ],
@@ -12012,6 +13045,7 @@ static SP_1033: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.chromosome",
+        distinct: false,
         branches: &[
             &[Step::Field("referenceSeq"), Step::Field("chromosome")],
         ],
@@ -12023,6 +13057,7 @@ static SP_1034: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -12034,6 +13069,7 @@ static SP_1035: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "MolecularSequence.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -12045,6 +13081,7 @@ static SP_1036: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.referenceSeqId",
+        distinct: false,
         branches: &[
             &[Step::Field("referenceSeq"), Step::Field("referenceSeqId")],
         ],
@@ -12056,6 +13093,7 @@ static SP_1037: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "MolecularSequence.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -12067,6 +13105,7 @@ static SP_1038: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.variant.end",
+        distinct: false,
         branches: &[
             &[Step::Field("variant"), Step::Field("end")],
         ],
@@ -12078,6 +13117,7 @@ static SP_1039: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.variant.start",
+        distinct: false,
         branches: &[
             &[Step::Field("variant"), Step::Field("start")],
         ],
@@ -12089,6 +13129,7 @@ static SP_1040: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.windowEnd",
+        distinct: false,
         branches: &[
             &[Step::Field("referenceSeq"), Step::Field("windowEnd")],
         ],
@@ -12100,6 +13141,7 @@ static SP_1041: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "MolecularSequence.referenceSeq.windowStart",
+        distinct: false,
         branches: &[
             &[Step::Field("referenceSeq"), Step::Field("windowStart")],
         ],
@@ -12111,6 +13153,7 @@ static SP_1042: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "NamingSystem.contact.name",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("name")],
         ],
@@ -12122,6 +13165,7 @@ static SP_1043: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -12133,6 +13177,7 @@ static SP_1044: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -12145,6 +13190,7 @@ static SP_1045: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -12156,6 +13202,7 @@ static SP_1046: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -12167,6 +13214,7 @@ static SP_1047: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -12178,6 +13226,7 @@ static SP_1048: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.uniqueId.type",
+        distinct: false,
         branches: &[
             &[Step::Field("uniqueId"), Step::Field("type")],
         ],
@@ -12189,6 +13238,7 @@ static SP_1049: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -12200,6 +13250,7 @@ static SP_1050: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.kind",
+        distinct: false,
         branches: &[
             &[Step::Field("kind")],
         ],
@@ -12211,6 +13262,7 @@ static SP_1051: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -12222,6 +13274,7 @@ static SP_1052: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "NamingSystem.uniqueId.period",
+        distinct: false,
         branches: &[
             &[Step::Field("uniqueId"), Step::Field("period")],
         ],
@@ -12233,6 +13286,7 @@ static SP_1053: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -12244,6 +13298,7 @@ static SP_1054: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "NamingSystem.responsible",
+        distinct: false,
         branches: &[
             &[Step::Field("responsible")],
         ],
@@ -12255,6 +13310,7 @@ static SP_1055: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -12266,6 +13322,7 @@ static SP_1056: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.contact.telecom",
+        distinct: false,
         branches: &[
             &[Step::Field("contact"), Step::Field("telecom")],
         ],
@@ -12277,6 +13334,7 @@ static SP_1057: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NamingSystem.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -12288,6 +13346,7 @@ static SP_1058: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "NamingSystem.uniqueId.value",
+        distinct: false,
         branches: &[
             &[Step::Field("uniqueId"), Step::Field("value")],
         ],
@@ -12299,6 +13358,7 @@ static SP_1059: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.enteralFormula.additiveType",
+        distinct: false,
         branches: &[
             &[Step::Field("enteralFormula"), Step::Field("additiveType")],
         ],
@@ -12310,6 +13370,7 @@ static SP_1060: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "NutritionOrder.dateTime",
+        distinct: false,
         branches: &[
             &[Step::Field("dateTime")],
         ],
@@ -12321,6 +13382,7 @@ static SP_1061: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -12332,6 +13394,7 @@ static SP_1062: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.enteralFormula.baseFormulaType",
+        distinct: false,
         branches: &[
             &[Step::Field("enteralFormula"), Step::Field("baseFormulaType")],
         ],
@@ -12343,6 +13406,7 @@ static SP_1063: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -12354,6 +13418,7 @@ static SP_1064: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "NutritionOrder.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -12365,6 +13430,7 @@ static SP_1065: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "NutritionOrder.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -12376,6 +13442,7 @@ static SP_1066: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.oralDiet.type",
+        distinct: false,
         branches: &[
             &[Step::Field("oralDiet"), Step::Field("type")],
         ],
@@ -12387,6 +13454,7 @@ static SP_1067: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -12398,6 +13466,7 @@ static SP_1068: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "NutritionOrder.orderer",
+        distinct: false,
         branches: &[
             &[Step::Field("orderer")],
         ],
@@ -12409,6 +13478,7 @@ static SP_1069: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -12420,6 +13490,7 @@ static SP_1070: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "NutritionOrder.supplement.type",
+        distinct: false,
         branches: &[
             &[Step::Field("supplement"), Step::Field("type")],
         ],
@@ -12431,6 +13502,7 @@ static SP_1071: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName")],
         ],
@@ -12442,6 +13514,7 @@ static SP_1072: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -12453,6 +13526,7 @@ static SP_1073: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -12464,6 +13538,7 @@ static SP_1074: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -12475,6 +13550,7 @@ static SP_1075: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.code | Observation.component.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
             &[Step::Field("component"), Step::Field("code")],
@@ -12487,6 +13563,7 @@ static SP_1076: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.dataAbsentReason | Observation.component.dataAbsentReason",
+        distinct: true,
         branches: &[
             &[Step::Field("dataAbsentReason")],
             &[Step::Field("component"), Step::Field("dataAbsentReason")],
@@ -12499,6 +13576,7 @@ static SP_1077: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Observation.value as CodeableConcept) | (Observation.component.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("valueCodeableConcept")],
             &[Step::Field("component"), Step::Field("valueCodeableConcept")],
@@ -12511,6 +13589,7 @@ static SP_1078: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Observation.value as Quantity) | (Observation.value as SampledData) | (Observation.component.value as Quantity) | (Observation.component.value as SampledData)",
+        distinct: true,
         branches: &[
             &[Step::Field("valueQuantity")],
             &[Step::Field("valueSampledData")],
@@ -12525,6 +13604,7 @@ static SP_1079: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.component.code",
+        distinct: false,
         branches: &[
             &[Step::Field("component"), Step::Field("code")],
         ],
@@ -12536,6 +13616,7 @@ static SP_1080: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.component.dataAbsentReason",
+        distinct: false,
         branches: &[
             &[Step::Field("component"), Step::Field("dataAbsentReason")],
         ],
@@ -12547,6 +13628,7 @@ static SP_1081: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Observation.component.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("component"), Step::Field("valueCodeableConcept")],
         ],
@@ -12558,6 +13640,7 @@ static SP_1082: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Observation.component.value as Quantity) | (Observation.component.value as SampledData)",
+        distinct: true,
         branches: &[
             &[Step::Field("component"), Step::Field("valueQuantity")],
             &[Step::Field("component"), Step::Field("valueSampledData")],
@@ -12570,6 +13653,7 @@ static SP_1083: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.dataAbsentReason",
+        distinct: false,
         branches: &[
             &[Step::Field("dataAbsentReason")],
         ],
@@ -12581,6 +13665,7 @@ static SP_1084: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Choice(&["effectiveDateTime", "effectivePeriod", "effectiveTiming", "effectiveInstant"])],
         ],
@@ -12592,6 +13677,7 @@ static SP_1085: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.derivedFrom",
+        distinct: false,
         branches: &[
             &[Step::Field("derivedFrom")],
         ],
@@ -12603,6 +13689,7 @@ static SP_1086: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.device",
+        distinct: false,
         branches: &[
             &[Step::Field("device")],
         ],
@@ -12614,6 +13701,7 @@ static SP_1087: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant")],
         ],
@@ -12625,6 +13713,7 @@ static SP_1088: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -12636,6 +13725,7 @@ static SP_1089: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.focus",
+        distinct: false,
         branches: &[
             &[Step::Field("focus")],
         ],
@@ -12647,6 +13737,7 @@ static SP_1090: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsAminoAcidChangeName")],
         ],
@@ -12658,6 +13749,7 @@ static SP_1091: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsDnaVariant")],
         ],
@@ -12669,6 +13761,7 @@ static SP_1092: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsGene')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/observation-geneticsGene")],
         ],
@@ -12680,6 +13773,7 @@ static SP_1093: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.hasMember",
+        distinct: false,
         branches: &[
             &[Step::Field("hasMember")],
         ],
@@ -12691,6 +13785,7 @@ static SP_1094: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -12702,6 +13797,7 @@ static SP_1095: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.method",
+        distinct: false,
         branches: &[
             &[Step::Field("method")],
         ],
@@ -12713,6 +13809,7 @@ static SP_1096: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -12724,6 +13821,7 @@ static SP_1097: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -12735,6 +13833,7 @@ static SP_1098: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -12746,6 +13845,7 @@ static SP_1099: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.specimen",
+        distinct: false,
         branches: &[
             &[Step::Field("specimen")],
         ],
@@ -12757,6 +13857,7 @@ static SP_1100: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Observation.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -12768,6 +13869,7 @@ static SP_1101: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Observation.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -12779,6 +13881,7 @@ static SP_1102: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Observation.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("valueCodeableConcept")],
         ],
@@ -12790,6 +13893,7 @@ static SP_1103: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Observation.value as dateTime) | (Observation.value as Period)",
+        distinct: true,
         branches: &[
             &[Step::Field("valueDateTime")],
             &[Step::Field("valuePeriod")],
@@ -12802,6 +13906,7 @@ static SP_1104: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Observation.value as Quantity) | (Observation.value as SampledData)",
+        distinct: true,
         branches: &[
             &[Step::Field("valueQuantity")],
             &[Step::Field("valueSampledData")],
@@ -12814,6 +13919,7 @@ static SP_1105: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "(Observation.value as string) | (Observation.value as CodeableConcept).text",
+        distinct: true,
         branches: &[
             &[Step::Field("valueString")],
             &[Step::Field("valueCodeableConcept"), Step::Field("text")],
@@ -12826,6 +13932,7 @@ static SP_1106: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OperationDefinition.base",
+        distinct: false,
         branches: &[
             &[Step::Field("base")],
         ],
@@ -12837,6 +13944,7 @@ static SP_1107: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -12848,6 +13956,7 @@ static SP_1108: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -12859,6 +13968,7 @@ static SP_1109: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -12871,6 +13981,7 @@ static SP_1110: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -12882,6 +13993,7 @@ static SP_1111: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -12893,6 +14005,7 @@ static SP_1112: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -12904,6 +14017,7 @@ static SP_1113: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OperationDefinition.inputProfile",
+        distinct: false,
         branches: &[
             &[Step::Field("inputProfile")],
         ],
@@ -12915,6 +14029,7 @@ static SP_1114: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.instance",
+        distinct: false,
         branches: &[
             &[Step::Field("instance")],
         ],
@@ -12926,6 +14041,7 @@ static SP_1115: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -12937,6 +14053,7 @@ static SP_1116: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.kind",
+        distinct: false,
         branches: &[
             &[Step::Field("kind")],
         ],
@@ -12948,6 +14065,7 @@ static SP_1117: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -12959,6 +14077,7 @@ static SP_1118: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OperationDefinition.outputProfile",
+        distinct: false,
         branches: &[
             &[Step::Field("outputProfile")],
         ],
@@ -12970,6 +14089,7 @@ static SP_1119: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -12981,6 +14101,7 @@ static SP_1120: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -12992,6 +14113,7 @@ static SP_1121: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.system",
+        distinct: false,
         branches: &[
             &[Step::Field("system")],
         ],
@@ -13003,6 +14125,7 @@ static SP_1122: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -13014,6 +14137,7 @@ static SP_1123: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OperationDefinition.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -13025,6 +14149,7 @@ static SP_1124: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -13036,6 +14161,7 @@ static SP_1125: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -13047,6 +14173,7 @@ static SP_1126: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -13058,6 +14185,7 @@ static SP_1127: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address",
+        distinct: false,
         branches: &[
             &[Step::Field("address")],
         ],
@@ -13069,6 +14197,7 @@ static SP_1128: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.city",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("city")],
         ],
@@ -13080,6 +14209,7 @@ static SP_1129: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.country",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("country")],
         ],
@@ -13091,6 +14221,7 @@ static SP_1130: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.postalCode",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -13102,6 +14233,7 @@ static SP_1131: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.address.state",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("state")],
         ],
@@ -13113,6 +14245,7 @@ static SP_1132: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.address.use",
+        distinct: false,
         branches: &[
             &[Step::Field("address"), Step::Field("use")],
         ],
@@ -13124,6 +14257,7 @@ static SP_1133: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Organization.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("endpoint")],
         ],
@@ -13135,6 +14269,7 @@ static SP_1134: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -13146,6 +14281,7 @@ static SP_1135: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.name | Organization.alias",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
             &[Step::Field("alias")],
@@ -13158,6 +14294,7 @@ static SP_1136: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Organization.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -13169,6 +14306,7 @@ static SP_1137: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Organization.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -13180,6 +14318,7 @@ static SP_1138: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Organization.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -13191,6 +14330,7 @@ static SP_1139: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -13202,6 +14342,7 @@ static SP_1140: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "OrganizationAffiliation.period",
+        distinct: false,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -13213,6 +14354,7 @@ static SP_1141: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.telecom.where(system='email')",
+        distinct: false,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "email")],
         ],
@@ -13224,6 +14366,7 @@ static SP_1142: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("endpoint")],
         ],
@@ -13235,6 +14378,7 @@ static SP_1143: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -13246,6 +14390,7 @@ static SP_1144: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -13257,6 +14402,7 @@ static SP_1145: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.network",
+        distinct: false,
         branches: &[
             &[Step::Field("network")],
         ],
@@ -13268,6 +14414,7 @@ static SP_1146: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.participatingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("participatingOrganization")],
         ],
@@ -13279,6 +14426,7 @@ static SP_1147: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.telecom.where(system='phone')",
+        distinct: false,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "phone")],
         ],
@@ -13290,6 +14438,7 @@ static SP_1148: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.organization",
+        distinct: false,
         branches: &[
             &[Step::Field("organization")],
         ],
@@ -13301,6 +14450,7 @@ static SP_1149: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -13312,6 +14462,7 @@ static SP_1150: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "OrganizationAffiliation.healthcareService",
+        distinct: false,
         branches: &[
             &[Step::Field("healthcareService")],
         ],
@@ -13323,6 +14474,7 @@ static SP_1151: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.specialty",
+        distinct: false,
         branches: &[
             &[Step::Field("specialty")],
         ],
@@ -13334,6 +14486,7 @@ static SP_1152: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "OrganizationAffiliation.telecom",
+        distinct: false,
         branches: &[
             &[Step::Field("telecom")],
         ],
@@ -13345,6 +14498,7 @@ static SP_1153: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -13356,6 +14510,7 @@ static SP_1154: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
+        distinct: true,
         branches: &[
             &[Step::Field("address")],
         ],
@@ -13367,6 +14522,7 @@ static SP_1155: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("city")],
         ],
@@ -13378,6 +14534,7 @@ static SP_1156: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("country")],
         ],
@@ -13389,6 +14546,7 @@ static SP_1157: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -13400,6 +14558,7 @@ static SP_1158: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("state")],
         ],
@@ -13411,6 +14570,7 @@ static SP_1159: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("use")],
         ],
@@ -13422,6 +14582,7 @@ static SP_1160: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Patient.birthDate | Person.birthDate | RelatedPerson.birthDate",
+        distinct: true,
         branches: &[
             &[Step::Field("birthDate")],
         ],
@@ -13433,6 +14594,7 @@ static SP_1161: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Patient.deceased as dateTime)",
+        distinct: false,
         branches: &[
             &[Step::Field("deceasedDateTime")],
         ],
@@ -13444,6 +14606,7 @@ static SP_1162: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "email")],
         ],
@@ -13455,6 +14618,7 @@ static SP_1163: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.family | Practitioner.name.family",
+        distinct: true,
         branches: &[
             &[Step::Field("name"), Step::Field("family")],
         ],
@@ -13466,6 +14630,7 @@ static SP_1164: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
+        distinct: true,
         branches: &[
             &[Step::Field("gender")],
         ],
@@ -13477,6 +14642,7 @@ static SP_1165: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Patient.generalPractitioner",
+        distinct: false,
         branches: &[
             &[Step::Field("generalPractitioner")],
         ],
@@ -13488,6 +14654,7 @@ static SP_1166: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.given | Practitioner.name.given",
+        distinct: true,
         branches: &[
             &[Step::Field("name"), Step::Field("given")],
         ],
@@ -13499,6 +14666,7 @@ static SP_1167: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -13510,6 +14678,7 @@ static SP_1168: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.communication.language",
+        distinct: false,
         branches: &[
             &[Step::Field("communication"), Step::Field("language")],
         ],
@@ -13521,6 +14690,7 @@ static SP_1169: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Patient.link.other",
+        distinct: false,
         branches: &[
             &[Step::Field("link"), Step::Field("other")],
         ],
@@ -13532,6 +14702,7 @@ static SP_1170: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.extension('http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName')",
+        distinct: false,
         branches: &[
             &[Step::Extension("http://hl7.org/fhir/StructureDefinition/patient-extensions-Patient-mothersMaidenName")],
         ],
@@ -13543,6 +14714,7 @@ static SP_1171: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -13554,6 +14726,7 @@ static SP_1172: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Patient.managingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("managingOrganization")],
         ],
@@ -13565,6 +14738,7 @@ static SP_1173: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "phone")],
         ],
@@ -13576,6 +14750,7 @@ static SP_1174: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -13587,6 +14762,7 @@ static SP_1175: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom")],
         ],
@@ -13598,6 +14774,7 @@ static SP_1176: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PaymentNotice.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -13609,6 +14786,7 @@ static SP_1177: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentNotice.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -13620,6 +14798,7 @@ static SP_1178: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentNotice.paymentStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("paymentStatus")],
         ],
@@ -13631,6 +14810,7 @@ static SP_1179: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentNotice.provider",
+        distinct: false,
         branches: &[
             &[Step::Field("provider")],
         ],
@@ -13642,6 +14822,7 @@ static SP_1180: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentNotice.request",
+        distinct: false,
         branches: &[
             &[Step::Field("request")],
         ],
@@ -13653,6 +14834,7 @@ static SP_1181: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentNotice.response",
+        distinct: false,
         branches: &[
             &[Step::Field("response")],
         ],
@@ -13664,6 +14846,7 @@ static SP_1182: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentNotice.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -13675,6 +14858,7 @@ static SP_1183: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PaymentReconciliation.created",
+        distinct: false,
         branches: &[
             &[Step::Field("created")],
         ],
@@ -13686,6 +14870,7 @@ static SP_1184: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PaymentReconciliation.disposition",
+        distinct: false,
         branches: &[
             &[Step::Field("disposition")],
         ],
@@ -13697,6 +14882,7 @@ static SP_1185: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentReconciliation.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -13708,6 +14894,7 @@ static SP_1186: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentReconciliation.outcome",
+        distinct: false,
         branches: &[
             &[Step::Field("outcome")],
         ],
@@ -13719,6 +14906,7 @@ static SP_1187: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentReconciliation.paymentIssuer",
+        distinct: false,
         branches: &[
             &[Step::Field("paymentIssuer")],
         ],
@@ -13730,6 +14918,7 @@ static SP_1188: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentReconciliation.request",
+        distinct: false,
         branches: &[
             &[Step::Field("request")],
         ],
@@ -13741,6 +14930,7 @@ static SP_1189: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PaymentReconciliation.requestor",
+        distinct: false,
         branches: &[
             &[Step::Field("requestor")],
         ],
@@ -13752,6 +14942,7 @@ static SP_1190: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PaymentReconciliation.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -13763,6 +14954,7 @@ static SP_1191: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
+        distinct: true,
         branches: &[
             &[Step::Field("address")],
         ],
@@ -13774,6 +14966,7 @@ static SP_1192: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("city")],
         ],
@@ -13785,6 +14978,7 @@ static SP_1193: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("country")],
         ],
@@ -13796,6 +14990,7 @@ static SP_1194: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -13807,6 +15002,7 @@ static SP_1195: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("state")],
         ],
@@ -13818,6 +15014,7 @@ static SP_1196: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("use")],
         ],
@@ -13829,6 +15026,7 @@ static SP_1197: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Patient.birthDate | Person.birthDate | RelatedPerson.birthDate",
+        distinct: true,
         branches: &[
             &[Step::Field("birthDate")],
         ],
@@ -13840,6 +15038,7 @@ static SP_1198: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "email")],
         ],
@@ -13851,6 +15050,7 @@ static SP_1199: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
+        distinct: true,
         branches: &[
             &[Step::Field("gender")],
         ],
@@ -13862,6 +15062,7 @@ static SP_1200: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Person.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -13873,6 +15074,7 @@ static SP_1201: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target",
+        distinct: false,
         branches: &[
             &[Step::Field("link"), Step::Field("target")],
         ],
@@ -13884,6 +15086,7 @@ static SP_1202: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Person.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -13895,6 +15098,7 @@ static SP_1203: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.managingOrganization",
+        distinct: false,
         branches: &[
             &[Step::Field("managingOrganization")],
         ],
@@ -13906,6 +15110,7 @@ static SP_1204: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("link"), Step::Field("target"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -13917,6 +15122,7 @@ static SP_1205: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "phone")],
         ],
@@ -13928,6 +15134,7 @@ static SP_1206: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -13939,6 +15146,7 @@ static SP_1207: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target.where(resolve() is Practitioner)",
+        distinct: false,
         branches: &[
             &[Step::Field("link"), Step::Field("target"), Step::ReferenceTo(ResourceType::Practitioner)],
         ],
@@ -13950,6 +15158,7 @@ static SP_1208: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Person.link.target.where(resolve() is RelatedPerson)",
+        distinct: false,
         branches: &[
             &[Step::Field("link"), Step::Field("target"), Step::ReferenceTo(ResourceType::RelatedPerson)],
         ],
@@ -13961,6 +15170,7 @@ static SP_1209: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom")],
         ],
@@ -13972,6 +15182,7 @@ static SP_1210: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -13983,6 +15194,7 @@ static SP_1211: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(PlanDefinition.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -13994,6 +15206,7 @@ static SP_1212: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(PlanDefinition.useContext.value as Quantity) | (PlanDefinition.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -14006,6 +15219,7 @@ static SP_1213: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -14017,6 +15231,7 @@ static SP_1214: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PlanDefinition.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -14028,6 +15243,7 @@ static SP_1215: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.action.definition",
+        distinct: false,
         branches: &[
             &[Step::Field("action"), Step::Choice(&["definitionCanonical", "definitionUri"])],
         ],
@@ -14039,6 +15255,7 @@ static SP_1216: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='depends-on').resource | PlanDefinition.library",
+        distinct: true,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
@@ -14051,6 +15268,7 @@ static SP_1217: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -14062,6 +15280,7 @@ static SP_1218: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -14073,6 +15292,7 @@ static SP_1219: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PlanDefinition.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -14084,6 +15304,7 @@ static SP_1220: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -14095,6 +15316,7 @@ static SP_1221: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -14106,6 +15328,7 @@ static SP_1222: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -14117,6 +15340,7 @@ static SP_1223: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -14128,6 +15352,7 @@ static SP_1224: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -14139,6 +15364,7 @@ static SP_1225: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -14150,6 +15376,7 @@ static SP_1226: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PlanDefinition.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -14161,6 +15388,7 @@ static SP_1227: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "PlanDefinition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -14172,6 +15400,7 @@ static SP_1228: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -14183,6 +15412,7 @@ static SP_1229: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -14194,6 +15424,7 @@ static SP_1230: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "PlanDefinition.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -14205,6 +15436,7 @@ static SP_1231: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PlanDefinition.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -14216,6 +15448,7 @@ static SP_1232: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Practitioner.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -14227,6 +15460,7 @@ static SP_1233: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
+        distinct: true,
         branches: &[
             &[Step::Field("address")],
         ],
@@ -14238,6 +15472,7 @@ static SP_1234: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("city")],
         ],
@@ -14249,6 +15484,7 @@ static SP_1235: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("country")],
         ],
@@ -14260,6 +15496,7 @@ static SP_1236: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -14271,6 +15508,7 @@ static SP_1237: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("state")],
         ],
@@ -14282,6 +15520,7 @@ static SP_1238: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("use")],
         ],
@@ -14293,6 +15532,7 @@ static SP_1239: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Practitioner.communication",
+        distinct: false,
         branches: &[
             &[Step::Field("communication")],
         ],
@@ -14304,6 +15544,7 @@ static SP_1240: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "email")],
         ],
@@ -14315,6 +15556,7 @@ static SP_1241: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.family | Practitioner.name.family",
+        distinct: true,
         branches: &[
             &[Step::Field("name"), Step::Field("family")],
         ],
@@ -14326,6 +15568,7 @@ static SP_1242: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
+        distinct: true,
         branches: &[
             &[Step::Field("gender")],
         ],
@@ -14337,6 +15580,7 @@ static SP_1243: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name.given | Practitioner.name.given",
+        distinct: true,
         branches: &[
             &[Step::Field("name"), Step::Field("given")],
         ],
@@ -14348,6 +15592,7 @@ static SP_1244: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Practitioner.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -14359,6 +15604,7 @@ static SP_1245: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Practitioner.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -14370,6 +15616,7 @@ static SP_1246: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "phone")],
         ],
@@ -14381,6 +15628,7 @@ static SP_1247: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -14392,6 +15640,7 @@ static SP_1248: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom")],
         ],
@@ -14403,6 +15652,7 @@ static SP_1249: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -14414,6 +15664,7 @@ static SP_1250: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "PractitionerRole.period",
+        distinct: false,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -14425,6 +15676,7 @@ static SP_1251: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "email")],
         ],
@@ -14436,6 +15688,7 @@ static SP_1252: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("endpoint")],
         ],
@@ -14447,6 +15700,7 @@ static SP_1253: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -14458,6 +15712,7 @@ static SP_1254: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -14469,6 +15724,7 @@ static SP_1255: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.organization",
+        distinct: false,
         branches: &[
             &[Step::Field("organization")],
         ],
@@ -14480,6 +15736,7 @@ static SP_1256: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "phone")],
         ],
@@ -14491,6 +15748,7 @@ static SP_1257: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.practitioner",
+        distinct: false,
         branches: &[
             &[Step::Field("practitioner")],
         ],
@@ -14502,6 +15760,7 @@ static SP_1258: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -14513,6 +15772,7 @@ static SP_1259: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "PractitionerRole.healthcareService",
+        distinct: false,
         branches: &[
             &[Step::Field("healthcareService")],
         ],
@@ -14524,6 +15784,7 @@ static SP_1260: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "PractitionerRole.specialty",
+        distinct: false,
         branches: &[
             &[Step::Field("specialty")],
         ],
@@ -14535,6 +15796,7 @@ static SP_1261: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom")],
         ],
@@ -14546,6 +15808,7 @@ static SP_1262: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -14557,6 +15820,7 @@ static SP_1263: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Procedure.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -14568,6 +15832,7 @@ static SP_1264: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -14579,6 +15844,7 @@ static SP_1265: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Choice(&["performedDateTime", "performedPeriod", "performedString", "performedAge", "performedRange"])],
         ],
@@ -14590,6 +15856,7 @@ static SP_1266: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -14601,6 +15868,7 @@ static SP_1267: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -14612,6 +15880,7 @@ static SP_1268: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -14623,6 +15892,7 @@ static SP_1269: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Procedure.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -14634,6 +15904,7 @@ static SP_1270: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -14645,6 +15916,7 @@ static SP_1271: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -14656,6 +15928,7 @@ static SP_1272: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -14667,6 +15940,7 @@ static SP_1273: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.performer.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("performer"), Step::Field("actor")],
         ],
@@ -14678,6 +15952,7 @@ static SP_1274: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Procedure.reasonCode",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonCode")],
         ],
@@ -14689,6 +15964,7 @@ static SP_1275: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.reasonReference",
+        distinct: false,
         branches: &[
             &[Step::Field("reasonReference")],
         ],
@@ -14700,6 +15976,7 @@ static SP_1276: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Procedure.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -14711,6 +15988,7 @@ static SP_1277: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Procedure.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -14722,6 +16000,7 @@ static SP_1278: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.agent.who",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("who")],
         ],
@@ -14733,6 +16012,7 @@ static SP_1279: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Provenance.agent.role",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("role")],
         ],
@@ -14744,6 +16024,7 @@ static SP_1280: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Provenance.agent.type",
+        distinct: false,
         branches: &[
             &[Step::Field("agent"), Step::Field("type")],
         ],
@@ -14755,6 +16036,7 @@ static SP_1281: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.entity.what",
+        distinct: false,
         branches: &[
             &[Step::Field("entity"), Step::Field("what")],
         ],
@@ -14766,6 +16048,7 @@ static SP_1282: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -14777,6 +16060,7 @@ static SP_1283: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.target.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("target"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -14788,6 +16072,7 @@ static SP_1284: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Provenance.recorded",
+        distinct: false,
         branches: &[
             &[Step::Field("recorded")],
         ],
@@ -14799,6 +16084,7 @@ static SP_1285: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Provenance.signature.type",
+        distinct: false,
         branches: &[
             &[Step::Field("signature"), Step::Field("type")],
         ],
@@ -14810,6 +16096,7 @@ static SP_1286: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Provenance.target",
+        distinct: false,
         branches: &[
             &[Step::Field("target")],
         ],
@@ -14821,6 +16108,7 @@ static SP_1287: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "(Provenance.occurred as dateTime)",
+        distinct: false,
         branches: &[
             &[Step::Field("occurredDateTime")],
         ],
@@ -14832,6 +16120,7 @@ static SP_1288: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.item.code",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("code")],
         ],
@@ -14843,6 +16132,7 @@ static SP_1289: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(Questionnaire.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -14854,6 +16144,7 @@ static SP_1290: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(Questionnaire.useContext.value as Quantity) | (Questionnaire.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -14866,6 +16157,7 @@ static SP_1291: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -14877,6 +16169,7 @@ static SP_1292: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Questionnaire.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -14888,6 +16181,7 @@ static SP_1293: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Questionnaire.item.definition",
+        distinct: false,
         branches: &[
             &[Step::Field("item"), Step::Field("definition")],
         ],
@@ -14899,6 +16193,7 @@ static SP_1294: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -14910,6 +16205,7 @@ static SP_1295: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Questionnaire.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -14921,6 +16217,7 @@ static SP_1296: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -14932,6 +16229,7 @@ static SP_1297: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -14943,6 +16241,7 @@ static SP_1298: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -14954,6 +16253,7 @@ static SP_1299: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -14965,6 +16265,7 @@ static SP_1300: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -14976,6 +16277,7 @@ static SP_1301: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.subjectType",
+        distinct: false,
         branches: &[
             &[Step::Field("subjectType")],
         ],
@@ -14987,6 +16289,7 @@ static SP_1302: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Questionnaire.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -14998,6 +16301,7 @@ static SP_1303: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Questionnaire.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -15009,6 +16313,7 @@ static SP_1304: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Questionnaire.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -15020,6 +16325,7 @@ static SP_1305: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -15031,6 +16337,7 @@ static SP_1306: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "QuestionnaireResponse.authored",
+        distinct: false,
         branches: &[
             &[Step::Field("authored")],
         ],
@@ -15042,6 +16349,7 @@ static SP_1307: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -15053,6 +16361,7 @@ static SP_1308: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -15064,6 +16373,7 @@ static SP_1309: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "QuestionnaireResponse.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -15075,6 +16385,7 @@ static SP_1310: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -15086,6 +16397,7 @@ static SP_1311: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -15097,6 +16409,7 @@ static SP_1312: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.questionnaire",
+        distinct: false,
         branches: &[
             &[Step::Field("questionnaire")],
         ],
@@ -15108,6 +16421,7 @@ static SP_1313: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.source",
+        distinct: false,
         branches: &[
             &[Step::Field("source")],
         ],
@@ -15119,6 +16433,7 @@ static SP_1314: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "QuestionnaireResponse.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -15130,6 +16445,7 @@ static SP_1315: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "QuestionnaireResponse.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -15141,6 +16457,7 @@ static SP_1316: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RelatedPerson.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -15152,6 +16469,7 @@ static SP_1317: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address | Person.address | Practitioner.address | RelatedPerson.address",
+        distinct: true,
         branches: &[
             &[Step::Field("address")],
         ],
@@ -15163,6 +16481,7 @@ static SP_1318: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.city | Person.address.city | Practitioner.address.city | RelatedPerson.address.city",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("city")],
         ],
@@ -15174,6 +16493,7 @@ static SP_1319: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.country | Person.address.country | Practitioner.address.country | RelatedPerson.address.country",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("country")],
         ],
@@ -15185,6 +16505,7 @@ static SP_1320: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.postalCode | Person.address.postalCode | Practitioner.address.postalCode | RelatedPerson.address.postalCode",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("postalCode")],
         ],
@@ -15196,6 +16517,7 @@ static SP_1321: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.address.state | Person.address.state | Practitioner.address.state | RelatedPerson.address.state",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("state")],
         ],
@@ -15207,6 +16529,7 @@ static SP_1322: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.address.use | Person.address.use | Practitioner.address.use | RelatedPerson.address.use",
+        distinct: true,
         branches: &[
             &[Step::Field("address"), Step::Field("use")],
         ],
@@ -15218,6 +16541,7 @@ static SP_1323: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Patient.birthDate | Person.birthDate | RelatedPerson.birthDate",
+        distinct: true,
         branches: &[
             &[Step::Field("birthDate")],
         ],
@@ -15229,6 +16553,7 @@ static SP_1324: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='email') | Person.telecom.where(system='email') | Practitioner.telecom.where(system='email') | PractitionerRole.telecom.where(system='email') | RelatedPerson.telecom.where(system='email')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "email")],
         ],
@@ -15240,6 +16565,7 @@ static SP_1325: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.gender | Person.gender | Practitioner.gender | RelatedPerson.gender",
+        distinct: true,
         branches: &[
             &[Step::Field("gender")],
         ],
@@ -15251,6 +16577,7 @@ static SP_1326: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RelatedPerson.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -15262,6 +16589,7 @@ static SP_1327: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RelatedPerson.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -15273,6 +16601,7 @@ static SP_1328: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RelatedPerson.patient",
+        distinct: false,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -15284,6 +16613,7 @@ static SP_1329: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom.where(system='phone') | Person.telecom.where(system='phone') | Practitioner.telecom.where(system='phone') | PractitionerRole.telecom.where(system='phone') | RelatedPerson.telecom.where(system='phone')",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom"), Step::Equals("system", "phone")],
         ],
@@ -15295,6 +16625,7 @@ static SP_1330: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Patient.name | Person.name | Practitioner.name | RelatedPerson.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -15306,6 +16637,7 @@ static SP_1331: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RelatedPerson.relationship",
+        distinct: false,
         branches: &[
             &[Step::Field("relationship")],
         ],
@@ -15317,6 +16649,7 @@ static SP_1332: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Patient.telecom | Person.telecom | Practitioner.telecom | PractitionerRole.telecom | RelatedPerson.telecom",
+        distinct: true,
         branches: &[
             &[Step::Field("telecom")],
         ],
@@ -15328,6 +16661,7 @@ static SP_1333: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.author",
+        distinct: false,
         branches: &[
             &[Step::Field("author")],
         ],
@@ -15339,6 +16673,7 @@ static SP_1334: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "RequestGroup.authoredOn",
+        distinct: false,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -15350,6 +16685,7 @@ static SP_1335: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -15361,6 +16697,7 @@ static SP_1336: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -15372,6 +16709,7 @@ static SP_1337: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.groupIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("groupIdentifier")],
         ],
@@ -15383,6 +16721,7 @@ static SP_1338: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -15394,6 +16733,7 @@ static SP_1339: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -15405,6 +16745,7 @@ static SP_1340: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "RequestGroup.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -15416,6 +16757,7 @@ static SP_1341: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.intent",
+        distinct: false,
         branches: &[
             &[Step::Field("intent")],
         ],
@@ -15427,6 +16769,7 @@ static SP_1342: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.action.participant",
+        distinct: false,
         branches: &[
             &[Step::Field("action"), Step::Field("participant")],
         ],
@@ -15438,6 +16781,7 @@ static SP_1343: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -15449,6 +16793,7 @@ static SP_1344: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.priority",
+        distinct: false,
         branches: &[
             &[Step::Field("priority")],
         ],
@@ -15460,6 +16805,7 @@ static SP_1345: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RequestGroup.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -15471,6 +16817,7 @@ static SP_1346: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RequestGroup.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -15482,6 +16829,7 @@ static SP_1347: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -15493,6 +16841,7 @@ static SP_1348: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ResearchDefinition.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -15504,6 +16853,7 @@ static SP_1349: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(ResearchDefinition.useContext.value as Quantity) | (ResearchDefinition.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -15516,6 +16866,7 @@ static SP_1350: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -15527,6 +16878,7 @@ static SP_1351: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchDefinition.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -15538,6 +16890,7 @@ static SP_1352: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='depends-on').resource | ResearchDefinition.library",
+        distinct: true,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
@@ -15550,6 +16903,7 @@ static SP_1353: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -15561,6 +16915,7 @@ static SP_1354: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -15572,6 +16927,7 @@ static SP_1355: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchDefinition.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -15583,6 +16939,7 @@ static SP_1356: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -15594,6 +16951,7 @@ static SP_1357: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -15605,6 +16963,7 @@ static SP_1358: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -15616,6 +16975,7 @@ static SP_1359: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -15627,6 +16987,7 @@ static SP_1360: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -15638,6 +16999,7 @@ static SP_1361: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -15649,6 +17011,7 @@ static SP_1362: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchDefinition.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -15660,6 +17023,7 @@ static SP_1363: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchDefinition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -15671,6 +17035,7 @@ static SP_1364: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -15682,6 +17047,7 @@ static SP_1365: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ResearchDefinition.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -15693,6 +17059,7 @@ static SP_1366: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchDefinition.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -15704,6 +17071,7 @@ static SP_1367: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='composed-of').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "composed-of"), Step::Field("resource")],
         ],
@@ -15715,6 +17083,7 @@ static SP_1368: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(ResearchElementDefinition.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -15726,6 +17095,7 @@ static SP_1369: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(ResearchElementDefinition.useContext.value as Quantity) | (ResearchElementDefinition.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -15738,6 +17108,7 @@ static SP_1370: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -15749,6 +17120,7 @@ static SP_1371: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchElementDefinition.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -15760,6 +17132,7 @@ static SP_1372: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='depends-on').resource | ResearchElementDefinition.library",
+        distinct: true,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "depends-on"), Step::Field("resource")],
             &[Step::Field("library")],
@@ -15772,6 +17145,7 @@ static SP_1373: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='derived-from').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "derived-from"), Step::Field("resource")],
         ],
@@ -15783,6 +17157,7 @@ static SP_1374: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -15794,6 +17169,7 @@ static SP_1375: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchElementDefinition.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -15805,6 +17181,7 @@ static SP_1376: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -15816,6 +17193,7 @@ static SP_1377: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -15827,6 +17205,7 @@ static SP_1378: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -15838,6 +17217,7 @@ static SP_1379: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='predecessor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "predecessor"), Step::Field("resource")],
         ],
@@ -15849,6 +17229,7 @@ static SP_1380: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -15860,6 +17241,7 @@ static SP_1381: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -15871,6 +17253,7 @@ static SP_1382: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchElementDefinition.relatedArtifact.where(type='successor').resource",
+        distinct: false,
         branches: &[
             &[Step::Field("relatedArtifact"), Step::Equals("type", "successor"), Step::Field("resource")],
         ],
@@ -15882,6 +17265,7 @@ static SP_1383: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchElementDefinition.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -15893,6 +17277,7 @@ static SP_1384: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.topic",
+        distinct: false,
         branches: &[
             &[Step::Field("topic")],
         ],
@@ -15904,6 +17289,7 @@ static SP_1385: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ResearchElementDefinition.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -15915,6 +17301,7 @@ static SP_1386: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchElementDefinition.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -15926,6 +17313,7 @@ static SP_1387: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -15937,6 +17325,7 @@ static SP_1388: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchStudy.period",
+        distinct: false,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -15948,6 +17337,7 @@ static SP_1389: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.focus",
+        distinct: false,
         branches: &[
             &[Step::Field("focus")],
         ],
@@ -15959,6 +17349,7 @@ static SP_1390: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -15970,6 +17361,7 @@ static SP_1391: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.keyword",
+        distinct: false,
         branches: &[
             &[Step::Field("keyword")],
         ],
@@ -15981,6 +17373,7 @@ static SP_1392: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.location",
+        distinct: false,
         branches: &[
             &[Step::Field("location")],
         ],
@@ -15992,6 +17385,7 @@ static SP_1393: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -16003,6 +17397,7 @@ static SP_1394: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.principalInvestigator",
+        distinct: false,
         branches: &[
             &[Step::Field("principalInvestigator")],
         ],
@@ -16014,6 +17409,7 @@ static SP_1395: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.protocol",
+        distinct: false,
         branches: &[
             &[Step::Field("protocol")],
         ],
@@ -16025,6 +17421,7 @@ static SP_1396: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.site",
+        distinct: false,
         branches: &[
             &[Step::Field("site")],
         ],
@@ -16036,6 +17433,7 @@ static SP_1397: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchStudy.sponsor",
+        distinct: false,
         branches: &[
             &[Step::Field("sponsor")],
         ],
@@ -16047,6 +17445,7 @@ static SP_1398: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchStudy.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -16058,6 +17457,7 @@ static SP_1399: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "ResearchStudy.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -16069,6 +17469,7 @@ static SP_1400: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ResearchSubject.period",
+        distinct: false,
         branches: &[
             &[Step::Field("period")],
         ],
@@ -16080,6 +17481,7 @@ static SP_1401: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchSubject.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -16091,6 +17493,7 @@ static SP_1402: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchSubject.individual",
+        distinct: false,
         branches: &[
             &[Step::Field("individual")],
         ],
@@ -16102,6 +17505,7 @@ static SP_1403: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchSubject.individual",
+        distinct: false,
         branches: &[
             &[Step::Field("individual")],
         ],
@@ -16113,6 +17517,7 @@ static SP_1404: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ResearchSubject.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -16124,6 +17529,7 @@ static SP_1405: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ResearchSubject.study",
+        distinct: false,
         branches: &[
             &[Step::Field("study")],
         ],
@@ -16135,6 +17541,7 @@ static SP_1406: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RiskAssessment.condition",
+        distinct: false,
         branches: &[
             &[Step::Field("condition")],
         ],
@@ -16146,6 +17553,7 @@ static SP_1407: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("occurrenceDateTime")],
         ],
@@ -16157,6 +17565,7 @@ static SP_1408: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -16168,6 +17577,7 @@ static SP_1409: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -16179,6 +17589,7 @@ static SP_1410: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskAssessment.method",
+        distinct: false,
         branches: &[
             &[Step::Field("method")],
         ],
@@ -16190,6 +17601,7 @@ static SP_1411: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -16201,6 +17613,7 @@ static SP_1412: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RiskAssessment.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -16212,6 +17625,7 @@ static SP_1413: SearchParameter = SearchParameter {
     kind: ParameterKind::Number,
     expression: Expression {
         source: "RiskAssessment.prediction.probability",
+        distinct: false,
         branches: &[
             &[Step::Field("prediction"), Step::Choice(&["probabilityDecimal", "probabilityRange"])],
         ],
@@ -16223,6 +17637,7 @@ static SP_1414: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskAssessment.prediction.qualitativeRisk",
+        distinct: false,
         branches: &[
             &[Step::Field("prediction"), Step::Field("qualitativeRisk")],
         ],
@@ -16234,6 +17649,7 @@ static SP_1415: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "RiskAssessment.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -16245,6 +17661,7 @@ static SP_1416: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(RiskEvidenceSynthesis.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -16256,6 +17673,7 @@ static SP_1417: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(RiskEvidenceSynthesis.useContext.value as Quantity) | (RiskEvidenceSynthesis.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -16268,6 +17686,7 @@ static SP_1418: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -16279,6 +17698,7 @@ static SP_1419: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "RiskEvidenceSynthesis.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -16290,6 +17710,7 @@ static SP_1420: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -16301,6 +17722,7 @@ static SP_1421: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "RiskEvidenceSynthesis.effectivePeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("effectivePeriod")],
         ],
@@ -16312,6 +17734,7 @@ static SP_1422: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -16323,6 +17746,7 @@ static SP_1423: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -16334,6 +17758,7 @@ static SP_1424: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -16345,6 +17770,7 @@ static SP_1425: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -16356,6 +17782,7 @@ static SP_1426: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -16367,6 +17794,7 @@ static SP_1427: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "RiskEvidenceSynthesis.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -16378,6 +17806,7 @@ static SP_1428: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "RiskEvidenceSynthesis.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -16389,6 +17818,7 @@ static SP_1429: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "RiskEvidenceSynthesis.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -16400,6 +17830,7 @@ static SP_1430: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.active",
+        distinct: false,
         branches: &[
             &[Step::Field("active")],
         ],
@@ -16411,6 +17842,7 @@ static SP_1431: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Schedule.actor",
+        distinct: false,
         branches: &[
             &[Step::Field("actor")],
         ],
@@ -16422,6 +17854,7 @@ static SP_1432: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Schedule.planningHorizon",
+        distinct: false,
         branches: &[
             &[Step::Field("planningHorizon")],
         ],
@@ -16433,6 +17866,7 @@ static SP_1433: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -16444,6 +17878,7 @@ static SP_1434: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.serviceCategory",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceCategory")],
         ],
@@ -16455,6 +17890,7 @@ static SP_1435: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.serviceType",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceType")],
         ],
@@ -16466,6 +17902,7 @@ static SP_1436: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Schedule.specialty",
+        distinct: false,
         branches: &[
             &[Step::Field("specialty")],
         ],
@@ -16477,6 +17914,7 @@ static SP_1437: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.base",
+        distinct: false,
         branches: &[
             &[Step::Field("base")],
         ],
@@ -16488,6 +17926,7 @@ static SP_1438: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -16499,6 +17938,7 @@ static SP_1439: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SearchParameter.component.definition",
+        distinct: false,
         branches: &[
             &[Step::Field("component"), Step::Field("definition")],
         ],
@@ -16510,6 +17950,7 @@ static SP_1440: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -16521,6 +17962,7 @@ static SP_1441: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -16533,6 +17975,7 @@ static SP_1442: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -16544,6 +17987,7 @@ static SP_1443: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -16555,6 +17999,7 @@ static SP_1444: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SearchParameter.derivedFrom",
+        distinct: false,
         branches: &[
             &[Step::Field("derivedFrom")],
         ],
@@ -16566,6 +18011,7 @@ static SP_1445: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -16577,6 +18023,7 @@ static SP_1446: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -16588,6 +18035,7 @@ static SP_1447: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -16599,6 +18047,7 @@ static SP_1448: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -16610,6 +18059,7 @@ static SP_1449: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -16621,6 +18071,7 @@ static SP_1450: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.target",
+        distinct: false,
         branches: &[
             &[Step::Field("target")],
         ],
@@ -16632,6 +18083,7 @@ static SP_1451: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SearchParameter.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -16643,6 +18095,7 @@ static SP_1452: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -16654,6 +18107,7 @@ static SP_1453: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -16665,6 +18119,7 @@ static SP_1454: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ServiceRequest.authoredOn",
+        distinct: false,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -16676,6 +18131,7 @@ static SP_1455: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -16687,6 +18143,7 @@ static SP_1456: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.bodySite",
+        distinct: false,
         branches: &[
             &[Step::Field("bodySite")],
         ],
@@ -16698,6 +18155,7 @@ static SP_1457: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -16709,6 +18167,7 @@ static SP_1458: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.code | AllergyIntolerance.reaction.substance | Condition.code | (DeviceRequest.code as CodeableConcept) | DiagnosticReport.code | FamilyMemberHistory.condition.code | List.code | Medication.code | (MedicationAdministration.medication as CodeableConcept) | (MedicationDispense.medication as CodeableConcept) | (MedicationRequest.medication as CodeableConcept) | (MedicationStatement.medication as CodeableConcept) | Observation.code | Procedure.code | ServiceRequest.code",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -16720,6 +18179,7 @@ static SP_1459: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -16731,6 +18191,7 @@ static SP_1460: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -16742,6 +18203,7 @@ static SP_1461: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.instantiatesCanonical",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesCanonical")],
         ],
@@ -16753,6 +18215,7 @@ static SP_1462: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ServiceRequest.instantiatesUri",
+        distinct: false,
         branches: &[
             &[Step::Field("instantiatesUri")],
         ],
@@ -16764,6 +18227,7 @@ static SP_1463: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.intent",
+        distinct: false,
         branches: &[
             &[Step::Field("intent")],
         ],
@@ -16775,6 +18239,7 @@ static SP_1464: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "ServiceRequest.occurrence",
+        distinct: false,
         branches: &[
             &[Step::Choice(&["occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"])],
         ],
@@ -16786,6 +18251,7 @@ static SP_1465: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -16797,6 +18263,7 @@ static SP_1466: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.performer",
+        distinct: false,
         branches: &[
             &[Step::Field("performer")],
         ],
@@ -16808,6 +18275,7 @@ static SP_1467: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.performerType",
+        distinct: false,
         branches: &[
             &[Step::Field("performerType")],
         ],
@@ -16819,6 +18287,7 @@ static SP_1468: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.priority",
+        distinct: false,
         branches: &[
             &[Step::Field("priority")],
         ],
@@ -16830,6 +18299,7 @@ static SP_1469: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.replaces",
+        distinct: false,
         branches: &[
             &[Step::Field("replaces")],
         ],
@@ -16841,6 +18311,7 @@ static SP_1470: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.requester",
+        distinct: false,
         branches: &[
             &[Step::Field("requester")],
         ],
@@ -16852,6 +18323,7 @@ static SP_1471: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.requisition",
+        distinct: false,
         branches: &[
             &[Step::Field("requisition")],
         ],
@@ -16863,6 +18335,7 @@ static SP_1472: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.specimen",
+        distinct: false,
         branches: &[
             &[Step::Field("specimen")],
         ],
@@ -16874,6 +18347,7 @@ static SP_1473: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ServiceRequest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -16885,6 +18359,7 @@ static SP_1474: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "ServiceRequest.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -16896,6 +18371,7 @@ static SP_1475: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.appointmentType",
+        distinct: false,
         branches: &[
             &[Step::Field("appointmentType")],
         ],
@@ -16907,6 +18383,7 @@ static SP_1476: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -16918,6 +18395,7 @@ static SP_1477: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Slot.schedule",
+        distinct: false,
         branches: &[
             &[Step::Field("schedule")],
         ],
@@ -16929,6 +18407,7 @@ static SP_1478: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.serviceCategory",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceCategory")],
         ],
@@ -16940,6 +18419,7 @@ static SP_1479: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.serviceType",
+        distinct: false,
         branches: &[
             &[Step::Field("serviceType")],
         ],
@@ -16951,6 +18431,7 @@ static SP_1480: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.specialty",
+        distinct: false,
         branches: &[
             &[Step::Field("specialty")],
         ],
@@ -16962,6 +18443,7 @@ static SP_1481: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Slot.start",
+        distinct: false,
         branches: &[
             &[Step::Field("start")],
         ],
@@ -16973,6 +18455,7 @@ static SP_1482: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Slot.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -16984,6 +18467,7 @@ static SP_1483: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.accessionIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("accessionIdentifier")],
         ],
@@ -16995,6 +18479,7 @@ static SP_1484: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.collection.bodySite",
+        distinct: false,
         branches: &[
             &[Step::Field("collection"), Step::Field("bodySite")],
         ],
@@ -17006,6 +18491,7 @@ static SP_1485: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Specimen.collection.collected",
+        distinct: false,
         branches: &[
             &[Step::Field("collection"), Step::Choice(&["collectedDateTime", "collectedPeriod"])],
         ],
@@ -17017,6 +18503,7 @@ static SP_1486: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.collection.collector",
+        distinct: false,
         branches: &[
             &[Step::Field("collection"), Step::Field("collector")],
         ],
@@ -17028,6 +18515,7 @@ static SP_1487: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.container.type",
+        distinct: false,
         branches: &[
             &[Step::Field("container"), Step::Field("type")],
         ],
@@ -17039,6 +18527,7 @@ static SP_1488: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.container.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("container"), Step::Field("identifier")],
         ],
@@ -17050,6 +18539,7 @@ static SP_1489: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17061,6 +18551,7 @@ static SP_1490: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.parent",
+        distinct: false,
         branches: &[
             &[Step::Field("parent")],
         ],
@@ -17072,6 +18563,7 @@ static SP_1491: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.subject.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("subject"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -17083,6 +18575,7 @@ static SP_1492: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17094,6 +18587,7 @@ static SP_1493: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Specimen.subject",
+        distinct: false,
         branches: &[
             &[Step::Field("subject")],
         ],
@@ -17105,6 +18599,7 @@ static SP_1494: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Specimen.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -17116,6 +18611,7 @@ static SP_1495: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SpecimenDefinition.typeTested.container.type",
+        distinct: false,
         branches: &[
             &[Step::Field("typeTested"), Step::Field("container"), Step::Field("type")],
         ],
@@ -17127,6 +18623,7 @@ static SP_1496: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SpecimenDefinition.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17138,6 +18635,7 @@ static SP_1497: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SpecimenDefinition.typeCollected",
+        distinct: false,
         branches: &[
             &[Step::Field("typeCollected")],
         ],
@@ -17149,6 +18647,7 @@ static SP_1498: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.abstract",
+        distinct: false,
         branches: &[
             &[Step::Field("abstract")],
         ],
@@ -17160,6 +18659,7 @@ static SP_1499: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "StructureDefinition.baseDefinition",
+        distinct: false,
         branches: &[
             &[Step::Field("baseDefinition")],
         ],
@@ -17171,6 +18671,7 @@ static SP_1500: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.snapshot.element.base.path | StructureDefinition.differential.element.base.path",
+        distinct: true,
         branches: &[
             &[Step::Field("snapshot"), Step::Field("element"), Step::Field("base"), Step::Field("path")],
             &[Step::Field("differential"), Step::Field("element"), Step::Field("base"), Step::Field("path")],
@@ -17183,6 +18684,7 @@ static SP_1501: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -17194,6 +18696,7 @@ static SP_1502: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -17206,6 +18709,7 @@ static SP_1503: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -17217,6 +18721,7 @@ static SP_1504: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -17228,6 +18733,7 @@ static SP_1505: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.derivation",
+        distinct: false,
         branches: &[
             &[Step::Field("derivation")],
         ],
@@ -17239,6 +18745,7 @@ static SP_1506: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -17250,6 +18757,7 @@ static SP_1507: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.experimental",
+        distinct: false,
         branches: &[
             &[Step::Field("experimental")],
         ],
@@ -17261,6 +18769,7 @@ static SP_1508: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.context.type",
+        distinct: false,
         branches: &[
             &[Step::Field("context"), Step::Field("type")],
         ],
@@ -17272,6 +18781,7 @@ static SP_1509: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17283,6 +18793,7 @@ static SP_1510: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -17294,6 +18805,7 @@ static SP_1511: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.keyword",
+        distinct: false,
         branches: &[
             &[Step::Field("keyword")],
         ],
@@ -17305,6 +18817,7 @@ static SP_1512: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.kind",
+        distinct: false,
         branches: &[
             &[Step::Field("kind")],
         ],
@@ -17316,6 +18829,7 @@ static SP_1513: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -17327,6 +18841,7 @@ static SP_1514: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "StructureDefinition.snapshot.element.path | StructureDefinition.differential.element.path",
+        distinct: true,
         branches: &[
             &[Step::Field("snapshot"), Step::Field("element"), Step::Field("path")],
             &[Step::Field("differential"), Step::Field("element"), Step::Field("path")],
@@ -17339,6 +18854,7 @@ static SP_1515: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -17350,6 +18866,7 @@ static SP_1516: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17361,6 +18878,7 @@ static SP_1517: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -17372,6 +18890,7 @@ static SP_1518: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "StructureDefinition.type",
+        distinct: false,
         branches: &[
             &[Step::Field("type")],
         ],
@@ -17383,6 +18902,7 @@ static SP_1519: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -17394,6 +18914,7 @@ static SP_1520: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "StructureDefinition.snapshot.element.binding.valueSet",
+        distinct: false,
         branches: &[
             &[Step::Field("snapshot"), Step::Field("element"), Step::Field("binding"), Step::Field("valueSet")],
         ],
@@ -17405,6 +18926,7 @@ static SP_1521: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -17416,6 +18938,7 @@ static SP_1522: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -17427,6 +18950,7 @@ static SP_1523: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -17439,6 +18963,7 @@ static SP_1524: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -17450,6 +18975,7 @@ static SP_1525: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -17461,6 +18987,7 @@ static SP_1526: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -17472,6 +18999,7 @@ static SP_1527: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17483,6 +19011,7 @@ static SP_1528: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -17494,6 +19023,7 @@ static SP_1529: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -17505,6 +19035,7 @@ static SP_1530: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -17516,6 +19047,7 @@ static SP_1531: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17527,6 +19059,7 @@ static SP_1532: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -17538,6 +19071,7 @@ static SP_1533: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -17549,6 +19083,7 @@ static SP_1534: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -17560,6 +19095,7 @@ static SP_1535: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.contact",
+        distinct: false,
         branches: &[
             &[Step::Field("contact")],
         ],
@@ -17571,6 +19107,7 @@ static SP_1536: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "Subscription.criteria",
+        distinct: false,
         branches: &[
             &[Step::Field("criteria")],
         ],
@@ -17582,6 +19119,7 @@ static SP_1537: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.channel.payload",
+        distinct: false,
         branches: &[
             &[Step::Field("channel"), Step::Field("payload")],
         ],
@@ -17593,6 +19131,7 @@ static SP_1538: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17604,6 +19143,7 @@ static SP_1539: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Subscription.channel.type",
+        distinct: false,
         branches: &[
             &[Step::Field("channel"), Step::Field("type")],
         ],
@@ -17615,6 +19155,7 @@ static SP_1540: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "Subscription.channel.endpoint",
+        distinct: false,
         branches: &[
             &[Step::Field("channel"), Step::Field("endpoint")],
         ],
@@ -17626,6 +19167,7 @@ static SP_1541: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -17637,6 +19179,7 @@ static SP_1542: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.code | (Substance.ingredient.substance as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("code")],
             &[Step::Field("ingredient"), Step::Field("substanceCodeableConcept")],
@@ -17649,6 +19192,7 @@ static SP_1543: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.instance.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("instance"), Step::Field("identifier")],
         ],
@@ -17660,6 +19204,7 @@ static SP_1544: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Substance.instance.expiry",
+        distinct: false,
         branches: &[
             &[Step::Field("instance"), Step::Field("expiry")],
         ],
@@ -17671,6 +19216,7 @@ static SP_1545: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17682,6 +19228,7 @@ static SP_1546: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "Substance.instance.quantity",
+        distinct: false,
         branches: &[
             &[Step::Field("instance"), Step::Field("quantity")],
         ],
@@ -17693,6 +19240,7 @@ static SP_1547: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Substance.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17704,6 +19252,7 @@ static SP_1548: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "(Substance.ingredient.substance as Reference)",
+        distinct: false,
         branches: &[
             &[Step::Field("ingredient"), Step::Field("substanceReference")],
         ],
@@ -17715,6 +19264,7 @@ static SP_1549: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SubstanceSpecification.code.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code"), Step::Field("code")],
         ],
@@ -17726,6 +19276,7 @@ static SP_1550: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17737,6 +19288,7 @@ static SP_1551: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -17748,6 +19300,7 @@ static SP_1552: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyDelivery.receiver",
+        distinct: false,
         branches: &[
             &[Step::Field("receiver")],
         ],
@@ -17759,6 +19312,7 @@ static SP_1553: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SupplyDelivery.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17770,6 +19324,7 @@ static SP_1554: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyDelivery.supplier",
+        distinct: false,
         branches: &[
             &[Step::Field("supplier")],
         ],
@@ -17781,6 +19336,7 @@ static SP_1555: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SupplyRequest.category",
+        distinct: false,
         branches: &[
             &[Step::Field("category")],
         ],
@@ -17792,6 +19348,7 @@ static SP_1556: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "AllergyIntolerance.recordedDate | CarePlan.period | CareTeam.period | ClinicalImpression.date | Composition.date | Consent.dateTime | DiagnosticReport.effective | Encounter.period | EpisodeOfCare.period | FamilyMemberHistory.date | Flag.period | Immunization.occurrence | List.date | Observation.effective | Procedure.performed | (RiskAssessment.occurrence as dateTime) | SupplyRequest.authoredOn",
+        distinct: true,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -17803,6 +19360,7 @@ static SP_1557: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17814,6 +19372,7 @@ static SP_1558: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyRequest.requester",
+        distinct: false,
         branches: &[
             &[Step::Field("requester")],
         ],
@@ -17825,6 +19384,7 @@ static SP_1559: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "SupplyRequest.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -17836,6 +19396,7 @@ static SP_1560: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyRequest.deliverTo",
+        distinct: false,
         branches: &[
             &[Step::Field("deliverTo")],
         ],
@@ -17847,6 +19408,7 @@ static SP_1561: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "SupplyRequest.supplier",
+        distinct: false,
         branches: &[
             &[Step::Field("supplier")],
         ],
@@ -17858,6 +19420,7 @@ static SP_1562: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Task.authoredOn",
+        distinct: false,
         branches: &[
             &[Step::Field("authoredOn")],
         ],
@@ -17869,6 +19432,7 @@ static SP_1563: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.basedOn",
+        distinct: false,
         branches: &[
             &[Step::Field("basedOn")],
         ],
@@ -17880,6 +19444,7 @@ static SP_1564: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.businessStatus",
+        distinct: false,
         branches: &[
             &[Step::Field("businessStatus")],
         ],
@@ -17891,6 +19456,7 @@ static SP_1565: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.code",
+        distinct: false,
         branches: &[
             &[Step::Field("code")],
         ],
@@ -17902,6 +19468,7 @@ static SP_1566: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.encounter",
+        distinct: false,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -17913,6 +19480,7 @@ static SP_1567: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.focus",
+        distinct: false,
         branches: &[
             &[Step::Field("focus")],
         ],
@@ -17924,6 +19492,7 @@ static SP_1568: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.groupIdentifier",
+        distinct: false,
         branches: &[
             &[Step::Field("groupIdentifier")],
         ],
@@ -17935,6 +19504,7 @@ static SP_1569: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -17946,6 +19516,7 @@ static SP_1570: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.intent",
+        distinct: false,
         branches: &[
             &[Step::Field("intent")],
         ],
@@ -17957,6 +19528,7 @@ static SP_1571: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Task.lastModified",
+        distinct: false,
         branches: &[
             &[Step::Field("lastModified")],
         ],
@@ -17968,6 +19540,7 @@ static SP_1572: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.owner",
+        distinct: false,
         branches: &[
             &[Step::Field("owner")],
         ],
@@ -17979,6 +19552,7 @@ static SP_1573: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.partOf",
+        distinct: false,
         branches: &[
             &[Step::Field("partOf")],
         ],
@@ -17990,6 +19564,7 @@ static SP_1574: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.for.where(resolve() is Patient)",
+        distinct: false,
         branches: &[
             &[Step::Field("for"), Step::ReferenceTo(ResourceType::Patient)],
         ],
@@ -18001,6 +19576,7 @@ static SP_1575: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.performerType",
+        distinct: false,
         branches: &[
             &[Step::Field("performerType")],
         ],
@@ -18012,6 +19588,7 @@ static SP_1576: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "Task.executionPeriod",
+        distinct: false,
         branches: &[
             &[Step::Field("executionPeriod")],
         ],
@@ -18023,6 +19600,7 @@ static SP_1577: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.priority",
+        distinct: false,
         branches: &[
             &[Step::Field("priority")],
         ],
@@ -18034,6 +19612,7 @@ static SP_1578: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.requester",
+        distinct: false,
         branches: &[
             &[Step::Field("requester")],
         ],
@@ -18045,6 +19624,7 @@ static SP_1579: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "Task.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -18056,6 +19636,7 @@ static SP_1580: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Task.for",
+        distinct: false,
         branches: &[
             &[Step::Field("for")],
         ],
@@ -18067,6 +19648,7 @@ static SP_1581: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -18078,6 +19660,7 @@ static SP_1582: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -18090,6 +19673,7 @@ static SP_1583: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -18101,6 +19685,7 @@ static SP_1584: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -18112,6 +19697,7 @@ static SP_1585: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -18123,6 +19709,7 @@ static SP_1586: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -18134,6 +19721,7 @@ static SP_1587: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -18145,6 +19733,7 @@ static SP_1588: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -18156,6 +19745,7 @@ static SP_1589: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -18167,6 +19757,7 @@ static SP_1590: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -18178,6 +19769,7 @@ static SP_1591: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -18189,6 +19781,7 @@ static SP_1592: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -18200,6 +19793,7 @@ static SP_1593: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestReport.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -18211,6 +19805,7 @@ static SP_1594: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "TestReport.issued",
+        distinct: false,
         branches: &[
             &[Step::Field("issued")],
         ],
@@ -18222,6 +19817,7 @@ static SP_1595: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "TestReport.participant.uri",
+        distinct: false,
         branches: &[
             &[Step::Field("participant"), Step::Field("uri")],
         ],
@@ -18233,6 +19829,7 @@ static SP_1596: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestReport.result",
+        distinct: false,
         branches: &[
             &[Step::Field("result")],
         ],
@@ -18244,6 +19841,7 @@ static SP_1597: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestReport.tester",
+        distinct: false,
         branches: &[
             &[Step::Field("tester")],
         ],
@@ -18255,6 +19853,7 @@ static SP_1598: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "TestReport.testScript",
+        distinct: false,
         branches: &[
             &[Step::Field("testScript")],
         ],
@@ -18266,6 +19865,7 @@ static SP_1599: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(TestScript.useContext.value as CodeableConcept)",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -18277,6 +19877,7 @@ static SP_1600: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(TestScript.useContext.value as Quantity) | (TestScript.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -18289,6 +19890,7 @@ static SP_1601: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.useContext.code",
+        distinct: false,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -18300,6 +19902,7 @@ static SP_1602: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "TestScript.date",
+        distinct: false,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -18311,6 +19914,7 @@ static SP_1603: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.description",
+        distinct: false,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -18322,6 +19926,7 @@ static SP_1604: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -18333,6 +19938,7 @@ static SP_1605: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.jurisdiction",
+        distinct: false,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -18344,6 +19950,7 @@ static SP_1606: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.name",
+        distinct: false,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -18355,6 +19962,7 @@ static SP_1607: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.publisher",
+        distinct: false,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -18366,6 +19974,7 @@ static SP_1608: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -18377,6 +19986,7 @@ static SP_1609: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.metadata.capability.description",
+        distinct: false,
         branches: &[
             &[Step::Field("metadata"), Step::Field("capability"), Step::Field("description")],
         ],
@@ -18388,6 +19998,7 @@ static SP_1610: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "TestScript.title",
+        distinct: false,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -18399,6 +20010,7 @@ static SP_1611: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "TestScript.url",
+        distinct: false,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -18410,6 +20022,7 @@ static SP_1612: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "TestScript.version",
+        distinct: false,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -18421,6 +20034,7 @@ static SP_1613: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "ValueSet.expansion.contains.code | ValueSet.compose.include.concept.code",
+        distinct: true,
         branches: &[
             &[Step::Field("expansion"), Step::Field("contains"), Step::Field("code")],
             &[Step::Field("compose"), Step::Field("include"), Step::Field("concept"), Step::Field("code")],
@@ -18433,6 +20047,7 @@ static SP_1614: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as CodeableConcept) | (CodeSystem.useContext.value as CodeableConcept) | (CompartmentDefinition.useContext.value as CodeableConcept) | (ConceptMap.useContext.value as CodeableConcept) | (GraphDefinition.useContext.value as CodeableConcept) | (ImplementationGuide.useContext.value as CodeableConcept) | (MessageDefinition.useContext.value as CodeableConcept) | (NamingSystem.useContext.value as CodeableConcept) | (OperationDefinition.useContext.value as CodeableConcept) | (SearchParameter.useContext.value as CodeableConcept) | (StructureDefinition.useContext.value as CodeableConcept) | (StructureMap.useContext.value as CodeableConcept) | (TerminologyCapabilities.useContext.value as CodeableConcept) | (ValueSet.useContext.value as CodeableConcept)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueCodeableConcept")],
         ],
@@ -18444,6 +20059,7 @@ static SP_1615: SearchParameter = SearchParameter {
     kind: ParameterKind::Quantity,
     expression: Expression {
         source: "(CapabilityStatement.useContext.value as Quantity) | (CapabilityStatement.useContext.value as Range) | (CodeSystem.useContext.value as Quantity) | (CodeSystem.useContext.value as Range) | (CompartmentDefinition.useContext.value as Quantity) | (CompartmentDefinition.useContext.value as Range) | (ConceptMap.useContext.value as Quantity) | (ConceptMap.useContext.value as Range) | (GraphDefinition.useContext.value as Quantity) | (GraphDefinition.useContext.value as Range) | (ImplementationGuide.useContext.value as Quantity) | (ImplementationGuide.useContext.value as Range) | (MessageDefinition.useContext.value as Quantity) | (MessageDefinition.useContext.value as Range) | (NamingSystem.useContext.value as Quantity) | (NamingSystem.useContext.value as Range) | (OperationDefinition.useContext.value as Quantity) | (OperationDefinition.useContext.value as Range) | (SearchParameter.useContext.value as Quantity) | (SearchParameter.useContext.value as Range) | (StructureDefinition.useContext.value as Quantity) | (StructureDefinition.useContext.value as Range) | (StructureMap.useContext.value as Quantity) | (StructureMap.useContext.value as Range) | (TerminologyCapabilities.useContext.value as Quantity) | (TerminologyCapabilities.useContext.value as Range) | (ValueSet.useContext.value as Quantity) | (ValueSet.useContext.value as Range)",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("valueQuantity")],
             &[Step::Field("useContext"), Step::Field("valueRange")],
@@ -18456,6 +20072,7 @@ static SP_1616: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.useContext.code | CodeSystem.useContext.code | CompartmentDefinition.useContext.code | ConceptMap.useContext.code | GraphDefinition.useContext.code | ImplementationGuide.useContext.code | MessageDefinition.useContext.code | NamingSystem.useContext.code | OperationDefinition.useContext.code | SearchParameter.useContext.code | StructureDefinition.useContext.code | StructureMap.useContext.code | TerminologyCapabilities.useContext.code | ValueSet.useContext.code",
+        distinct: true,
         branches: &[
             &[Step::Field("useContext"), Step::Field("code")],
         ],
@@ -18467,6 +20084,7 @@ static SP_1617: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "CapabilityStatement.date | CodeSystem.date | CompartmentDefinition.date | ConceptMap.date | GraphDefinition.date | ImplementationGuide.date | MessageDefinition.date | NamingSystem.date | OperationDefinition.date | SearchParameter.date | StructureDefinition.date | StructureMap.date | TerminologyCapabilities.date | ValueSet.date",
+        distinct: true,
         branches: &[
             &[Step::Field("date")],
         ],
@@ -18478,6 +20096,7 @@ static SP_1618: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.description | CodeSystem.description | CompartmentDefinition.description | ConceptMap.description | GraphDefinition.description | ImplementationGuide.description | MessageDefinition.description | NamingSystem.description | OperationDefinition.description | SearchParameter.description | StructureDefinition.description | StructureMap.description | TerminologyCapabilities.description | ValueSet.description",
+        distinct: true,
         branches: &[
             &[Step::Field("description")],
         ],
@@ -18489,6 +20108,7 @@ static SP_1619: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ValueSet.expansion.identifier",
+        distinct: false,
         branches: &[
             &[Step::Field("expansion"), Step::Field("identifier")],
         ],
@@ -18500,6 +20120,7 @@ static SP_1620: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CodeSystem.identifier | ConceptMap.identifier | MessageDefinition.identifier | StructureDefinition.identifier | StructureMap.identifier | ValueSet.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -18511,6 +20132,7 @@ static SP_1621: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.jurisdiction | CodeSystem.jurisdiction | ConceptMap.jurisdiction | GraphDefinition.jurisdiction | ImplementationGuide.jurisdiction | MessageDefinition.jurisdiction | NamingSystem.jurisdiction | OperationDefinition.jurisdiction | SearchParameter.jurisdiction | StructureDefinition.jurisdiction | StructureMap.jurisdiction | TerminologyCapabilities.jurisdiction | ValueSet.jurisdiction",
+        distinct: true,
         branches: &[
             &[Step::Field("jurisdiction")],
         ],
@@ -18522,6 +20144,7 @@ static SP_1622: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.name | CodeSystem.name | CompartmentDefinition.name | ConceptMap.name | GraphDefinition.name | ImplementationGuide.name | MessageDefinition.name | NamingSystem.name | OperationDefinition.name | SearchParameter.name | StructureDefinition.name | StructureMap.name | TerminologyCapabilities.name | ValueSet.name",
+        distinct: true,
         branches: &[
             &[Step::Field("name")],
         ],
@@ -18533,6 +20156,7 @@ static SP_1623: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.publisher | CodeSystem.publisher | CompartmentDefinition.publisher | ConceptMap.publisher | GraphDefinition.publisher | ImplementationGuide.publisher | MessageDefinition.publisher | NamingSystem.publisher | OperationDefinition.publisher | SearchParameter.publisher | StructureDefinition.publisher | StructureMap.publisher | TerminologyCapabilities.publisher | ValueSet.publisher",
+        distinct: true,
         branches: &[
             &[Step::Field("publisher")],
         ],
@@ -18544,6 +20168,7 @@ static SP_1624: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "ValueSet.compose.include.system",
+        distinct: false,
         branches: &[
             &[Step::Field("compose"), Step::Field("include"), Step::Field("system")],
         ],
@@ -18555,6 +20180,7 @@ static SP_1625: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.status | CodeSystem.status | CompartmentDefinition.status | ConceptMap.status | GraphDefinition.status | ImplementationGuide.status | MessageDefinition.status | NamingSystem.status | OperationDefinition.status | SearchParameter.status | StructureDefinition.status | StructureMap.status | TerminologyCapabilities.status | ValueSet.status",
+        distinct: true,
         branches: &[
             &[Step::Field("status")],
         ],
@@ -18566,6 +20192,7 @@ static SP_1626: SearchParameter = SearchParameter {
     kind: ParameterKind::String,
     expression: Expression {
         source: "CapabilityStatement.title | CodeSystem.title | ConceptMap.title | ImplementationGuide.title | MessageDefinition.title | OperationDefinition.title | StructureDefinition.title | StructureMap.title | TerminologyCapabilities.title | ValueSet.title",
+        distinct: true,
         branches: &[
             &[Step::Field("title")],
         ],
@@ -18577,6 +20204,7 @@ static SP_1627: SearchParameter = SearchParameter {
     kind: ParameterKind::Uri,
     expression: Expression {
         source: "CapabilityStatement.url | CodeSystem.url | CompartmentDefinition.url | ConceptMap.url | GraphDefinition.url | ImplementationGuide.url | MessageDefinition.url | OperationDefinition.url | SearchParameter.url | StructureDefinition.url | StructureMap.url | TerminologyCapabilities.url | ValueSet.url",
+        distinct: true,
         branches: &[
             &[Step::Field("url")],
         ],
@@ -18588,6 +20216,7 @@ static SP_1628: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "CapabilityStatement.version | CodeSystem.version | CompartmentDefinition.version | ConceptMap.version | GraphDefinition.version | ImplementationGuide.version | MessageDefinition.version | OperationDefinition.version | SearchParameter.version | StructureDefinition.version | StructureMap.version | TerminologyCapabilities.version | ValueSet.version",
+        distinct: true,
         branches: &[
             &[Step::Field("version")],
         ],
@@ -18599,6 +20228,7 @@ static SP_1629: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "VerificationResult.target",
+        distinct: false,
         branches: &[
             &[Step::Field("target")],
         ],
@@ -18610,6 +20240,7 @@ static SP_1630: SearchParameter = SearchParameter {
     kind: ParameterKind::Date,
     expression: Expression {
         source: "VisionPrescription.dateWritten",
+        distinct: false,
         branches: &[
             &[Step::Field("dateWritten")],
         ],
@@ -18621,6 +20252,7 @@ static SP_1631: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "Composition.encounter | DeviceRequest.encounter | DiagnosticReport.encounter | DocumentReference.context.encounter | Flag.encounter | List.encounter | NutritionOrder.encounter | Observation.encounter | Procedure.encounter | RiskAssessment.encounter | ServiceRequest.encounter | VisionPrescription.encounter",
+        distinct: true,
         branches: &[
             &[Step::Field("encounter")],
         ],
@@ -18632,6 +20264,7 @@ static SP_1632: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "AllergyIntolerance.identifier | CarePlan.identifier | CareTeam.identifier | Composition.identifier | Condition.identifier | Consent.identifier | DetectedIssue.identifier | DeviceRequest.identifier | DiagnosticReport.identifier | DocumentManifest.masterIdentifier | DocumentManifest.identifier | DocumentReference.masterIdentifier | DocumentReference.identifier | Encounter.identifier | EpisodeOfCare.identifier | FamilyMemberHistory.identifier | Goal.identifier | ImagingStudy.identifier | Immunization.identifier | List.identifier | MedicationAdministration.identifier | MedicationDispense.identifier | MedicationRequest.identifier | MedicationStatement.identifier | NutritionOrder.identifier | Observation.identifier | Procedure.identifier | RiskAssessment.identifier | ServiceRequest.identifier | SupplyDelivery.identifier | SupplyRequest.identifier | VisionPrescription.identifier",
+        distinct: true,
         branches: &[
             &[Step::Field("identifier")],
         ],
@@ -18643,6 +20276,7 @@ static SP_1633: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | CareTeam.subject.where(resolve() is Patient) | ClinicalImpression.subject.where(resolve() is Patient) | Composition.subject.where(resolve() is Patient) | Condition.subject.where(resolve() is Patient) | Consent.patient | DetectedIssue.patient | DeviceRequest.subject.where(resolve() is Patient) | DeviceUseStatement.subject | DiagnosticReport.subject.where(resolve() is Patient) | DocumentManifest.subject.where(resolve() is Patient) | DocumentReference.subject.where(resolve() is Patient) | Encounter.subject.where(resolve() is Patient) | EpisodeOfCare.patient | FamilyMemberHistory.patient | Flag.subject.where(resolve() is Patient) | Goal.subject.where(resolve() is Patient) | ImagingStudy.subject.where(resolve() is Patient) | Immunization.patient | List.subject.where(resolve() is Patient) | MedicationAdministration.subject.where(resolve() is Patient) | MedicationDispense.subject.where(resolve() is Patient) | MedicationRequest.subject.where(resolve() is Patient) | MedicationStatement.subject.where(resolve() is Patient) | NutritionOrder.patient | Observation.subject.where(resolve() is Patient) | Procedure.subject.where(resolve() is Patient) | RiskAssessment.subject.where(resolve() is Patient) | ServiceRequest.subject.where(resolve() is Patient) | SupplyDelivery.patient | VisionPrescription.patient",
+        distinct: true,
         branches: &[
             &[Step::Field("patient")],
         ],
@@ -18654,6 +20288,7 @@ static SP_1634: SearchParameter = SearchParameter {
     kind: ParameterKind::Reference,
     expression: Expression {
         source: "VisionPrescription.prescriber",
+        distinct: false,
         branches: &[
             &[Step::Field("prescriber")],
         ],
@@ -18665,6 +20300,7 @@ static SP_1635: SearchParameter = SearchParameter {
     kind: ParameterKind::Token,
     expression: Expression {
         source: "VisionPrescription.status",
+        distinct: false,
         branches: &[
             &[Step::Field("status")],
         ],

@@ -10,7 +10,11 @@
 // `.where(reference.startsWith('T/'))`: after the rewrite every reference is Type/id, so this
 // decides by the reference's type, as fhir-compartment does.
 //
-// Usage: node compartments.js PACKAGE.tgz BUNDLE.json...
+// With --values, prints instead, for every entry, the values of every SearchParameter of
+// type number, date, string, token, reference, quantity or uri that applies to its type
+// (its own and the Resource/DomainResource ones): {file, index, values: {code: [...]}}.
+//
+// Usage: node compartments.js [--values] PACKAGE.tgz BUNDLE.json...
 'use strict';
 
 const fs = require('fs');
@@ -38,15 +42,32 @@ function readPackage(path) {
 const COMPARTMENTS = ['patient', 'encounter', 'relatedPerson', 'practitioner', 'device'];
 const ID = '[A-Za-z0-9\\-.]{1,64}';
 
+/// `.where(resolve() is T)` decided by the (rewritten, Type/id) reference's type.
+function offline(expression) {
+  return expression.replace(/\.where\(resolve\(\) is ([A-Za-z]+)\)/g, ".where(reference.startsWith('$1/'))");
+}
+
 function main() {
-  const [pkgPath, ...bundles] = process.argv.slice(2);
+  let args = process.argv.slice(2);
+  const valuesMode = args[0] === '--values';
+  if (valuesMode) args = args.slice(1);
+  const [pkgPath, ...bundles] = args;
   const files = readPackage(pkgPath);
   const params = new Map();
+  // resourceType (or Resource/DomainResource) -> [{code, expression}] for --values
+  const valueParams = new Map();
+  const VALUE_TYPES = ['number', 'date', 'string', 'token', 'reference', 'quantity', 'uri'];
   for (const [name, bytes] of files) {
     if (!name.startsWith('package/SearchParameter-')) continue;
     const sp = JSON.parse(bytes.toString('utf8'));
     if (sp.id.startsWith('example')) continue;
-    for (const base of sp.base || []) params.set(`${base}.${sp.code}`, sp);
+    for (const base of sp.base || []) {
+      params.set(`${base}.${sp.code}`, sp);
+      if (sp.expression && VALUE_TYPES.includes(sp.type)) {
+        if (!valueParams.has(base)) valueParams.set(base, []);
+        valueParams.get(base).push({ code: sp.code, expression: offline(sp.expression) });
+      }
+    }
   }
   // resourceType -> [{owner, expression}]
   const links = new Map();
@@ -57,7 +78,7 @@ function main() {
         if (code === '{def}') continue;
         const sp = params.get(`${res.code}.${code}`);
         if (!sp || !sp.expression) throw new Error(`no expression for ${res.code}.${code}`);
-        const expression = sp.expression.replace(/\.where\(resolve\(\) is ([A-Za-z]+)\)/g, ".where(reference.startsWith('$1/'))");
+        const expression = offline(sp.expression);
         if (!links.has(res.code)) links.set(res.code, []);
         links.get(res.code).push({ owner: def.code, code, expression });
       }
@@ -82,6 +103,28 @@ function main() {
     };
     (bundle.entry || []).forEach((entry, index) => {
       const resource = entry.resource;
+      if (valuesMode) {
+        rewrite(resource);
+        const values = {};
+        const applicable = [
+          ...(valueParams.get(resource.resourceType) || []),
+          ...(valueParams.get('Resource') || []),
+          ...(valueParams.get('DomainResource') || []),
+        ];
+        for (const { code, expression } of applicable) {
+          try {
+            values[code] = fhirpath.evaluate(resource, expression, null, r4);
+          } catch (e) {
+            // FHIRPath's `as` wants a single value; R4 writes `(Observation.component.value as
+            // Quantity)` meaning each value that is one (R5 writes `ofType`). Retry so.
+            const retried = expression.replace(/\(([^()]*) as ([A-Za-z]+)\)/g, '$1.ofType($2)');
+            if (retried === expression) throw e;
+            values[code] = { asOfType: fhirpath.evaluate(resource, retried, null, r4) };
+          }
+        }
+        out.push({ file: file.split('/').pop(), index, values });
+        return;
+      }
       const compartments = new Set();
       if (resource) {
         rewrite(resource);
