@@ -12,7 +12,9 @@ use crate::{Error, ResourceType};
 ///
 /// An entry counts when it has a `fullUrl`, a resource with a known `resourceType` and a valid
 /// `id`. Entries without an id (a transaction's `POST` without one) cannot be resolved to
-/// `Type/id`, so references to them never make a resource a compartment member.
+/// `Type/id`, so references to them never make a resource a compartment member. The ids are
+/// the Bundle's: for a transaction whose entries get server-assigned ids, index it after the
+/// server has assigned them.
 ///
 /// ```
 /// use fhir_compartment::{BundleIndex, ResourceType};

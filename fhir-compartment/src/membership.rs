@@ -482,6 +482,13 @@ mod tests {
     }
 
     #[test]
+    fn built_tables_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Compartments>();
+        shareable::<crate::BundleIndex>();
+    }
+
+    #[test]
     fn the_definitions_have_299_pairs() {
         let pairs: usize = COMPARTMENT_LINKS.iter().map(|l| l.len()).sum();
         assert_eq!(pairs, crate::generated::tables::COMPARTMENT_PAIR_COUNT);

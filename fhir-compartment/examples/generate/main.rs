@@ -1,6 +1,10 @@
 //! Writes `src/generated/tables.rs` from the official FHIR R4 package in `data/`:
 //! `cargo run -p fhir-compartment --example generate`. The drift test in
 //! `tests/generated.rs` runs the same code and compares its output with the committed file.
+//!
+//! The example builds against the library, which includes the generated file: when a change
+//! to the shapes it uses (`Step`, `Expression`, `SearchParameter`) breaks the committed file,
+//! adjust the committed file by hand just enough to compile, then run the generator.
 
 mod tables;
 
