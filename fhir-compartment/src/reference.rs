@@ -4,6 +4,8 @@
 //! deciding local versus foreign absolute references against the server's bases
 //! ([`ServerBases`]).
 
+use std::fmt;
+
 use serde_json::Value;
 
 use crate::error::ReferenceError;
@@ -67,6 +69,29 @@ impl<'a> Reference<'a> {
         match *self {
             Reference::Relative(target) | Reference::Absolute { target, .. } => Some(target),
             Reference::Contained(_) | Reference::Uuid(_) | Reference::Oid(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.resource_type, self.id)?;
+        match self.version {
+            Some(version) => write!(f, "/_history/{version}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes the reference as FHIR spells it; [`Reference::parse`] reads it back unchanged.
+impl fmt::Display for Reference<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Relative(target) => target.fmt(f),
+            Reference::Absolute { base, target } => write!(f, "{base}/{target}"),
+            Reference::Contained(id) => write!(f, "#{id}"),
+            Reference::Uuid(uuid) => write!(f, "urn:uuid:{uuid}"),
+            Reference::Oid(oid) => write!(f, "urn:oid:{oid}"),
         }
     }
 }
@@ -287,6 +312,20 @@ impl<'a> Canonical<'a> {
             version,
             fragment,
         })
+    }
+}
+
+/// Writes `url[|version][#fragment]`; [`Canonical::parse`] reads it back unchanged.
+impl fmt::Display for Canonical<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.url)?;
+        if let Some(version) = self.version {
+            write!(f, "|{version}")?;
+        }
+        if let Some(fragment) = self.fragment {
+            write!(f, "#{fragment}")?;
+        }
+        Ok(())
     }
 }
 

@@ -108,6 +108,29 @@ proptest! {
     }
 
     #[test]
+    fn references_round_trip(
+        form in 0..5u8,
+        resource_type in prop::sample::select(fhir_compartment::ResourceType::all().to_vec()),
+        id in "[A-Za-z0-9.-]{1,64}",
+        version in proptest::option::of("[A-Za-z0-9-]{1,8}"),
+        host in "[a-z]{1,10}(\\.[a-z]{2,5})?(/[a-z]{1,6}){0,2}",
+    ) {
+        prop_assume!(id != "." && id != "..");
+        let history = version.map(|v| format!("/_history/{v}")).unwrap_or_default();
+        let text = match form {
+            0 => format!("{resource_type}/{id}{history}"),
+            1 => format!("https://{host}/{resource_type}/{id}{history}"),
+            2 => format!("#{id}"),
+            3 => "urn:uuid:c9efcb62-0000-4000-8000-00000000abcd".to_owned(),
+            _ => format!("urn:oid:1.2.{}", id.len()),
+        };
+        let parsed = Reference::parse(&text).unwrap();
+        prop_assert_eq!(parsed.to_string(), text.clone());
+        let written = parsed.to_string();
+        prop_assert_eq!(Reference::parse(&written).unwrap(), parsed);
+    }
+
+    #[test]
     fn membership_ignores_field_order(seed in any::<u64>()) {
         let c = Compartments::r4();
         let original = observation();
