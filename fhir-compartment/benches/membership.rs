@@ -49,11 +49,27 @@ fn bench(c: &mut Criterion) {
         .max_by_key(|r| r.to_string().len())
         .unwrap();
 
+    // The Synthea port's ExplanationOfBenefits are small (about 1.5 KB); a 50-item one (items
+    // copied, sequences renumbered) stands in for the large claims real systems produce.
+    let mut eob_50 = eob.clone();
+    let item = eob["item"][0].clone();
+    eob_50["item"] = Value::Array(
+        (1..=50)
+            .map(|n| {
+                let mut item = item.clone();
+                item["sequence"] = n.into();
+                item
+            })
+            .collect(),
+    );
+
     for (name, resource) in [
         ("observation", observation),
         ("explanation_of_benefit", eob),
+        ("explanation_of_benefit_50_items", &eob_50),
     ] {
         let text = serde_json::to_string(resource).unwrap();
+        eprintln!("{name}: {} bytes", text.len());
         // Check the answer once before timing.
         assert!(compartments.is_member_in(resource, &owner, &index).unwrap());
         let mut group = c.benchmark_group(format!("membership/{name}"));
