@@ -85,19 +85,13 @@ impl Config {
 
     /// Checks the configuration and builds the membership tables.
     pub fn build(self) -> Result<Compartments, Error> {
-        let mut links: Vec<Vec<Link>> = COMPARTMENT_LINKS.iter().map(|l| l.to_vec()).collect();
-        let mut excluded = self.excluded;
-        if !self.patient_links {
-            excluded.push((
-                CompartmentKind::Patient,
-                ResourceType::Patient,
-                "link".to_owned(),
-            ));
-        }
-        for (kind, resource_type, code) in &excluded {
+        let mut links = published_links(self.patient_links);
+        // INVARIANT: `links` has one entry per resource type, indexed by the enum.
+        let out_of_table = |t: &ResourceType| Error::UnknownResourceType(t.to_string());
+        for (kind, resource_type, code) in &self.excluded {
             let these = links
                 .get_mut(*resource_type as usize)
-                .ok_or(Error::UnknownResourceType(String::new()))?;
+                .ok_or_else(|| out_of_table(resource_type))?;
             let before = these.len();
             these.retain(|(k, p)| !(k == kind && p.code == code));
             if these.len() == before {
@@ -123,7 +117,7 @@ impl Config {
             }
             let these = links
                 .get_mut(*resource_type as usize)
-                .ok_or(Error::UnknownResourceType(String::new()))?;
+                .ok_or_else(|| out_of_table(resource_type))?;
             if !these
                 .iter()
                 .any(|(k, p)| k == kind && p.code == parameter.code)
