@@ -44,14 +44,18 @@ fn run(command: &mut Command, what: &str) -> Vec<u8> {
 /// Runs the node harness (installing the pinned package first if needed) and parses its output.
 fn reference_side(values: bool, files: &[PathBuf]) -> Vec<Value> {
     let harness = crate_dir().join("tests/fhirpath");
-    if !harness.join("node_modules/fhirpath/package.json").exists() {
-        run(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-                .current_dir(&harness),
-            "npm ci",
-        );
-    }
+    // Both differential tests may start at once on a fresh clone: install once.
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        if !harness.join("node_modules/fhirpath/package.json").exists() {
+            run(
+                Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+                    .current_dir(&harness),
+                "npm ci",
+            );
+        }
+    });
     let mut node = Command::new("node");
     node.arg(harness.join("compartments.js"));
     if values {

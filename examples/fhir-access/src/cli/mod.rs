@@ -3,6 +3,7 @@
 pub(crate) mod compartment;
 pub(crate) mod scopes;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// How a command ended, which fixes the exit code.
@@ -26,8 +27,14 @@ impl Outcome {
     }
 }
 
-/// Prints a JSON value, pretty, on stdout.
+/// Prints a JSON value, pretty, on stdout. A closed pipe (`| head`) ends the output quietly.
 pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out));
+    match written {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
