@@ -305,14 +305,13 @@ impl ScopeSet {
 }
 
 /// Whether the scope's type covers the request's: any type for a wildcard, and only a
-/// wildcard for system-level interactions.
+/// wildcard for requests that name no type (system-level searches, histories and
+/// operations such as `$export`).
 fn type_applies(scope: &ResourceScope, request: &Request<'_>) -> bool {
-    if request.interaction().is_system_level() {
-        return scope.resource_type.is_none();
+    match request.resource_type() {
+        Some(t) if !request.interaction().is_system_level() => scope.covers_type(t),
+        _ => scope.resource_type.is_none(),
     }
-    request
-        .resource_type()
-        .is_some_and(|t| scope.covers_type(t))
 }
 
 fn satisfied_by_query(scope: &ResourceScope, request: &Request<'_>) -> bool {
@@ -531,6 +530,16 @@ mod tests {
                 Some(T::Patient)
             ),
             Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn system_operations_need_a_wildcard() {
+        let meta = I::Operation(Permissions::SEARCH);
+        assert_eq!(decide("user/*.s", USER, meta, None), Ok(vec![]));
+        assert_eq!(
+            decide("user/Patient.s", USER, meta, None),
+            Err(DenyReason::NoScopeForType)
         );
     }
 
