@@ -1,0 +1,2 @@
+//! Benchmarks: filled in with the search and AuditEvent slices.
+fn main() {}
