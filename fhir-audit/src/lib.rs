@@ -8,6 +8,7 @@
 //! - Sinks: the [`Sink`] trait and its [`Receipt`]; [`MemorySink`], [`FanOut`].
 //! - The file store: [`FileStore`], [`StoreConfig`], [`Recovery`], [`TornTail`], [`Head`];
 //!   its lines: [`StoredRecord`], [`Digest256`], [`LineError`].
+//! - Search: [`Searcher`] with a [`Query`].
 //! - Tamper evidence: [`verify`] gives a [`Verification`], with the first [`ChainBreak`] and
 //!   its [`Problem`].
 //! - Errors: [`Error`].
@@ -19,6 +20,7 @@ mod error;
 mod json;
 mod record;
 mod redact;
+mod search;
 mod segment;
 mod sink;
 mod store;
@@ -32,6 +34,7 @@ pub use record::{
     User,
 };
 pub use redact::{ContentPolicy, REDACTED};
+pub use search::{Query, Searcher};
 pub use segment::Head;
 pub use sink::{FanOut, MemorySink, Receipt, Sink};
 pub use store::{FileStore, Recovery, StoreConfig, TornTail};
