@@ -8,6 +8,7 @@
 //! - Sinks: the [`Sink`] trait and its [`Receipt`]; [`MemorySink`], [`FanOut`].
 //! - The file store: [`FileStore`], [`StoreConfig`], [`Recovery`], [`TornTail`], [`Head`];
 //!   its lines: [`StoredRecord`], [`Digest256`], [`LineError`].
+//! - FHIR: [`AuditRecord::audit_events`] (IHE BALP), [`audit_event_bundle`].
 //! - Search: [`Searcher`] with a [`Query`].
 //! - Tamper evidence: [`verify`] gives a [`Verification`], with the first [`ChainBreak`] and
 //!   its [`Problem`].
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod balp;
 mod chain;
 mod error;
 mod json;
@@ -27,6 +29,7 @@ mod store;
 mod timestamp;
 mod verify;
 
+pub use balp::audit_event_bundle;
 pub use chain::{Digest256, LineError, StoredRecord};
 pub use error::Error;
 pub use record::{
