@@ -123,7 +123,7 @@ impl AuditRecord {
     /// record.patients = vec!["Patient/1".into(), "Patient/2".into()];
     /// let events = record.audit_events();
     /// assert_eq!(events.len(), 2);
-    /// assert_eq!(events[1]["entity"][1]["what"]["reference"], "Patient/2");
+    /// assert_eq!(events[1]["entity"][0]["what"]["reference"], "Patient/2");
     /// assert_eq!(events[0]["meta"]["profile"][0], "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientQuery");
     /// # Ok::<(), fhir_audit::Error>(())
     /// ```

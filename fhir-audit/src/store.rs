@@ -121,11 +121,16 @@ struct Shared {
 }
 
 struct Queue {
-    records: Vec<AuditRecord>,
+    /// Boxed: the caller writes its record into memory of its own (a fresh allocation), and
+    /// only the pointer lands in memory the writer thread has just read.
+    records: Vec<Queued>,
     next_seq: u64,
     closed: bool,
     writer_idle: bool,
 }
+
+/// A record waiting for the writer.
+struct Queued(Box<AuditRecord>);
 
 struct State {
     /// The last record written (not yet necessarily durable), its hash, and its file.
@@ -358,7 +363,7 @@ impl Sink for FileStore {
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;
-        queue.records.push(record);
+        queue.records.push(Queued(Box::new(record)));
         let wake = std::mem::take(&mut queue.writer_idle);
         drop(queue);
         if wake {
@@ -489,7 +494,7 @@ impl Writer {
     }
 
     /// Swaps the whole queue into `batch`; false once the store is closed and drained.
-    fn take(&self, batch: &mut Vec<AuditRecord>) -> bool {
+    fn take(&self, batch: &mut Vec<Queued>) -> bool {
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
         loop {
@@ -514,9 +519,9 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, batch: &mut Vec<AuditRecord>, buffer: &mut Vec<u8>) -> Result<(), Error> {
+    fn write(&mut self, batch: &mut Vec<Queued>, buffer: &mut Vec<u8>) -> Result<(), Error> {
         buffer.clear();
-        for mut record in batch.drain(..) {
+        for Queued(mut record) in batch.drain(..) {
             record.redact(self.config.content);
             self.prev = encode_line(self.next_seq, &self.prev, &record, buffer);
             self.next_seq += 1;

@@ -73,13 +73,18 @@ impl Timestamp {
 
     /// Writes the fixed 24-byte form into `out`.
     pub(crate) fn write_to(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.text());
+    }
+
+    /// The fixed 24-byte form, on the stack.
+    fn text(self) -> [u8; 24] {
         let days = self.0.div_euclid(MILLIS_PER_DAY);
         let in_day = self.0.rem_euclid(MILLIS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
         let (hour, minute) = (in_day / 3_600_000, in_day / 60_000 % 60);
         let (second, milli) = (in_day / 1000 % 60, in_day % 1000);
         let digit = |value: i64, place: i64| b'0' + u8::try_from(value / place % 10).unwrap_or(0);
-        out.extend_from_slice(&[
+        [
             digit(year, 1000),
             digit(year, 100),
             digit(year, 10),
@@ -104,7 +109,7 @@ impl Timestamp {
             digit(milli, 10),
             digit(milli, 1),
             b'Z',
-        ]);
+        ]
     }
 }
 
@@ -160,17 +165,14 @@ impl FromStr for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::with_capacity(24);
-        self.write_to(&mut out);
-        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+        f.write_str(std::str::from_utf8(&self.text()).map_err(|_| fmt::Error)?)
     }
 }
 
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = Vec::with_capacity(24);
-        self.write_to(&mut out);
-        serializer.serialize_str(std::str::from_utf8(&out).map_err(serde::ser::Error::custom)?)
+        serializer
+            .serialize_str(std::str::from_utf8(&self.text()).map_err(serde::ser::Error::custom)?)
     }
 }
 
