@@ -7,7 +7,8 @@
 //! - `throughput/*`: 20,000 records into the file store with group commit, against the
 //!   floor of writing the same bytes with `write` + `fdatasync` per batch of 4,096 lines
 //!   (no hashing, no JSON).
-//! - `search/1m/*`: queries on a 1,000,000-record store (built once under `target/`).
+//!
+//! Search on a million records is in `benches/search.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -24,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use fhir_audit::{
-    AuditRecord, Client, ClientKind, Decision, FileStore, Interaction, Query, Searcher, Sink,
-    StoreConfig, Timestamp, User,
+    AuditRecord, Client, ClientKind, Decision, FileStore, Interaction, Sink, StoreConfig,
+    Timestamp, User,
 };
 use serde::Serialize;
 
@@ -247,64 +248,5 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
-const MILLION: u64 = 1_000_000;
-
-/// A 1,000,000-record store, built once and kept under `target/` for later runs.
-fn million() -> PathBuf {
-    let dir = bench_dir("million");
-    if fhir_audit::Head::read(&dir)
-        .ok()
-        .flatten()
-        .is_some_and(|head| head.seq == MILLION)
-    {
-        return dir;
-    }
-    let dir = fresh_dir("million");
-    let store = FileStore::open(&dir, StoreConfig::default()).unwrap();
-    for n in 0..MILLION {
-        drop(store.append(record(n)).unwrap());
-    }
-    store.close().unwrap();
-    dir
-}
-
-fn search(c: &mut Criterion) {
-    let dir = million();
-    let started = Instant::now();
-    let mut searcher = Searcher::open(&dir).unwrap();
-    eprintln!("search/1m: opened in {:?}", started.elapsed());
-    let mut group = c.benchmark_group("search/1m");
-    group.sample_size(20);
-    for (name, text, expected) in [
-        ("patient", "patient=Patient/417", 100),
-        ("patient_denied", "patient=Patient/410&outcome=denied", 100),
-        (
-            "user_last_day",
-            "user=user-17&since=2026-01-15&until=2026-01-16",
-            86,
-        ),
-        ("resource_instance", "resource=Observation/obs-999999", 1),
-        (
-            "time_range_only",
-            "since=2026-01-05T00:00:00.000Z&until=2026-01-05T01:00:00.000Z&limit=100",
-            100,
-        ),
-        ("no_match", "patient=Patient/1000", 0),
-    ] {
-        let query: Query = text.parse().unwrap();
-        let found = searcher.search(&query).unwrap();
-        assert_eq!(found.len(), expected, "{name}");
-        assert!(found.iter().all(|stored| query.matches(&stored.record)));
-        assert!(
-            found.windows(2).all(|pair| pair[0].seq > pair[1].seq),
-            "newest first"
-        );
-        group.bench_function(name, |b| {
-            b.iter(|| black_box(searcher.search(black_box(&query)).unwrap().len()))
-        });
-    }
-    group.finish();
-}
-
-criterion_group!(benches, serialise, handoff, throughput, search);
+criterion_group!(benches, serialise, handoff, throughput);
 criterion_main!(benches);

@@ -3,6 +3,8 @@
 //! `access_token=` and similar query parameters) with `[redacted]`. JSON string escaping
 //! (see `json.rs`) is what keeps any remaining text from breaking the line format.
 
+use std::sync::LazyLock;
+
 use memchr::memmem;
 
 use crate::AuditRecord;
@@ -55,31 +57,32 @@ impl AuditRecord {
         if policy == ContentPolicy::ReferencesOnly {
             self.content = None;
         }
-        let mut texts: Vec<&mut String> = Vec::with_capacity(16);
+        let scrub = |text: &mut String| replace(text, jwt_spans(text));
         if let Some(user) = &mut self.user {
-            texts.push(&mut user.id);
-            texts.extend(user.fhir_user.as_mut());
-            texts.extend(user.roles.iter_mut());
+            scrub(&mut user.id);
+            user.fhir_user.iter_mut().for_each(scrub);
+            user.roles.iter_mut().for_each(scrub);
         }
         if let Some(client) = &mut self.client {
-            texts.push(&mut client.id);
+            scrub(&mut client.id);
         }
-        texts.extend(self.on_behalf_of.as_mut());
+        self.on_behalf_of.iter_mut().for_each(scrub);
         let action = &mut self.action;
-        texts.extend(action.resource_type.as_mut());
-        texts.extend(action.resource_id.as_mut());
-        texts.extend(action.version_id.as_mut());
-        texts.extend(action.operation.as_mut());
-        texts.extend(self.patients.iter_mut());
-        texts.extend(self.outcome.rules.iter_mut());
-        texts.push(&mut self.origin.server_id);
-        texts.extend(self.origin.client_ip.as_mut());
-        texts.extend(self.origin.request_id.as_mut());
-        texts.extend(self.purpose_of_use.iter_mut());
-        texts.extend(self.token_jti.as_mut());
-        for text in texts {
-            replace(text, jwt_spans(text));
+        for text in [
+            &mut action.resource_type,
+            &mut action.resource_id,
+            &mut action.version_id,
+            &mut action.operation,
+        ] {
+            text.iter_mut().for_each(scrub);
         }
+        self.patients.iter_mut().for_each(scrub);
+        self.outcome.rules.iter_mut().for_each(scrub);
+        scrub(&mut self.origin.server_id);
+        self.origin.client_ip.iter_mut().for_each(scrub);
+        self.origin.request_id.iter_mut().for_each(scrub);
+        self.purpose_of_use.iter_mut().for_each(scrub);
+        self.token_jti.iter_mut().for_each(scrub);
         for text in [
             self.outcome.reason.as_mut(),
             self.break_glass.as_mut().map(|b| &mut b.reason),
@@ -123,6 +126,8 @@ fn replace(text: &mut String, mut spans: Vec<(usize, usize)>) {
     *text = result;
 }
 
+const MIN_JWT_LEN: usize = 22;
+
 fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'=' | b'+' | b'/' | b'~')
 }
@@ -131,8 +136,16 @@ fn is_token_byte(byte: u8) -> bool {
 fn jwt_spans(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
+    // The shortest JWS header, `{"alg":"none"}`, is 19 base64url characters; with two dots
+    // and a payload no token is shorter than this. Most ids are: skip the search for them.
+    if bytes.len() < MIN_JWT_LEN {
+        return spans;
+    }
     let mut from = 0;
-    for start in memmem::find_iter(bytes, b"eyJ") {
+    // Built once: a searcher per call would cost more than most scans.
+    static JWT_START: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"eyJ"));
+    for start in JWT_START.find_iter(bytes) {
         if start < from {
             continue;
         }
@@ -142,7 +155,7 @@ fn jwt_spans(text: &str) -> Vec<(usize, usize)> {
             .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
             .unwrap_or(rest.len());
         let token = rest.get(..length).unwrap_or_default();
-        if memchr::memchr_iter(b'.', token).count() >= 2 {
+        if token.len() >= MIN_JWT_LEN && memchr::memchr_iter(b'.', token).count() >= 2 {
             spans.push((start, start + length));
         }
         from = start + length;
@@ -188,17 +201,32 @@ fn secret_parameter_spans(query: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut offset = 0;
     for pair in query.split('&') {
-        if let Some((name, value)) = pair.split_once('=') {
-            let name = percent_decode_lower(name);
-            let name = name.split_once(':').map_or(name.as_str(), |(base, _)| base);
-            if SECRET_PARAMETERS.contains(&name) && !value.is_empty() {
-                let start = offset + pair.len() - value.len();
-                spans.push((start, start + value.len()));
-            }
+        if let Some((name, value)) = pair.split_once('=')
+            && !value.is_empty()
+            && is_secret_name(name)
+        {
+            let start = offset + pair.len() - value.len();
+            spans.push((start, start + value.len()));
         }
         offset += pair.len() + 1;
     }
     spans
+}
+
+/// Whether a parameter name (percent-encoded or not, any case, with or without a
+/// `:modifier`) is one of [`SECRET_PARAMETERS`]. Allocates only for percent-encoded names.
+fn is_secret_name(name: &str) -> bool {
+    let is_secret = |name: &str| {
+        let base = name.split_once(':').map_or(name, |(base, _)| base);
+        SECRET_PARAMETERS
+            .iter()
+            .any(|secret| secret.eq_ignore_ascii_case(base))
+    };
+    if name.contains('%') {
+        is_secret(&percent_decode_lower(name))
+    } else {
+        is_secret(name)
+    }
 }
 
 /// A parameter name, percent-decoded and lowercased, so `Access%5FToken` is caught too.

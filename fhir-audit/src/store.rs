@@ -118,6 +118,8 @@ struct Shared {
     written_changed: Condvar,
     committed_changed: Condvar,
     failed: AtomicBool,
+    /// An `fdatasync` is under way: the writer lets records gather meanwhile.
+    syncing: AtomicBool,
 }
 
 struct Queue {
@@ -127,6 +129,19 @@ struct Queue {
     next_seq: u64,
     closed: bool,
     writer_idle: bool,
+    /// Callers waiting for room.
+    waiting_for_room: usize,
+}
+
+impl Queue {
+    /// Whether the writer should take the queue now: when the disk is free (so a lone
+    /// record is not held back), when half the queue is used (so that serialising overlaps
+    /// the disk under load), or when closing. In between, callers append without meeting
+    /// the writer on the lock.
+    fn ready(&self, capacity: usize, syncing: bool) -> bool {
+        !self.records.is_empty()
+            && (!syncing || self.closed || self.records.len() >= capacity.div_ceil(2))
+    }
 }
 
 /// A record waiting for the writer.
@@ -242,6 +257,7 @@ impl FileStore {
                 next_seq: last.seq + 1,
                 closed: false,
                 writer_idle: false,
+                waiting_for_room: 0,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -257,6 +273,7 @@ impl FileStore {
             written_changed: Condvar::new(),
             committed_changed: Condvar::new(),
             failed: AtomicBool::new(false),
+            syncing: AtomicBool::new(false),
         });
         let writer = Writer {
             shared: Arc::clone(&shared),
@@ -356,15 +373,21 @@ impl Sink for FileStore {
             if queue.records.len() < shared.capacity {
                 break;
             }
+            queue.waiting_for_room += 1;
             queue = shared
                 .not_full
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
+            queue.waiting_for_room -= 1;
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;
         queue.records.push(Queued(Box::new(record)));
-        let wake = std::mem::take(&mut queue.writer_idle);
+        let wake = queue.writer_idle
+            && queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire));
+        if wake {
+            queue.writer_idle = false;
+        }
         drop(queue);
         if wake {
             shared.not_empty.notify_one();
@@ -501,14 +524,17 @@ impl Writer {
             if shared.failed.load(Ordering::Acquire) {
                 return false;
             }
-            if !queue.records.is_empty() {
+            if queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire)) {
                 std::mem::swap(&mut queue.records, batch);
                 queue.writer_idle = false;
+                let waiting = queue.waiting_for_room > 0;
                 drop(queue);
-                shared.not_full.notify_all();
+                if waiting {
+                    shared.not_full.notify_all();
+                }
                 return true;
             }
-            if queue.closed {
+            if queue.closed && queue.records.is_empty() {
                 return false;
             }
             queue.writer_idle = true;
@@ -586,7 +612,19 @@ fn syncer(shared: &Shared, mut synced: u64, head_file: &File, head_path: &Path) 
             }
             (state.written, Arc::clone(&state.file), state.path.clone())
         };
-        if let Err(error) = file.sync_data() {
+        shared.syncing.store(true, Ordering::Release);
+        let synced_data = file.sync_data();
+        shared.syncing.store(false, Ordering::Release);
+        {
+            // Records that gathered during the sync go now.
+            let mut queue = lock(&shared.queue);
+            if queue.writer_idle && queue.ready(shared.capacity, false) {
+                queue.writer_idle = false;
+                drop(queue);
+                shared.not_empty.notify_one();
+            }
+        }
+        if let Err(error) = synced_data {
             shared.fail(&Error::io(path, "fdatasync", error));
             return;
         }
