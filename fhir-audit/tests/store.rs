@@ -498,3 +498,75 @@ fn sigkill_mid_write_loses_no_committed_record() {
     assert!(verification.is_intact(), "{:?}", verification.first_break);
     assert_eq!(verification.records, recovery.last_seq + 1);
 }
+
+/// The child of `a_failing_disk_fails_every_caller_and_drops_nothing_silently`: appends
+/// until the store fails (a file size limit makes `write` fail with EFBIG), then prints
+/// what each caller saw.
+#[test]
+#[ignore = "run as a child process by a_failing_disk_fails_every_caller_and_drops_nothing_silently"]
+fn child_failing_store() {
+    let Some(dir) = std::env::var_os("FHIR_AUDIT_CHILD_DIR") else {
+        return;
+    };
+    let store = FileStore::open(dir, StoreConfig::default().queue_capacity(16)).unwrap();
+    let mut committed = 0;
+    for n in 1..=10_000 {
+        match store.append(record(n)).and_then(|receipt| receipt.wait()) {
+            Ok(()) => committed = n,
+            Err(error) => {
+                println!("committed {committed}");
+                println!("error {error}");
+                let again = store.append(record(0)).unwrap_err();
+                println!("then {again}");
+                return;
+            }
+        }
+    }
+    println!("never failed");
+}
+
+#[test]
+fn a_failing_disk_fails_every_caller_and_drops_nothing_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    // bash's `ulimit -f` counts KiB; an ignored SIGXFSZ stays ignored across exec, so the
+    // write past the limit returns EFBIG instead of killing the process.
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" --exact child_failing_store --ignored --nocapture --test-threads=1")
+        .arg(exe)
+        .env("FHIR_AUDIT_CHILD_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let field = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.find(prefix).map(|at| &line[at + prefix.len()..]))
+            .unwrap_or_else(|| panic!("{stdout}"))
+            .to_owned()
+    };
+    let committed: u64 = field("committed ").parse().unwrap();
+    let segment = segment(dir.path(), 1);
+    assert!(
+        field("error ")
+            .starts_with("audit store failed earlier and accepts no records: audit store `"),
+        "{stdout}"
+    );
+    assert!(
+        field("error ").contains("write: File too large"),
+        "{stdout}"
+    );
+    assert!(
+        field("then ").starts_with("audit store failed earlier and accepts no records"),
+        "{stdout}"
+    );
+    assert!(committed > 50, "{stdout}");
+    // Every record a caller saw committed is there, in a valid chain (a torn tail may follow).
+    let verification = verify(dir.path()).unwrap();
+    assert!(verification.records >= committed);
+    if let Some(found) = &verification.first_break {
+        assert!(matches!(found.problem, Problem::TornTail { .. }), "{found}");
+        assert_eq!(found.segment, segment);
+    }
+}
