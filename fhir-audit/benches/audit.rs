@@ -2,6 +2,8 @@
 //!
 //! - `serialise/*`: one record to JSON into a reused buffer: ours (`write_json`) against
 //!   plain `serde_json` of a flat struct with the same 16 values.
+//! - `serialise/line/*`: the writer thread's work per record besides `write`: redaction,
+//!   serialisation and the SHA-256 of the chained line.
 //! - `handoff/append`: the request path's cost, handing an owned record to the store's
 //!   queue (no serialisation, no I/O), to compare with `serialise/*`.
 //! - `throughput/*`: 20,000 records into the file store with group commit, against the
@@ -133,6 +135,20 @@ fn serialise(c: &mut Criterion) {
             buffer.clear();
             serde_json::to_writer(&mut buffer, black_box(&flat)).unwrap();
             black_box(buffer.len())
+        });
+    });
+    // What the writer thread does per record besides `write`: redact, serialise, chain.
+    let mut to_store = record.clone();
+    let stored = fhir_audit::StoredRecord {
+        seq: 1,
+        prev: fhir_audit::Digest256::GENESIS,
+        hash: fhir_audit::Digest256::GENESIS,
+        record: record.clone(),
+    };
+    group.bench_function("line/redact_serialise_sha256", |b| {
+        b.iter(|| {
+            black_box(&mut to_store).redact(fhir_audit::ContentPolicy::ReferencesOnly);
+            black_box(black_box(&stored).to_line().len())
         });
     });
     group.finish();
