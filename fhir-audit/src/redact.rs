@@ -198,40 +198,43 @@ fn bearer_spans(text: &str) -> Vec<(usize, usize)> {
 
 /// The values of [`SECRET_PARAMETERS`] in a query string.
 fn secret_parameter_spans(query: &str) -> Vec<(usize, usize)> {
+    let bytes = query.as_bytes();
     let mut spans = Vec::new();
-    let mut offset = 0;
-    for pair in query.split('&') {
-        if let Some((name, value)) = pair.split_once('=')
-            && !value.is_empty()
-            && is_secret_name(name)
+    let mut start = 0;
+    // Byte searches: `&` and `=` are ASCII, so every split falls on a character boundary.
+    for end in memchr::memchr_iter(b'&', bytes).chain(std::iter::once(bytes.len())) {
+        let pair = bytes.get(start..end).unwrap_or_default();
+        if let Some(equals) = memchr::memchr(b'=', pair)
+            && equals + 1 < pair.len()
+            && is_secret_name(pair.get(..equals).unwrap_or_default())
         {
-            let start = offset + pair.len() - value.len();
-            spans.push((start, start + value.len()));
+            spans.push((start + equals + 1, end));
         }
-        offset += pair.len() + 1;
+        start = end + 1;
     }
     spans
 }
 
 /// Whether a parameter name (percent-encoded or not, any case, with or without a
 /// `:modifier`) is one of [`SECRET_PARAMETERS`]. Allocates only for percent-encoded names.
-fn is_secret_name(name: &str) -> bool {
-    let is_secret = |name: &str| {
-        let base = name.split_once(':').map_or(name, |(base, _)| base);
+fn is_secret_name(name: &[u8]) -> bool {
+    let is_secret = |name: &[u8]| {
+        let base = memchr::memchr(b':', name)
+            .and_then(|colon| name.get(..colon))
+            .unwrap_or(name);
         SECRET_PARAMETERS
             .iter()
-            .any(|secret| secret.eq_ignore_ascii_case(base))
+            .any(|secret| secret.as_bytes().eq_ignore_ascii_case(base))
     };
-    if name.contains('%') {
-        is_secret(&percent_decode_lower(name))
+    if memchr::memchr(b'%', name).is_some() {
+        is_secret(percent_decode_lower(name).as_bytes())
     } else {
         is_secret(name)
     }
 }
 
 /// A parameter name, percent-decoded and lowercased, so `Access%5FToken` is caught too.
-fn percent_decode_lower(name: &str) -> String {
-    let bytes = name.as_bytes();
+fn percent_decode_lower(bytes: &[u8]) -> String {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
