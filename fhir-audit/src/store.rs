@@ -6,6 +6,7 @@
 //! one `fdatasync` per group and wakes the receipts waiting on it. While the syncer waits on
 //! the disk, the writer prepares the next group, so hashing and JSON overlap the I/O.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,9 @@ struct Queue {
     /// Boxed: the caller writes its record into memory of its own (a fresh allocation), and
     /// only the pointer lands in memory the writer thread has just read.
     records: Vec<Queued>,
+    /// Slots the writer emptied, reused oldest first: by then the writer's core has
+    /// usually let go of their cache lines, and appending calls no allocator.
+    spare: VecDeque<Queued>,
     next_seq: u64,
     closed: bool,
     writer_idle: bool,
@@ -144,8 +148,9 @@ impl Queue {
     }
 }
 
-/// A record waiting for the writer.
-struct Queued(Box<AuditRecord>);
+/// A record waiting for the writer, in a reusable slot: only pointers move between the
+/// threads' vectors.
+struct Queued(Box<Option<AuditRecord>>);
 
 struct State {
     /// The last record written (not yet necessarily durable), its hash, and its file.
@@ -254,6 +259,7 @@ impl FileStore {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 records: Vec::with_capacity(config.queue_capacity),
+                spare: VecDeque::with_capacity(config.queue_capacity),
                 next_seq: last.seq + 1,
                 closed: false,
                 writer_idle: false,
@@ -382,7 +388,14 @@ impl Sink for FileStore {
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;
-        queue.records.push(Queued(Box::new(record)));
+        let slot = match queue.spare.pop_front() {
+            Some(mut slot) => {
+                *slot.0 = Some(record);
+                slot
+            }
+            None => Queued(Box::new(Some(record))),
+        };
+        queue.records.push(slot);
         let wake = queue.writer_idle
             && queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire));
         if wake {
@@ -505,9 +518,10 @@ struct Writer {
 impl Writer {
     fn run(mut self) {
         let mut batch = Vec::with_capacity(self.config.queue_capacity);
+        let mut emptied = Vec::with_capacity(self.config.queue_capacity);
         let mut buffer = Vec::with_capacity(1 << 20);
-        while self.take(&mut batch) {
-            if let Err(error) = self.write(&mut batch, &mut buffer) {
+        while self.take(&mut batch, &mut emptied) {
+            if let Err(error) = self.write(&mut batch, &mut emptied, &mut buffer) {
                 self.shared.fail(&error);
                 return;
             }
@@ -517,9 +531,12 @@ impl Writer {
     }
 
     /// Swaps the whole queue into `batch`; false once the store is closed and drained.
-    fn take(&self, batch: &mut Vec<Queued>) -> bool {
+    fn take(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Queued>) -> bool {
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
+        let room = shared.capacity.saturating_sub(queue.spare.len());
+        emptied.truncate(room);
+        queue.spare.extend(emptied.drain(..));
         loop {
             if shared.failed.load(Ordering::Acquire) {
                 return false;
@@ -545,12 +562,20 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, batch: &mut Vec<Queued>, buffer: &mut Vec<u8>) -> Result<(), Error> {
+    fn write(
+        &mut self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Queued>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         buffer.clear();
-        for Queued(mut record) in batch.drain(..) {
-            record.redact(self.config.content);
-            self.prev = encode_line(self.next_seq, &self.prev, &record, buffer);
-            self.next_seq += 1;
+        for mut slot in batch.drain(..) {
+            if let Some(mut record) = slot.0.take() {
+                record.redact(self.config.content);
+                self.prev = encode_line(self.next_seq, &self.prev, &record, buffer);
+                self.next_seq += 1;
+            }
+            emptied.push(slot);
         }
         (&*self.file)
             .write_all(buffer)
