@@ -5,7 +5,8 @@
 //! - `serialise/line/*`: the writer thread's work per record besides `write`: redaction,
 //!   serialisation and the SHA-256 of the chained line.
 //! - `handoff/append`: the request path's cost, handing an owned record to the store's
-//!   queue (no serialisation, no I/O), to compare with `serialise/*`.
+//!   queue (no serialisation, no I/O), to compare with `serialise/*`; beside it the floor
+//!   of a locked push with no consumer thread.
 //! - `throughput/*`: 20,000 records into the file store with group commit, against the
 //!   floor of writing the same bytes with `write` + `fdatasync` per batch of 4,096 lines
 //!   (no hashing, no JSON).
@@ -198,6 +199,28 @@ fn handoff(c: &mut Criterion) {
         });
     });
     store.close().unwrap();
+    // The primitive underneath, with no consumer thread: a push of a boxed record into a
+    // locked vector, on one core.
+    let queue: std::sync::Mutex<Vec<Box<AuditRecord>>> =
+        std::sync::Mutex::new(Vec::with_capacity(1024));
+    c.bench_function("handoff/floor_mutex_push_no_consumer", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            let mut left = iterations;
+            while left > 0 {
+                let chunk = left.min(1024);
+                let records: Vec<AuditRecord> = (0..chunk).map(|_| template.clone()).collect();
+                let start = Instant::now();
+                for record in records {
+                    queue.lock().unwrap().push(Box::new(record));
+                }
+                total += start.elapsed();
+                queue.lock().unwrap().clear();
+                left -= chunk;
+            }
+            total
+        });
+    });
 }
 
 const RECORDS: u64 = 20_000;
