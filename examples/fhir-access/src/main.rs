@@ -23,6 +23,8 @@ enum Command {
     Scopes(cli::scopes::Args),
     /// FHIR compartments: which a resource is in, whether it is in one.
     Compartment(cli::compartment::Args),
+    /// Audit stores: verify the hash chain, search, export as FHIR AuditEvents.
+    Audit(cli::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let outcome = match args.command {
         Command::Scopes(args) => cli::scopes::run(args),
         Command::Compartment(args) => cli::compartment::run(args),
+        Command::Audit(args) => cli::audit::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

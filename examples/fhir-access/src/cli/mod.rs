@@ -1,5 +1,6 @@
 //! The subcommands, one module each; each has its `Args` and a `run` function.
 
+pub(crate) mod audit;
 pub(crate) mod compartment;
 pub(crate) mod scopes;
 

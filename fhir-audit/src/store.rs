@@ -1,0 +1,671 @@
+//! The file store: an append-only, hash-chained JSON Lines log in a directory.
+//!
+//! The request path only moves the owned record into a bounded queue (one short lock). A
+//! writer thread takes the whole queue at once, redacts, serialises and chains the records,
+//! and writes them with one `write`; a syncer thread makes what was written durable with
+//! one `fdatasync` per group and wakes the receipts waiting on it. While the syncer waits on
+//! the disk, the writer prepares the next group, so hashing and JSON overlap the I/O.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use crate::chain::encode_line;
+use crate::segment::{self, Head};
+use crate::sink::{Durability, Receipt, Sink};
+use crate::{AuditRecord, ContentPolicy, Digest256, Error, StoredRecord};
+
+/// How a [`FileStore`] behaves.
+///
+/// ```
+/// use fhir_audit::{ContentPolicy, StoreConfig};
+/// let config = StoreConfig::default().queue_capacity(1024).max_segment_bytes(16 << 20).content(ContentPolicy::Full);
+/// # let _ = config;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct StoreConfig {
+    queue_capacity: usize,
+    max_segment_bytes: u64,
+    content: ContentPolicy,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            queue_capacity: 4096,
+            max_segment_bytes: 64 << 20,
+            content: ContentPolicy::ReferencesOnly,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// How many records may wait for the writer; past that, `append` waits. At least 1.
+    /// Defaults to 4096.
+    pub fn queue_capacity(mut self, records: usize) -> Self {
+        self.queue_capacity = records.max(1);
+        self
+    }
+
+    /// The size at which a segment is closed and the next one started (the chain goes on
+    /// across them). Defaults to 64 MiB.
+    pub fn max_segment_bytes(mut self, bytes: u64) -> Self {
+        self.max_segment_bytes = bytes.max(1);
+        self
+    }
+
+    /// Whether resource content is kept. Defaults to [`ContentPolicy::ReferencesOnly`].
+    pub fn content(mut self, policy: ContentPolicy) -> Self {
+        self.content = policy;
+        self
+    }
+}
+
+/// What opening a store found after a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// The sequence number of the last record in the store (0 when empty).
+    pub last_seq: u64,
+    /// A torn last line (a write cut by a crash), moved aside.
+    pub torn: Option<TornTail>,
+}
+
+/// A torn tail: bytes after the last complete line of the last segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment it was cut from.
+    pub segment: PathBuf,
+    /// Where it started in that segment (the segment's length now).
+    pub offset: u64,
+    /// How many bytes it had.
+    pub bytes: u64,
+    /// The file its bytes were moved to, for inspection.
+    pub moved_to: PathBuf,
+}
+
+/// The hash-chained JSON Lines store. See the module docs in `docs/audit.md`.
+///
+/// ```
+/// use fhir_audit::{AuditRecord, Decision, FileStore, Interaction, Sink, StoreConfig, Timestamp};
+/// # let dir = std::env::temp_dir().join(format!("fhir-audit-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let store = FileStore::open(&dir, StoreConfig::default())?;
+/// let receipt = store.append(AuditRecord::new(Timestamp::now(), Interaction::Read, Decision::Permitted, 200, "fhir-1"))?;
+/// receipt.wait()?; // durable: written and fdatasync'ed
+/// store.close()?;
+/// assert!(fhir_audit::verify(&dir)?.is_intact());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), fhir_audit::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FileStore {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    recovery: Recovery,
+    // Held for the store's life: one writer per directory.
+    _lock: File,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    not_empty: Condvar,
+    not_full: Condvar,
+    capacity: usize,
+    state: Mutex<State>,
+    written_changed: Condvar,
+    committed_changed: Condvar,
+    failed: AtomicBool,
+    /// An `fdatasync` is under way: the writer lets records gather meanwhile.
+    syncing: AtomicBool,
+}
+
+struct Queue {
+    /// Boxed: the caller writes its record into memory of its own (a fresh allocation), and
+    /// only the pointer lands in memory the writer thread has just read.
+    records: Vec<Queued>,
+    /// Slots the writer emptied, reused oldest first: by then the writer's core has
+    /// usually let go of their cache lines, and appending calls no allocator.
+    spare: VecDeque<Queued>,
+    next_seq: u64,
+    closed: bool,
+    writer_idle: bool,
+    /// Callers waiting for room.
+    waiting_for_room: usize,
+}
+
+impl Queue {
+    /// Whether the writer should take the queue now: when the disk is free (so a lone
+    /// record is not held back), when half the queue is used (so that serialising overlaps
+    /// the disk under load), or when closing. In between, callers append without meeting
+    /// the writer on the lock.
+    fn ready(&self, capacity: usize, syncing: bool) -> bool {
+        !self.records.is_empty()
+            && (!syncing || self.closed || self.records.len() >= capacity.div_ceil(2))
+    }
+}
+
+/// A record waiting for the writer, in a reusable slot: only pointers move between the
+/// threads' vectors.
+struct Queued(Box<Option<AuditRecord>>);
+
+struct State {
+    /// The last record written (not yet necessarily durable), its hash, and its file.
+    written: Head,
+    file: Arc<File>,
+    path: PathBuf,
+    /// The last record durable.
+    committed: Head,
+    failure: Option<String>,
+    writer_done: bool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The threads never panic while holding these locks (no user code runs under them).
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn fail(&self, error: &Error) {
+        let mut state = lock(&self.state);
+        state.failure.get_or_insert_with(|| error.to_string());
+        self.failed.store(true, Ordering::Release);
+        drop(state);
+        self.committed_changed.notify_all();
+        self.written_changed.notify_all();
+        let _queue = lock(&self.queue);
+        self.not_full.notify_all();
+        self.not_empty.notify_all();
+    }
+
+    fn failure(&self) -> Error {
+        Error::Failed(lock(&self.state).failure.clone().unwrap_or_default())
+    }
+}
+
+impl Durability for Shared {
+    fn wait_for(&self, seq: u64) -> Result<(), Error> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.committed.seq >= seq {
+                return Ok(());
+            }
+            if let Some(failure) = &state.failure {
+                return Err(Error::Failed(failure.clone()));
+            }
+            state = self
+                .committed_changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl FileStore {
+    /// Opens (creating if needed) the store in `dir`, recovering from a crash: a torn last
+    /// line is moved aside to `<segment>.torn` and reported in [`FileStore::recovery`], and
+    /// the chain continues from the last complete record.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] when another writer has the directory, [`Error::Io`], or
+    /// [`Error::Corrupt`] when the last complete record does not verify (the store refuses
+    /// to extend a chain it cannot vouch for; run the verifier).
+    pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<FileStore, Error> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|error| Error::io(dir, "create directory", error))?;
+        let lock_path = dir.join("lock");
+        let lock_file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|error| Error::io(&lock_path, "open", error))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_owned())),
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(Error::io(&lock_path, "lock", error));
+            }
+        }
+        let (number, size, last, recovery) = recover(dir)?;
+        let path = segment::path(dir, number);
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|error| Error::io(&path, "open", error))?;
+        if size == 0 {
+            segment::sync_dir(dir)?;
+        }
+        let head_path = dir.join(Head::FILE);
+        let head_file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&head_path)
+            .map_err(|error| Error::io(&head_path, "open", error))?;
+        let file = Arc::new(file);
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                records: Vec::with_capacity(config.queue_capacity),
+                spare: VecDeque::with_capacity(config.queue_capacity),
+                next_seq: last.seq + 1,
+                closed: false,
+                writer_idle: false,
+                waiting_for_room: 0,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            capacity: config.queue_capacity,
+            state: Mutex::new(State {
+                written: last,
+                file: Arc::clone(&file),
+                path: path.clone(),
+                committed: last,
+                failure: None,
+                writer_done: false,
+            }),
+            written_changed: Condvar::new(),
+            committed_changed: Condvar::new(),
+            failed: AtomicBool::new(false),
+            syncing: AtomicBool::new(false),
+        });
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            dir: dir.to_owned(),
+            config,
+            number,
+            path,
+            file,
+            size,
+            next_seq: last.seq + 1,
+            prev: last.hash,
+        };
+        let syncer_shared = Arc::clone(&shared);
+        let threads = vec![
+            spawn("fhir-audit-writer", move || writer.run())?,
+            spawn("fhir-audit-syncer", move || {
+                syncer(&syncer_shared, last.seq, &head_file, &head_path)
+            })?,
+        ];
+        Ok(FileStore {
+            shared,
+            threads,
+            recovery,
+            _lock: lock_file,
+        })
+    }
+
+    /// What opening the store found: the last record, and a torn tail if there was one.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The last durable record's number and hash.
+    pub fn head(&self) -> Head {
+        lock(&self.shared.state).committed
+    }
+
+    /// Waits until every record appended so far is durable.
+    ///
+    /// # Errors
+    /// The store failed first.
+    pub fn flush(&self) -> Result<(), Error> {
+        let last = lock(&self.shared.queue).next_seq - 1;
+        self.shared.wait_for(last)
+    }
+
+    /// Stops taking records, writes and syncs every queued one, and stops the threads.
+    ///
+    /// # Errors
+    /// The store failed before everything queued was durable.
+    pub fn close(mut self) -> Result<(), Error> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), Error> {
+        {
+            let mut queue = lock(&self.shared.queue);
+            queue.closed = true;
+        }
+        self.shared.not_empty.notify_all();
+        self.shared.not_full.notify_all();
+        let mut panicked = false;
+        for thread in self.threads.drain(..) {
+            panicked |= thread.join().is_err();
+        }
+        if panicked {
+            self.shared
+                .fail(&Error::Failed("a store thread panicked".into()));
+        }
+        if self.shared.failed.load(Ordering::Acquire) {
+            Err(self.shared.failure())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        // Errors were already given to every receipt waiting; nothing is left to tell.
+        let _ = self.shutdown();
+    }
+}
+
+impl Sink for FileStore {
+    fn append(&self, record: AuditRecord) -> Result<Receipt<'_>, Error> {
+        let shared = &*self.shared;
+        let mut queue = lock(&shared.queue);
+        loop {
+            if shared.failed.load(Ordering::Acquire) {
+                drop(queue);
+                return Err(shared.failure());
+            }
+            if queue.closed {
+                return Err(Error::Closed);
+            }
+            if queue.records.len() < shared.capacity {
+                break;
+            }
+            queue.waiting_for_room += 1;
+            queue = shared
+                .not_full
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
+            queue.waiting_for_room -= 1;
+        }
+        let seq = queue.next_seq;
+        queue.next_seq += 1;
+        let slot = match queue.spare.pop_front() {
+            Some(mut slot) => {
+                *slot.0 = Some(record);
+                slot
+            }
+            None => Queued(Box::new(Some(record))),
+        };
+        queue.records.push(slot);
+        let wake = queue.writer_idle
+            && queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire));
+        if wake {
+            queue.writer_idle = false;
+        }
+        drop(queue);
+        if wake {
+            shared.not_empty.notify_one();
+        }
+        Ok(Receipt::pending(seq, shared))
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map_err(|error| Error::io(name, "spawn thread", error))
+}
+
+/// Finds the last segment and record, moving a torn tail aside.
+fn recover(dir: &Path) -> Result<(u64, u64, Head, Recovery), Error> {
+    let segments = segment::list(dir)?;
+    let Some((number, path)) = segments.last().cloned() else {
+        return Ok((
+            1,
+            0,
+            Head {
+                seq: 0,
+                hash: Digest256::GENESIS,
+            },
+            Recovery::default(),
+        ));
+    };
+    let bytes = std::fs::read(&path).map_err(|error| Error::io(&path, "read", error))?;
+    let good = memchr::memrchr(b'\n', &bytes).map_or(0, |at| at + 1);
+    let mut recovery = Recovery::default();
+    if good < bytes.len() {
+        let moved_to = torn_path(&path);
+        segment::write_new(&moved_to, bytes.get(good..).unwrap_or_default())?;
+        let file = File::options()
+            .write(true)
+            .open(&path)
+            .map_err(|error| Error::io(&path, "open", error))?;
+        file.set_len(good as u64)
+            .map_err(|error| Error::io(&path, "truncate", error))?;
+        file.sync_all()
+            .map_err(|error| Error::io(&path, "fsync", error))?;
+        segment::sync_dir(dir)?;
+        recovery.torn = Some(TornTail {
+            segment: path.clone(),
+            offset: good as u64,
+            bytes: (bytes.len() - good) as u64,
+            moved_to,
+        });
+    }
+    let mut last = Head {
+        seq: 0,
+        hash: Digest256::GENESIS,
+    };
+    let mut data = bytes;
+    data.truncate(good);
+    let mut current = path;
+    let mut earlier = segments.iter().rev().skip(1);
+    loop {
+        if let Some((offset, line)) = last_line(&data) {
+            let stored = StoredRecord::parse_line(line).map_err(|error| Error::Corrupt {
+                path: current.clone(),
+                offset,
+                reason: error.to_string(),
+            })?;
+            last = Head {
+                seq: stored.seq,
+                hash: stored.hash,
+            };
+            break;
+        }
+        let Some((_, path)) = earlier.next() else {
+            break;
+        };
+        data = std::fs::read(path).map_err(|error| Error::io(path, "read", error))?;
+        data.truncate(memchr::memrchr(b'\n', &data).map_or(0, |at| at + 1));
+        current = path.clone();
+    }
+    recovery.last_seq = last.seq;
+    Ok((number, good as u64, last, recovery))
+}
+
+/// The last complete line of `data` (which ends with a newline or is empty), and its offset.
+fn last_line(data: &[u8]) -> Option<(u64, &[u8])> {
+    let body = data.strip_suffix(b"\n")?;
+    let start = memchr::memrchr(b'\n', body).map_or(0, |at| at + 1);
+    Some((start as u64, body.get(start..)?))
+}
+
+/// `<segment>.torn`, or `<segment>.torn.N` when earlier crashes left some.
+fn torn_path(segment: &Path) -> PathBuf {
+    let base = segment.with_extension("jsonl.torn");
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while candidate.exists() {
+        candidate = base.with_extension(format!("torn.{n}"));
+        n += 1;
+    }
+    candidate
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    config: StoreConfig,
+    number: u64,
+    path: PathBuf,
+    file: Arc<File>,
+    size: u64,
+    next_seq: u64,
+    prev: Digest256,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.config.queue_capacity);
+        let mut emptied = Vec::with_capacity(self.config.queue_capacity);
+        let mut buffer = Vec::with_capacity(1 << 20);
+        while self.take(&mut batch, &mut emptied) {
+            if let Err(error) = self.write(&mut batch, &mut emptied, &mut buffer) {
+                self.shared.fail(&error);
+                return;
+            }
+        }
+        lock(&self.shared.state).writer_done = true;
+        self.shared.written_changed.notify_all();
+    }
+
+    /// Swaps the whole queue into `batch`; false once the store is closed and drained.
+    fn take(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Queued>) -> bool {
+        let shared = &*self.shared;
+        let mut queue = lock(&shared.queue);
+        let room = shared.capacity.saturating_sub(queue.spare.len());
+        emptied.truncate(room);
+        queue.spare.extend(emptied.drain(..));
+        loop {
+            if shared.failed.load(Ordering::Acquire) {
+                return false;
+            }
+            if queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire)) {
+                std::mem::swap(&mut queue.records, batch);
+                queue.writer_idle = false;
+                let waiting = queue.waiting_for_room > 0;
+                drop(queue);
+                if waiting {
+                    shared.not_full.notify_all();
+                }
+                return true;
+            }
+            if queue.closed && queue.records.is_empty() {
+                return false;
+            }
+            queue.writer_idle = true;
+            queue = shared
+                .not_empty
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn write(
+        &mut self,
+        batch: &mut Vec<Queued>,
+        emptied: &mut Vec<Queued>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        buffer.clear();
+        for mut slot in batch.drain(..) {
+            if let Some(mut record) = slot.0.take() {
+                record.redact(self.config.content);
+                self.prev = encode_line(self.next_seq, &self.prev, &record, buffer);
+                self.next_seq += 1;
+            }
+            emptied.push(slot);
+        }
+        (&*self.file)
+            .write_all(buffer)
+            .map_err(|error| Error::io(&self.path, "write", error))?;
+        self.size += buffer.len() as u64;
+        let written = Head {
+            seq: self.next_seq - 1,
+            hash: self.prev,
+        };
+        lock(&self.shared.state).written = written;
+        self.shared.written_changed.notify_one();
+        if self.size >= self.config.max_segment_bytes {
+            self.rotate(written)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the full segment durable, then starts the next one; the chain goes on.
+    fn rotate(&mut self, written: Head) -> Result<(), Error> {
+        self.file
+            .sync_data()
+            .map_err(|error| Error::io(&self.path, "fdatasync", error))?;
+        let number = self.number + 1;
+        let path = segment::path(&self.dir, number);
+        let file = File::options()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|error| Error::io(&path, "create", error))?;
+        segment::sync_dir(&self.dir)?;
+        let file = Arc::new(file);
+        {
+            let mut state = lock(&self.shared.state);
+            if written.seq > state.committed.seq {
+                state.committed = written;
+            }
+            state.file = Arc::clone(&file);
+            state.path = path.clone();
+        }
+        self.shared.committed_changed.notify_all();
+        (self.number, self.path, self.file, self.size) = (number, path, file, 0);
+        Ok(())
+    }
+}
+
+/// Group commit: one `fdatasync` for everything written since the last one.
+fn syncer(shared: &Shared, mut synced: u64, head_file: &File, head_path: &Path) {
+    loop {
+        let (target, file, path) = {
+            let mut state = lock(&shared.state);
+            while state.written.seq == synced && !state.writer_done && state.failure.is_none() {
+                state = shared
+                    .written_changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.failure.is_some() || (state.written.seq == synced && state.writer_done) {
+                return;
+            }
+            (state.written, Arc::clone(&state.file), state.path.clone())
+        };
+        shared.syncing.store(true, Ordering::Release);
+        let synced_data = file.sync_data();
+        shared.syncing.store(false, Ordering::Release);
+        {
+            // Records that gathered during the sync go now.
+            let mut queue = lock(&shared.queue);
+            if queue.writer_idle && queue.ready(shared.capacity, false) {
+                queue.writer_idle = false;
+                drop(queue);
+                shared.not_empty.notify_one();
+            }
+        }
+        if let Err(error) = synced_data {
+            shared.fail(&Error::io(path, "fdatasync", error));
+            return;
+        }
+        // The head may name a durable record only, so it is written after the sync; and
+        // before the receipts wake, so that whoever sees a record durable sees it anchored.
+        if let Err(error) = target.write(head_file) {
+            shared.fail(&Error::io(head_path, "write", error));
+            return;
+        }
+        {
+            let mut state = lock(&shared.state);
+            if target.seq > state.committed.seq {
+                state.committed = target;
+            }
+        }
+        shared.committed_changed.notify_all();
+        synced = target.seq;
+    }
+}
