@@ -1,0 +1,3 @@
+//! Decision benchmarks beside Cedar (filled in with the benchmark slice).
+
+fn main() {}
