@@ -9,6 +9,7 @@
 //!   token's scopes and the patient's [`Consent`]s.
 //! - Decisions: [`Decision`] with its [`Effect`], [`Explanation`] and [`Obligations`]
 //!   ([`Narrowing`] for searches, hidden and read-only fields, [`AuditLevel`]).
+//! - Policy tests: [`testing`] (request documents, test cases, the runner).
 //! - Errors: [`Error`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@ mod error;
 mod narrowing;
 mod request;
 mod target;
+pub mod testing;
 mod value_set;
 
 pub use consent::Consent;
