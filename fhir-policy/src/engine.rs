@@ -62,6 +62,8 @@ pub struct Engine {
     pub(crate) compartments: Compartments,
     /// Has any break-glass rule.
     pub(crate) break_glass: bool,
+    /// The subject attributes declared `set<string>` (multi-valued, for analysis).
+    pub(crate) set_attributes: Vec<Box<str>>,
 }
 
 /// A rule ready to evaluate.
@@ -264,6 +266,12 @@ impl Engine {
             by_role: HashMap::default(),
             by_id: HashMap::new(),
             compartments: Compartments::r4(),
+            set_attributes: policy
+                .attributes
+                .iter()
+                .filter(|(_, t)| **t == crate::document::AttributeType::StringSet)
+                .map(|(name, _)| name.as_str().into())
+                .collect(),
         };
         engine.index();
         Ok(engine)

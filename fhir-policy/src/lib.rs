@@ -9,11 +9,13 @@
 //!   token's scopes and the patient's [`Consent`]s.
 //! - Decisions: [`Decision`] with its [`Effect`], [`Explanation`] and [`Obligations`]
 //!   ([`Narrowing`] for searches, hidden and read-only fields, [`AuditLevel`]).
+//! - Analysis: [`analysis`] (shadowed rules, contradictions, unused roles).
 //! - Policy tests: [`testing`] (request documents, test cases, the runner).
 //! - Errors: [`Error`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analysis;
 mod condition;
 mod consent;
 mod decision;

@@ -75,3 +75,31 @@ fn the_runner_reports_each_mismatch() {
         ]
     );
 }
+
+#[test]
+fn mental_health() {
+    assert_eq!(run("mental-health"), 21);
+}
+
+#[test]
+fn emergency() {
+    assert_eq!(run("emergency"), 13);
+}
+
+#[test]
+fn network() {
+    assert_eq!(run("network"), 10);
+}
+
+#[test]
+fn examples_have_no_findings() {
+    for name in ["hospital", "mental-health", "emergency", "network"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/policies")
+            .join(name);
+        let policy =
+            Policy::parse(&std::fs::read_to_string(dir.join("policy.json")).unwrap()).unwrap();
+        let findings = fhir_policy::analysis::analyze(&Engine::new(&policy).unwrap());
+        assert!(findings.is_empty(), "{name}: {findings:?}");
+    }
+}
