@@ -1,6 +1,7 @@
 //! The subcommands, one module each; each has its `Args` and a `run` function.
 
 pub(crate) mod compartment;
+pub(crate) mod policy;
 pub(crate) mod scopes;
 
 use std::io::Write as _;
