@@ -98,3 +98,61 @@ fn an_overridable_deny_without_break_glass_is_reported() {
         ]
     );
 }
+
+/// `docs/policy.schema.json` names exactly the fields the document types read.
+#[test]
+fn the_json_schema_names_every_field() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/policy.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    let full = Policy::parse(
+        &json!({
+            "fhirPolicy": "1", "id": "p", "description": "d", "attributes": {"a": "string"}, "valueSets": {"v": ["s|c"]},
+            "roles": {"r": {"description": "d", "inherits": [], "permissions": [], "codes": []}},
+            "rules": [{"id": "x", "description": "d", "effect": "permit",
+                       "target": {"resourceTypes": ["*"], "interactions": ["read"], "operations": []},
+                       "subject": {"roles": [], "ids": [], "when": {"exists": 1}}, "when": {"exists": 1},
+                       "breakGlass": false, "breakGlassOverridable": false,
+                       "obligations": {"hide": [], "readOnly": [], "audit": "standard"}}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let written = serde_json::to_value(&full).unwrap();
+    let sorted = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let defs = &schema["$defs"];
+    assert_eq!(keys(&schema), sorted(&written));
+    assert_eq!(keys(&defs["role"]), sorted(&written["roles"]["r"]));
+    assert_eq!(keys(&defs["rule"]), sorted(&written["rules"][0]));
+    assert_eq!(
+        keys(&defs["target"]),
+        sorted(&written["rules"][0]["target"])
+    );
+    assert_eq!(
+        keys(&defs["rule"]["properties"]["subject"]),
+        sorted(&written["rules"][0]["subject"])
+    );
+    assert_eq!(
+        keys(&defs["rule"]["properties"]["obligations"]),
+        sorted(&written["rules"][0]["obligations"])
+    );
+}
