@@ -952,3 +952,54 @@ fn engine_is_send_and_sync() {
     assert_send_sync::<Consent>();
     let _ = Narrowing::Nothing;
 }
+
+#[test]
+fn consent_actors_match_by_role_code_and_affiliation() {
+    let e = engine(base(json!([
+        {"id": "clinicians-read", "effect": "permit", "subject": {"roles": ["clinician"]},
+         "target": {"resourceTypes": ["Observation"], "interactions": ["read"]}}
+    ])));
+    let consents = vec![consent(json!({"type": "permit", "provision": [
+        {"type": "deny", "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "NURS"}]}}]},
+        {"type": "deny", "action": [{"coding": [{"code": "access"}]}],
+         "actor": [{"role": {"coding": [{"code": "PRCP"}]}, "reference": {"reference": "Organization/acme-research"}}]}
+    ]}))];
+    let client = Client::new("app");
+    let obs =
+        json!({"resourceType": "Observation", "id": "o", "subject": {"reference": "Patient/p1"}});
+    let env = Environment::default();
+    let decide = |s: &Subject| {
+        let mut request = Request::new(
+            s,
+            &client,
+            Context::User { patient: None },
+            Action::new(Interaction::Read, ResourceType::Observation),
+            &env,
+        );
+        request.consents = &consents;
+        request.resource = Some(&obs);
+        let d = e.decide(&request);
+        (d.effect(), d.consent_provision().map(str::to_owned))
+    };
+    assert_eq!(
+        decide(&nurse()),
+        (
+            Effect::Deny,
+            Some("Consent/c1#provision.provision[0]".to_owned())
+        )
+    );
+    let doctor = Subject::new("Practitioner/d").with_role("doctor");
+    assert_eq!(
+        decide(&doctor),
+        (Effect::Permit, Some("Consent/c1#provision".to_owned()))
+    );
+    let mut affiliated = Subject::new("Practitioner/r").with_role("doctor");
+    affiliated.affiliations = vec!["Organization/acme-research".into()];
+    assert_eq!(
+        decide(&affiliated),
+        (
+            Effect::Deny,
+            Some("Consent/c1#provision.provision[1]".to_owned())
+        )
+    );
+}
