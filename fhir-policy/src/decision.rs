@@ -264,7 +264,8 @@ impl fmt::Display for Explanation<'_, '_> {
                 };
                 let c = crate::engine::cell_of(decision.engine, request, interaction);
                 let mut first = true;
-                decision.engine.candidates(request, c, Effect::Permit, &mut |rule| {
+                let held = decision.engine.held_roles(request);
+                decision.engine.candidates(request, &held, c, Effect::Permit, &mut |rule| {
                     let at = format!("rule `{}`", rule.id);
                     let why = if rule.break_glass {
                         Some("applies only to a break-glass request with a reason".to_owned())

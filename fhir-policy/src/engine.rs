@@ -52,6 +52,8 @@ pub struct Engine {
     pub(crate) rules: Vec<CompiledRule>,
     /// Sorted by name.
     pub(crate) roles: Vec<CompiledRole>,
+    /// Role indexes by name: subjects' role names are looked up once per decision.
+    pub(crate) role_names: HashMap<Box<str>, u32>,
     pub(crate) value_sets: Vec<(String, ValueSet)>,
     /// Rules for any subject, per cell.
     pub(crate) open: Vec<Bucket>,
@@ -265,6 +267,7 @@ impl Engine {
             open: (0..ROWS * COLUMNS).map(|_| Bucket::default()).collect(),
             by_role: HashMap::default(),
             by_id: HashMap::new(),
+            role_names: HashMap::new(),
             compartments: Compartments::r4(),
             set_attributes: policy
                 .attributes
@@ -273,6 +276,12 @@ impl Engine {
                 .map(|(name, _)| name.as_str().into())
                 .collect(),
         };
+        engine.role_names = engine
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
         engine.index();
         Ok(engine)
     }
@@ -379,7 +388,8 @@ impl Engine {
         let mut break_glass_rules: SmallVec<[&CompiledRule; 1]> = SmallVec::new();
         let mut conditional = false;
         let mut done = false;
-        self.candidates(request, c, Effect::Deny, &mut |rule| {
+        let held = self.held_roles(request);
+        self.candidates(request, &held, c, Effect::Deny, &mut |rule| {
             match self.applies(rule, &cx, interaction) {
                 Truth::True | Truth::Missing => {
                     if rule.overridable && break_glass {
@@ -397,7 +407,7 @@ impl Engine {
         if done {
             return decision;
         }
-        self.candidates(request, c, Effect::Permit, &mut |rule| {
+        self.candidates(request, &held, c, Effect::Permit, &mut |rule| {
             if rule.break_glass && !break_glass {
                 return false;
             }
@@ -467,11 +477,33 @@ impl Engine {
         }
     }
 
-    /// Calls `f` with each rule of `effect` that the index finds for the request, until it
-    /// returns `true`. A rule may come twice (through two roles).
+    /// Every role the subject holds, inherited ones included (unknown names hold nothing).
+    pub(crate) fn held_roles(&self, request: &Request<'_>) -> SmallVec<[u32; 8]> {
+        let mut held = SmallVec::new();
+        for name in &request.subject.roles {
+            let Some(index) = self.role_names.get(name.as_str()) else {
+                continue;
+            };
+            let closure = self
+                .roles
+                .get(*index as usize)
+                .map_or(&[][..], |r| r.closure.as_slice());
+            for role in closure {
+                let role = u32::try_from(*role).unwrap_or(u32::MAX);
+                if !held.contains(&role) {
+                    held.push(role);
+                }
+            }
+        }
+        held
+    }
+
+    /// Calls `f` with each rule of `effect` that the index finds for the request (`held`:
+    /// the subject's roles), until it returns `true`.
     pub(crate) fn candidates<'a>(
         &'a self,
         request: &Request<'_>,
+        held: &[u32],
         c: usize,
         effect: Effect,
         f: &mut dyn FnMut(&'a CompiledRule) -> bool,
@@ -498,19 +530,10 @@ impl Engine {
                 return;
             }
         }
-        for role in &request.subject.roles {
-            let Ok(index) = self.roles.binary_search_by(|r| (*r.name).cmp(role)) else {
-                continue;
-            };
-            let closure = self
-                .roles
-                .get(index)
-                .map_or(&[][..], |r| r.closure.as_slice());
-            for role in closure {
-                if let Some(bucket) = self.by_role.get(&role_key(*role, c)) {
-                    if visit(pick(bucket), false) {
-                        return;
-                    }
+        for role in held {
+            if let Some(bucket) = self.by_role.get(&role_key(*role as usize, c)) {
+                if visit(pick(bucket), false) {
+                    return;
                 }
             }
         }
@@ -558,10 +581,9 @@ impl Engine {
 
     /// The role named `name`, if the policy has it.
     pub(crate) fn role(&self, name: &str) -> Option<&CompiledRole> {
-        self.roles
-            .binary_search_by(|r| (*r.name).cmp(name))
-            .ok()
-            .and_then(|i| self.roles.get(i))
+        self.role_names
+            .get(name)
+            .and_then(|i| self.roles.get(*i as usize))
     }
 }
 
