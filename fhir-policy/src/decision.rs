@@ -19,17 +19,40 @@ use crate::request::Request;
 use crate::target::{INTERACTIONS, interaction_index};
 
 /// The answer to a [`Request`].
+///
+/// ```
+/// use fhir_policy::{Action, AuditLevel, Client, Engine, Environment, Policy, Request, Subject};
+/// use fhir_scopes::{Context, Interaction, ResourceType};
+///
+/// let engine = Engine::new(&Policy::parse(r#"{"fhirPolicy": "1", "id": "research",
+///   "roles": {"researcher": {}},
+///   "rules": [{"id": "deidentified", "effect": "permit", "subject": {"roles": ["researcher"]},
+///     "target": {"resourceTypes": ["Patient"], "interactions": ["read"]},
+///     "obligations": {"hide": ["name", "telecom"], "audit": "detailed"}}]}"#)?)?;
+/// let researcher = Subject::new("Practitioner/r").with_role("researcher");
+/// let (client, environment) = (Client::new("app"), Environment::default());
+/// let request = Request::new(&researcher, &client, Context::User { patient: None },
+///     Action::new(Interaction::Read, ResourceType::Patient), &environment);
+/// let decision = engine.decide(&request);
+/// assert!(decision.is_permit());
+/// assert_eq!(decision.rules().collect::<Vec<_>>(), ["deidentified"]);
+/// assert_eq!(decision.explanation().to_string(), "rule `deidentified` permits read Patient");
+/// let obligations = decision.obligations();
+/// assert_eq!(obligations.hide, ["name", "telecom"]);
+/// assert_eq!(obligations.audit, AuditLevel::Detailed);
+/// # Ok::<(), fhir_policy::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Decision<'a> {
     pub(crate) engine: &'a Engine,
     pub(crate) request: Request<'a>,
     pub(crate) cause: Cause<'a>,
     /// The permitting rules (or the break-glass rules); empty for a denial.
-    pub(crate) rules: SmallVec<[&'a CompiledRule; 1]>,
+    pub(crate) rules: SmallVec<[&'a CompiledRule; 4]>,
     /// The permit holds only for resources matching the rules' conditions.
     pub(crate) conditional: bool,
     /// Deny rules that depend on the resource: each result must be checked.
-    pub(crate) pending_denies: SmallVec<[&'a CompiledRule; 1]>,
+    pub(crate) pending_denies: SmallVec<[&'a CompiledRule; 2]>,
     pub(crate) consent: Option<ConsentVerdict<'a>>,
     pub(crate) scope_permit: Option<Permit<'a>>,
 }

@@ -328,6 +328,26 @@ impl Engine {
         }
     }
 
+    /// Uses `compartments` for compartment membership and narrowing, instead of the
+    /// published R4 definitions with their defaults (for a server that resolves absolute
+    /// references to its own base URL, or counts `Patient.link`).
+    ///
+    /// ```
+    /// use fhir_compartment::{Config, ServerBases};
+    /// use fhir_policy::{Engine, Policy};
+    ///
+    /// let policy = Policy::parse(r#"{"fhirPolicy": "1", "id": "p", "rules": []}"#)?;
+    /// let bases = ServerBases::new(["https://fhir.example.org/r4"]).unwrap();
+    /// let engine = Engine::new(&policy)?
+    ///     .with_compartments(Config::new().server_bases(bases).build().unwrap());
+    /// assert_eq!(engine.id(), "p");
+    /// # Ok::<(), fhir_policy::Error>(())
+    /// ```
+    pub fn with_compartments(mut self, compartments: Compartments) -> Engine {
+        self.compartments = compartments;
+        self
+    }
+
     /// The policy's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -587,7 +607,10 @@ impl Engine {
     }
 }
 
-fn push_unique<'a>(list: &mut SmallVec<[&'a CompiledRule; 1]>, rule: &'a CompiledRule) {
+fn push_unique<'a, const N: usize>(
+    list: &mut SmallVec<[&'a CompiledRule; N]>,
+    rule: &'a CompiledRule,
+) {
     if !list.iter().any(|r| std::ptr::eq(*r, rule)) {
         list.push(rule);
     }
