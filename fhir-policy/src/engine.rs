@@ -20,8 +20,11 @@ use crate::value_set::ValueSet;
 
 /// Interactions per type row of the index.
 const COLUMNS: usize = crate::target::INTERACTIONS.len();
-/// Type rows: one per resource type, and one for system-level interactions (no type).
-const ROWS: usize = TYPES + 1;
+/// Type rows: one per resource type, one for system-level interactions (no type), and one
+/// for rules on every type (`*`), which each request also looks up.
+const ROWS: usize = TYPES + 2;
+/// The row of rules on every type.
+const ANY_ROW: usize = TYPES + 1;
 
 /// A compiled policy: immutable, `Send + Sync`, built once and shared.
 ///
@@ -289,34 +292,30 @@ impl Engine {
     fn index(&mut self) {
         for (number, rule) in self.rules.iter().enumerate() {
             let number = u32::try_from(number).unwrap_or(u32::MAX);
-            let types: Vec<Option<ResourceType>> = match &rule.target.types {
-                Some(types) => types.iter().copied().map(Some).collect(),
-                None => ResourceType::all()
-                    .iter()
-                    .copied()
-                    .map(Some)
-                    .chain([None])
-                    .collect(),
-            };
-            for t in &types {
-                for &interaction in &rule.target.interactions {
-                    // System-level interactions have no type; typed ones need one.
-                    let system_level = interaction == 4 || interaction == 6;
-                    if t.is_none() != system_level && rule.target.types.is_some() {
-                        continue;
-                    }
-                    let c = cell(*t, interaction);
-                    if rule.roles.is_empty() && rule.ids.is_empty() {
-                        if let Some(bucket) = self.open.get_mut(c) {
-                            bucket.push(number, rule.effect);
+            let mut cells = Vec::new();
+            for &interaction in &rule.target.interactions {
+                match &rule.target.types {
+                    // A rule on every type is indexed once per interaction.
+                    None => cells.push(ANY_ROW * COLUMNS + interaction),
+                    Some(types) => {
+                        // System-level interactions have no type: only `*` rules cover them.
+                        if interaction != 4 && interaction != 6 {
+                            cells.extend(types.iter().map(|t| cell(Some(*t), interaction)));
                         }
                     }
-                    for role in &rule.roles {
-                        self.by_role
-                            .entry(role_key(*role, c))
-                            .or_default()
-                            .push(number, rule.effect);
+                }
+            }
+            for c in cells {
+                if rule.roles.is_empty() && rule.ids.is_empty() {
+                    if let Some(bucket) = self.open.get_mut(c) {
+                        bucket.push(number, rule.effect);
                     }
+                }
+                for role in &rule.roles {
+                    self.by_role
+                        .entry(role_key(*role, c))
+                        .or_default()
+                        .push(number, rule.effect);
                 }
             }
             for id in &rule.ids {
@@ -545,15 +544,20 @@ impl Engine {
             }
             false
         };
-        if let Some(bucket) = self.open.get(c) {
-            if visit(pick(bucket), false) {
-                return;
+        let any = ANY_ROW * COLUMNS + c % COLUMNS;
+        for cell in [c, any] {
+            if let Some(bucket) = self.open.get(cell) {
+                if visit(pick(bucket), false) {
+                    return;
+                }
             }
         }
         for role in held {
-            if let Some(bucket) = self.by_role.get(&role_key(*role as usize, c)) {
-                if visit(pick(bucket), false) {
-                    return;
+            for cell in [c, any] {
+                if let Some(bucket) = self.by_role.get(&role_key(*role as usize, cell)) {
+                    if visit(pick(bucket), false) {
+                        return;
+                    }
                 }
             }
         }
