@@ -1003,3 +1003,73 @@ fn consent_actors_match_by_role_code_and_affiliation() {
         )
     );
 }
+
+#[test]
+fn only_rules_on_every_type_cover_system_level_interactions() {
+    let e = engine(base(json!([
+        {"id": "typed-search", "effect": "permit", "subject": {"roles": ["admin"]},
+         "target": {"resourceTypes": ["Patient"], "interactions": ["search"]}},
+        {"id": "wildcard-search", "effect": "permit", "subject": {"roles": ["doctor"]},
+         "target": {"resourceTypes": ["*"], "interactions": ["search"]}}
+    ])));
+    let (client, env) = (Client::new("app"), Environment::default());
+    let system_search = |s: &Subject| {
+        let action = Action {
+            interaction: Interaction::SearchSystem,
+            resource_type: None,
+            id: None,
+            operation: None,
+            query: None,
+        };
+        let d = e.decide(&Request::new(
+            s,
+            &client,
+            Context::User { patient: None },
+            action,
+            &env,
+        ));
+        (d.effect(), d.explanation().to_string())
+    };
+    let admin = Subject::new("Practitioner/a").with_role("admin");
+    let doctor = Subject::new("Practitioner/d").with_role("doctor");
+    assert_eq!(
+        system_search(&admin),
+        (
+            Effect::Deny,
+            "no rule permits role admin to search-system".to_owned()
+        )
+    );
+    assert_eq!(
+        system_search(&doctor),
+        (
+            Effect::Permit,
+            "rule `wildcard-search` permits search-system".to_owned()
+        )
+    );
+    // Both apply to a typed search.
+    let env = Environment::default();
+    assert_eq!(
+        decide_on(
+            &e,
+            &admin,
+            &env,
+            Interaction::SearchType,
+            ResourceType::Patient,
+            None
+        )
+        .1,
+        ["typed-search"]
+    );
+    assert_eq!(
+        decide_on(
+            &e,
+            &doctor,
+            &env,
+            Interaction::SearchType,
+            ResourceType::Patient,
+            None
+        )
+        .1,
+        ["wildcard-search"]
+    );
+}
