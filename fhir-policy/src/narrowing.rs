@@ -197,7 +197,7 @@ fn scope_narrowing(permit: &fhir_scopes::Permit<'_>, cx: &Cx<'_>) -> Vec<Narrowi
         for grant in clause.grants() {
             let mut all = Vec::new();
             if let Some(patient) = grant.patient() {
-                all.push(compartment(
+                all.extend(compartment(
                     fhir_compartment::CompartmentKind::Patient,
                     &[patient],
                     cx,
@@ -229,13 +229,16 @@ fn scope_narrowing(permit: &fhir_scopes::Permit<'_>, cx: &Cx<'_>) -> Vec<Narrowi
     out
 }
 
-fn compartment(kind: fhir_compartment::CompartmentKind, ids: &[&str], cx: &Cx<'_>) -> Narrowing {
-    let Some(t) = cx
+/// The compartment as search parameters (`Nothing` for a type outside it); `None` when the
+/// search has no single type (a system-level search), where it cannot be expressed.
+fn compartment(
+    kind: fhir_compartment::CompartmentKind,
+    ids: &[&str],
+    cx: &Cx<'_>,
+) -> Option<Narrowing> {
+    let t = cx
         .resource_type
-        .or_else(|| cx.request.action.resource_type.and_then(compartment_type))
-    else {
-        return Narrowing::Nothing;
-    };
+        .or_else(|| cx.request.action.resource_type.and_then(compartment_type))?;
     let mut by_parameter: Vec<(&'static str, Vec<String>)> = Vec::new();
     for id in ids {
         let id = id
@@ -255,7 +258,7 @@ fn compartment(kind: fhir_compartment::CompartmentKind, ids: &[&str], cx: &Cx<'_
             }
         }
     }
-    Narrowing::any(
+    Some(Narrowing::any(
         by_parameter
             .into_iter()
             .map(|(parameter, values)| Narrowing::Match {
@@ -263,7 +266,7 @@ fn compartment(kind: fhir_compartment::CompartmentKind, ids: &[&str], cx: &Cx<'_
                 values,
             })
             .collect(),
-    )
+    ))
 }
 
 fn part(condition: &Condition, cx: &Cx<'_>) -> Part {
@@ -320,7 +323,7 @@ fn part(condition: &Condition, cx: &Cx<'_>) -> Part {
         Condition::InCompartment(kind, ids) => match values(ids, cx) {
             Some(ids) => {
                 let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                Part::Filter(compartment(*kind, &ids, cx))
+                compartment(*kind, &ids, cx).map_or(Part::Opaque, Part::Filter)
             }
             None => Part::Opaque,
         },

@@ -1073,3 +1073,41 @@ fn only_rules_on_every_type_cover_system_level_interactions() {
         ["wildcard-search"]
     );
 }
+
+#[test]
+fn narrowing_that_cannot_be_expressed_is_left_to_per_resource_checks() {
+    let e = engine(base(json!([
+        {"id": "assigned-anything", "effect": "permit", "subject": {"roles": ["nurse"]},
+         "target": {"resourceTypes": ["*"], "interactions": ["search"]},
+         "when": {"inCompartment": {"compartment": "Patient", "id": {"subject": "assignedPatients"}}}}
+    ])));
+    let n = nurse();
+    let (client, env) = (Client::new("app"), Environment::default());
+    let system = Action {
+        interaction: Interaction::SearchSystem,
+        resource_type: None,
+        id: None,
+        operation: None,
+        query: None,
+    };
+    let d = e.decide(&Request::new(
+        &n,
+        &client,
+        Context::User { patient: None },
+        system,
+        &env,
+    ));
+    assert!(d.is_permit());
+    let o = d.obligations();
+    assert_eq!((o.search, o.check_each_resource), (None, true));
+    // A type outside the patient compartment: the narrowing matches nothing.
+    let typed = Action::new(Interaction::SearchType, ResourceType::Practitioner);
+    let d = e.decide(&Request::new(
+        &n,
+        &client,
+        Context::User { patient: None },
+        typed,
+        &env,
+    ));
+    assert_eq!(d.obligations().search, Some(Narrowing::Nothing));
+}
