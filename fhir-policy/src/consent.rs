@@ -128,15 +128,7 @@ impl Consent {
                 "missing: a Consent without provisions decides nothing",
             )
         })?;
-        let mut root = Provision::compile(root, &label, "provision")?;
-        // The Consent's own period bounds the root provision.
-        if root.period.is_none() {
-            root.period = resource
-                .get("provision")
-                .and_then(|p| p.get("period"))
-                .map(|p| period(p, "provision.period"))
-                .transpose()?;
-        }
+        let root = Provision::compile(root, &label, "provision")?;
         Ok(Consent {
             id: label.into(),
             patient: patient.into(),

@@ -1111,3 +1111,89 @@ fn narrowing_that_cannot_be_expressed_is_left_to_per_resource_checks() {
     ));
     assert_eq!(d.obligations().search, Some(Narrowing::Nothing));
 }
+
+#[test]
+fn request_documents_report_what_is_wrong() {
+    use fhir_policy::testing::RequestDocument;
+    let error = |text: &str| match RequestDocument::parse(text) {
+        Err(e) => e.to_string(),
+        Ok(document) => document.prepare().unwrap_err().to_string(),
+    };
+    let subject = r#""subject": {"id": "Practitioner/1"}"#;
+    assert_eq!(
+        error(&format!(
+            r#"{{{subject}, "interaction": "read", "resourceType": "Patiant"}}"#
+        )),
+        "resourceType: unknown resource type `Patiant`"
+    );
+    assert_eq!(
+        error(&format!(r#"{{{subject}, "interaction": "read"}}"#)),
+        "resourceType: `read` needs a resource type"
+    );
+    assert_eq!(
+        error(&format!(
+            r#"{{{subject}, "interaction": "operation", "resourceType": "Patient"}}"#
+        )),
+        "operation: an operation request names the operation"
+    );
+    assert_eq!(
+        error(&format!(
+            r#"{{{subject}, "interaction": "operation", "operation": "$x", "operationPermissions": "rx", "resourceType": "Patient"}}"#
+        )),
+        "operationPermissions: `x` is not one of c, r, u, d, s"
+    );
+    assert_eq!(
+        error(&format!(r#"{{{subject}, "interaction": "read", "resourceType": "Patient", "scopes": "patient/Observation.rx"}}"#))
+            .split(':')
+            .next(),
+        Some("scopes")
+    );
+    assert!(
+        error(&format!(
+            r#"{{{subject}, "interaction": "read", "resourceType": "Patient", "extra": 1}}"#
+        ))
+        .starts_with("request: unknown field `extra`")
+    );
+    assert_eq!(
+        error(&format!(
+            r#"{{{subject}, "interaction": "read", "resourceType": "Patient", "consents": [{{"resourceType": "Consent"}}]}}"#
+        )),
+        "consents[0]: consent: id: missing"
+    );
+    let system = RequestDocument::parse(&format!(
+        r#"{{{subject}, "interaction": "search-system", "system": true}}"#
+    ))
+    .unwrap();
+    let prepared = system.prepare().unwrap();
+    assert_eq!(prepared.request().context, Context::System);
+}
+
+#[test]
+fn consent_elements_are_checked() {
+    let bad = |provision: Value| {
+        Consent::from_json(&json!({"resourceType": "Consent", "id": "x",
+            "scope": {"coding": [{"code": "patient-privacy"}]},
+            "patient": {"reference": "Patient/1"}, "provision": provision}))
+        .unwrap_err()
+        .to_string()
+    };
+    assert_eq!(
+        bad(json!({"type": "deny", "period": {"start": "yesterday"}})),
+        "consent: provision.period.start: `yesterday` is not a date or date-time"
+    );
+    assert_eq!(
+        bad(json!({"type": "permit", "provision": [{"type": "deny", "actor": [{}]}]})),
+        "consent: provision.provision[0].actor[0]: names neither a reference nor a role"
+    );
+    assert_eq!(
+        bad(json!({"type": "maybe"})),
+        "consent: provision.type: `maybe` is not `permit` or `deny`"
+    );
+    let no_patient = Consent::from_json(&json!({"resourceType": "Consent", "id": "x",
+        "scope": {"coding": [{"code": "patient-privacy"}]}, "patient": {"reference": "Group/1"},
+        "provision": {"type": "deny"}}));
+    assert_eq!(
+        no_patient.unwrap_err().to_string(),
+        "consent: patient: expected a reference `Patient/ID`"
+    );
+}
