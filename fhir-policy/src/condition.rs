@@ -1139,3 +1139,52 @@ fn compile_window(body: &Json, at: &str) -> Result<Condition, Error> {
         to: minutes("to")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        parse_date(text).unwrap()
+    }
+
+    #[test]
+    fn ages_count_whole_years_and_leap_days() {
+        assert_eq!(age(date("2008-12-03"), date("2026-12-03")), Some(18));
+        assert_eq!(age(date("2008-12-04"), date("2026-12-03")), Some(17));
+        assert_eq!(age(date("2008-02-29"), date("2026-02-28")), Some(17));
+        assert_eq!(age(date("2008-02-29"), date("2026-03-01")), Some(18));
+        assert_eq!(age(date("2030-01-01"), date("2026-03-01")), None);
+        assert_eq!(parse_date("2010-05-01T10:00:00Z"), Some(date("2010-05-01")));
+        assert_eq!(parse_date("2010-05"), None);
+    }
+
+    #[test]
+    fn cidr_ranges() {
+        let range = |text: &str| Cidr::parse(text).unwrap();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(range("10.0.0.0/8").contains(ip("10.255.0.1")));
+        assert!(!range("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(range("0.0.0.0/0").contains(ip("203.0.113.1")));
+        assert!(range("192.168.1.7").contains(ip("192.168.1.7")));
+        assert!(!range("192.168.1.7").contains(ip("192.168.1.8")));
+        assert!(range("10.0.0.0/8").contains(ip("::ffff:10.1.1.1")));
+        assert!(range("fd00::/8").contains(ip("fd12:3456::1")));
+        assert!(!range("fd00::/8").contains(ip("10.1.1.1")));
+        assert_eq!(Cidr::parse("10.0.0.0/33"), None);
+        assert_eq!(Cidr::parse("fd00::/129"), None);
+        assert_eq!(Cidr::parse("not-an-ip/8"), None);
+    }
+
+    #[test]
+    fn tokens_compare_as_fhir_search_does() {
+        let coding = Value::Code(Some("http://loinc.org"), "8867-4");
+        assert!(equal(Value::String("http://loinc.org|8867-4"), coding));
+        assert!(equal(Value::String("8867-4"), coding));
+        assert!(!equal(Value::String("|8867-4"), coding));
+        assert!(equal(Value::String("|x"), Value::Code(None, "x")));
+        assert!(!equal(Value::String("http://other|8867-4"), coding));
+        assert!(equal(Value::Boolean(true), Value::String("true")));
+        assert!(!equal(Value::Number(1.0), Value::String("1")));
+    }
+}
