@@ -324,3 +324,66 @@ fn json_value(depth: u32) -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+/// Whether a Patient matches a narrowing over `organization` and `birthdate` (the
+/// parameters the hospital's nurse rule narrows by).
+fn matches(narrowing: &fhir_policy::Narrowing, patient: &Value) -> bool {
+    use fhir_policy::Narrowing as N;
+    match narrowing {
+        N::All(items) => items.iter().all(|n| matches(n, patient)),
+        N::Any(items) => items.iter().any(|n| matches(n, patient)),
+        N::Nothing => false,
+        N::Match { parameter, values } => values.iter().any(|value| match parameter.as_str() {
+            "organization" => patient["managingOrganization"]["reference"] == value.as_str(),
+            "birthdate" => {
+                let bound = value.strip_prefix("gt").unwrap();
+                patient["birthDate"].as_str().is_some_and(|b| b > bound)
+            }
+            other => panic!("unexpected parameter {other}"),
+        }),
+    }
+}
+
+fn day() -> impl Strategy<Value = String> {
+    (1990..2027i32, 1..13u32, 1..29u32).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Search narrowing admits the patients the per-resource decision permits, and no
+    /// other, for the hospital's nurse rule (department and, in Pediatrics, age under 18).
+    #[test]
+    fn narrowing_admits_exactly_what_decisions_permit(
+        born in day(),
+        today in day(),
+        ward in prop_oneof![Just("Organization/pediatrics"), Just("Organization/cardiology")],
+        department in prop_oneof![Just("Organization/pediatrics"), Just("Organization/cardiology")],
+    ) {
+        let engine = hospital();
+        let nurse = Subject::new("Practitioner/n")
+            .with_role("nurse")
+            .with_attribute("department", AttributeValue::String(department.to_owned()));
+        let client = Client::new("app");
+        let environment = Environment {
+            time: Some(format!("{today}T12:00:00").parse().unwrap()),
+            ..Environment::default()
+        };
+        let search = Request::new(&nurse, &client, Context::User { patient: None },
+            Action::new(Interaction::SearchType, ResourceType::Patient), &environment);
+        let decision = engine.decide(&search);
+        prop_assert!(decision.is_permit());
+        let narrowing = decision.obligations().search.unwrap();
+        let patient = json!({"resourceType": "Patient", "id": "x", "birthDate": born,
+            "managingOrganization": {"reference": ward}});
+        let each = engine.decide(&Request { resource: Some(&patient), ..search });
+        let admitted = matches(&narrowing, &patient);
+        // Never narrower than the decisions; exact, except that a birth after today has no
+        // age (the per-resource check denies it).
+        if each.is_permit() {
+            prop_assert!(admitted, "{}", narrowing);
+        } else if born <= today {
+            prop_assert!(!admitted, "{}", narrowing);
+        }
+    }
+}
