@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::condition::{Comparison, Condition, Literal, Operand};
-use crate::document::Effect;
+use crate::document::{AttributeType, Effect};
 use crate::engine::{CompiledRule, Engine};
 
 /// One finding, with the rule and the path it concerns.
@@ -95,7 +95,7 @@ pub fn analyze(engine: &Engine) -> Vec<Finding> {
         }
         for (name, condition) in [("subject.when", &rule.subject_when), ("when", &rule.when)] {
             if let Some(condition) = condition {
-                contradictions(condition, name, rule, engine, &mut findings);
+                contradictions(condition, name, rule, &mut findings);
             }
         }
         if rule.overridable
@@ -183,18 +183,12 @@ fn shadows(deny: &CompiledRule, permit: &CompiledRule, engine: &Engine) -> bool 
 
 /// Contradictions inside an `all`: `x = a` and `x = b` for a single-valued `x`, numeric
 /// bounds that exclude each other, and a condition beside its negation.
-fn contradictions(
-    condition: &Condition,
-    at: &str,
-    rule: &CompiledRule,
-    engine: &Engine,
-    out: &mut Vec<Finding>,
-) {
+fn contradictions(condition: &Condition, at: &str, rule: &CompiledRule, out: &mut Vec<Finding>) {
     match condition {
         Condition::All(items) => {
             for (i, a) in items.iter().enumerate() {
                 for (j, b) in items.iter().enumerate().skip(i + 1) {
-                    if let Some(why) = excludes(a, b, engine) {
+                    if let Some(why) = excludes(a, b) {
                         out.push(Finding {
                             kind: FindingKind::Contradiction,
                             rule: Some(rule.id.to_string()),
@@ -203,12 +197,12 @@ fn contradictions(
                         });
                     }
                 }
-                contradictions(a, &format!("{at}.all[{i}]"), rule, engine, out);
+                contradictions(a, &format!("{at}.all[{i}]"), rule, out);
             }
         }
         Condition::Any(items) => {
             for (i, item) in items.iter().enumerate() {
-                contradictions(item, &format!("{at}.any[{i}]"), rule, engine, out);
+                contradictions(item, &format!("{at}.any[{i}]"), rule, out);
             }
         }
         Condition::Not(inner) => contradictions(inner, &format!("{at}.not"), rule, engine, out),
@@ -217,9 +211,9 @@ fn contradictions(
 }
 
 /// Operands that have at most one value.
-fn single_valued(operand: &Operand, engine: &Engine) -> bool {
-    if let Operand::SubjectAttribute(name) = operand {
-        return !engine.set_attributes.contains(name);
+fn single_valued(operand: &Operand) -> bool {
+    if let Operand::SubjectAttribute(_, declared) = operand {
+        return *declared != AttributeType::StringSet;
     }
     matches!(
         operand,
@@ -256,7 +250,7 @@ fn flip(c: Comparison) -> Comparison {
     }
 }
 
-fn excludes(a: &Condition, b: &Condition, engine: &Engine) -> Option<String> {
+fn excludes(a: &Condition, b: &Condition) -> Option<String> {
     if let Condition::Not(inner) = a {
         if **inner == *b {
             return Some("a condition and its negation".to_owned());
@@ -268,7 +262,7 @@ fn excludes(a: &Condition, b: &Condition, engine: &Engine) -> Option<String> {
         }
     }
     let ((x, c1, l1), (y, c2, l2)) = (bound(a)?, bound(b)?);
-    if x != y || !single_valued(x, engine) {
+    if x != y || !single_valued(x) {
         return None;
     }
     use Comparison as C;

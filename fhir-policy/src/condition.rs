@@ -121,7 +121,8 @@ pub(crate) enum Operand {
     Set(Box<[Literal]>),
     SubjectId,
     SubjectRoles,
-    SubjectAttribute(Box<str>),
+    /// A declared attribute; a value of another type reads as absent (fail closed).
+    SubjectAttribute(Box<str>, AttributeType),
     ClientId,
     ClientConfidential,
     Interaction,
@@ -514,20 +515,28 @@ impl Operand {
                 }
                 Availability::Present
             }
-            Operand::SubjectAttribute(name) => match request.subject.attributes.get(&**name) {
-                None => Availability::Absent,
-                Some(AttributeValue::String(s)) => one(f, Value::String(s)),
-                Some(AttributeValue::Number(n)) => one(f, Value::Number(*n)),
-                Some(AttributeValue::Boolean(b)) => one(f, Value::Boolean(*b)),
-                Some(AttributeValue::StringSet(items)) => {
-                    for item in items {
-                        if f(Value::String(item)) {
-                            break;
-                        }
+            Operand::SubjectAttribute(name, declared) => {
+                match (request.subject.attributes.get(&**name), declared) {
+                    (Some(AttributeValue::String(s)), AttributeType::String) => {
+                        one(f, Value::String(s))
                     }
-                    Availability::Present
+                    (Some(AttributeValue::Number(n)), AttributeType::Number) => {
+                        one(f, Value::Number(*n))
+                    }
+                    (Some(AttributeValue::Boolean(b)), AttributeType::Boolean) => {
+                        one(f, Value::Boolean(*b))
+                    }
+                    (Some(AttributeValue::StringSet(items)), AttributeType::StringSet) => {
+                        for item in items {
+                            if f(Value::String(item)) {
+                                break;
+                            }
+                        }
+                        Availability::Present
+                    }
+                    _ => Availability::Absent,
                 }
-            },
+            }
             Operand::ClientId => one(f, Value::String(&request.client.id)),
             Operand::ClientConfidential => one(f, Value::Boolean(request.client.confidential)),
             Operand::Interaction => {
@@ -916,13 +925,14 @@ fn operand(json: &Json, scope: &Scope<'_>, at: &str) -> Result<(Operand, Type), 
                                 ),
                             ));
                         };
-                        let t = match t {
+                        let declared = *t;
+                        let t = match declared {
                             AttributeType::String => Type::String,
                             AttributeType::Number => Type::Number,
                             AttributeType::Boolean => Type::Boolean,
                             AttributeType::StringSet => Type::StringSet,
                         };
-                        Ok((Operand::SubjectAttribute(attribute.into()), t))
+                        Ok((Operand::SubjectAttribute(attribute.into(), declared), t))
                     }
                 },
                 "client" => match name.as_str() {

@@ -67,8 +67,6 @@ pub struct Engine {
     pub(crate) compartments: Compartments,
     /// Has any break-glass rule.
     pub(crate) break_glass: bool,
-    /// The subject attributes declared `set<string>` (multi-valued, for analysis).
-    pub(crate) set_attributes: Vec<Box<str>>,
 }
 
 /// A rule ready to evaluate.
@@ -272,12 +270,6 @@ impl Engine {
             by_id: HashMap::new(),
             role_names: HashMap::new(),
             compartments: Compartments::r4(),
-            set_attributes: policy
-                .attributes
-                .iter()
-                .filter(|(_, t)| **t == crate::document::AttributeType::StringSet)
-                .map(|(name, _)| name.as_str().into())
-                .collect(),
         };
         engine.role_names = engine
             .roles

@@ -420,7 +420,7 @@ fn values(operand: &Operand, cx: &Cx<'_>) -> Option<Vec<String>> {
         Operand::Set(items) => items.iter().map(|l| text(literal_value(l))).collect(),
         Operand::SubjectId => vec![subject.id.clone()],
         Operand::SubjectRoles => subject.roles.clone(),
-        Operand::SubjectAttribute(name) => match subject.attributes.get(&**name)? {
+        Operand::SubjectAttribute(name, _) => match subject.attributes.get(&**name)? {
             AttributeValue::String(s) => vec![s.clone()],
             AttributeValue::Number(n) => vec![number(*n)],
             AttributeValue::Boolean(b) => vec![b.to_string()],

@@ -1197,3 +1197,28 @@ fn consent_elements_are_checked() {
         "consent: patient: expected a reference `Patient/ID`"
     );
 }
+
+#[test]
+fn an_attribute_of_the_wrong_type_reads_as_absent() {
+    let policy = json!({
+        "fhirPolicy": "1", "id": "t", "attributes": {"clearance": "number"},
+        "rules": [
+            {"id": "read", "effect": "permit", "target": {"resourceTypes": ["Patient"], "interactions": ["read"]}},
+            {"id": "low-clearance", "effect": "deny", "target": {"resourceTypes": ["Patient"], "interactions": ["read"]},
+             "when": {"lessThan": [{"subject": "clearance"}, 3]}}
+        ]
+    });
+    let e = engine(policy);
+    let env = Environment::default();
+    let with =
+        |value: AttributeValue| Subject::new("Practitioner/x").with_attribute("clearance", value);
+    let read =
+        |s: &Subject| decide_on(&e, s, &env, Interaction::Read, ResourceType::Patient, None).0;
+    assert_eq!(read(&with(AttributeValue::Number(5.0))), Effect::Permit);
+    assert_eq!(read(&with(AttributeValue::Number(1.0))), Effect::Deny);
+    // "5" is a string, not a number: the deny's input is missing, so it applies.
+    assert_eq!(
+        read(&with(AttributeValue::String("5".into()))),
+        Effect::Deny
+    );
+}
