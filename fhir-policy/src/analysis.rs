@@ -205,7 +205,7 @@ fn contradictions(condition: &Condition, at: &str, rule: &CompiledRule, out: &mu
                 contradictions(item, &format!("{at}.any[{i}]"), rule, out);
             }
         }
-        Condition::Not(inner) => contradictions(inner, &format!("{at}.not"), rule, engine, out),
+        Condition::Not(inner) => contradictions(inner, &format!("{at}.not"), rule, out),
         _ => {}
     }
 }
