@@ -25,6 +25,8 @@ enum Command {
     Compartment(cli::compartment::Args),
     /// Audit stores: verify the hash chain, search, export as FHIR AuditEvents.
     Audit(cli::audit::Args),
+    /// Access policies: check a policy, evaluate a request, run test cases.
+    Policy(cli::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Scopes(args) => cli::scopes::run(args),
         Command::Compartment(args) => cli::compartment::run(args),
         Command::Audit(args) => cli::audit::run(args),
+        Command::Policy(args) => cli::policy::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

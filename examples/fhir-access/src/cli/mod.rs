@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod compartment;
+pub(crate) mod policy;
 pub(crate) mod scopes;
 
 use std::io::Write as _;
