@@ -4,12 +4,13 @@
 //! errors.
 
 mod cli;
+mod server;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Access control for FHIR: inspect scopes, check requests.
+/// Access control for FHIR: inspect scopes, check requests, run the reference server.
 #[derive(Debug, Parser)]
 #[command(name = "fhir-access", version, about)]
 struct Args {
@@ -23,6 +24,8 @@ enum Command {
     Scopes(cli::scopes::Args),
     /// FHIR compartments: which a resource is in, whether it is in one.
     Compartment(cli::compartment::Args),
+    /// Run the FHIR R4 server (embedded SQLite, seeded with Synthea patients).
+    Serve(server::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let outcome = match args.command {
         Command::Scopes(args) => cli::scopes::run(args),
         Command::Compartment(args) => cli::compartment::run(args),
+        Command::Serve(args) => server::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),
