@@ -113,7 +113,10 @@ fn response_entry(engine: &Engine, reply: Reply) -> Value {
         response.insert("etag".to_owned(), json!(format!("W/\"{version}\"")));
     }
     if let Some(millis) = reply.last_modified {
-        response.insert("lastModified".to_owned(), json!(super::date::rfc3339(millis)));
+        response.insert(
+            "lastModified".to_owned(),
+            json!(super::date::rfc3339(millis)),
+        );
     }
     let mut entry = serde_json::Map::new();
     match reply.body {

@@ -471,7 +471,9 @@ impl Engine {
         let total = search.count(conn)?;
         let count = self.count(query.count);
         if query.summary_count {
-            return Ok(Reply::ok(json!({"resourceType": "Bundle", "type": "searchset", "total": total})));
+            return Ok(Reply::ok(
+                json!({"resourceType": "Bundle", "type": "searchset", "total": total}),
+            ));
         }
         let page = if count == 0 {
             Vec::new()

@@ -26,7 +26,9 @@ struct OnlyA {
 
 impl Guard for OnlyA {
     fn decide(&self, _: &Caller, _: &Interaction) -> Result<Permit, Error> {
-        let mut narrowing = vec![Narrowing::InCompartments(vec![Compartment::new(CompartmentKind::Patient, "a").unwrap()])];
+        let mut narrowing = vec![Narrowing::InCompartments(vec![
+            Compartment::new(CompartmentKind::Patient, "a").unwrap(),
+        ])];
         if !self.extra.is_empty() {
             narrowing.push(Narrowing::Parameters(self.extra.clone()));
         }
@@ -34,19 +36,32 @@ impl Guard for OnlyA {
     }
 
     fn may_read(&self, _: &Caller, _: &Permit, resource: &Value) -> bool {
-        Compartments::r4().is_member(resource, &"Patient/a".parse().unwrap()).unwrap()
+        Compartments::r4()
+            .is_member(resource, &"Patient/a".parse().unwrap())
+            .unwrap()
             || resource["resourceType"] == "Patient" && resource["id"] == "a"
     }
 
-    fn may_write(&self, caller: &Caller, permit: &Permit, stored: Option<&Value>, new: Option<&Value>) -> bool {
-        stored.is_none_or(|s| self.may_read(caller, permit, s)) && new.is_none_or(|n| self.may_read(caller, permit, n))
+    fn may_write(
+        &self,
+        caller: &Caller,
+        permit: &Permit,
+        stored: Option<&Value>,
+        new: Option<&Value>,
+    ) -> bool {
+        stored.is_none_or(|s| self.may_read(caller, permit, s))
+            && new.is_none_or(|n| self.may_read(caller, permit, n))
     }
 
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
         if self.fail_audit {
             return Err(Error::AuditUnavailable);
         }
-        self.audits.lock().unwrap().push((record.interaction, record.status, record.patients.to_vec()));
+        self.audits.lock().unwrap().push((
+            record.interaction,
+            record.status,
+            record.patients.to_vec(),
+        ));
         Ok(())
     }
 }
@@ -57,7 +72,10 @@ fn engine(guard: Arc<OnlyA>) -> (Engine, tempfile::TempDir) {
     let compartments = Compartments::r4();
     let bases = ServerBases::default();
     {
-        let indexing = Indexing { compartments: &compartments, bases: &bases };
+        let indexing = Indexing {
+            compartments: &compartments,
+            bases: &bases,
+        };
         let conn = store.writer();
         for (id, subject, code) in [("o1", "a", "x"), ("o2", "b", "x"), ("o3", "a", "y")] {
             let obs = json!({"resourceType": "Observation", "status": "final",
@@ -65,7 +83,15 @@ fn engine(guard: Arc<OnlyA>) -> (Engine, tempfile::TempDir) {
             store::write(&conn, indexing, ResourceType::Observation, id, obs, "PUT").unwrap();
         }
         for id in ["a", "b"] {
-            store::write(&conn, indexing, ResourceType::Patient, id, json!({"resourceType": "Patient"}), "PUT").unwrap();
+            store::write(
+                &conn,
+                indexing,
+                ResourceType::Patient,
+                id,
+                json!({"resourceType": "Patient"}),
+                "PUT",
+            )
+            .unwrap();
         }
     }
     let engine = Engine {
@@ -74,7 +100,13 @@ fn engine(guard: Arc<OnlyA>) -> (Engine, tempfile::TempDir) {
         compartments,
         bases,
         base_url: "http://test/fhir".to_owned(),
-        limits: Limits { default_count: 20, max_count: 100, max_include: 10, max_everything: 100, max_bundle_entries: 10 },
+        limits: Limits {
+            default_count: 20,
+            max_count: 100,
+            max_include: 10,
+            max_everything: 100,
+            max_bundle_entries: 10,
+        },
         update_create: true,
         capabilities: json!({"resourceType": "CapabilityStatement"}),
     };
@@ -84,7 +116,14 @@ fn engine(guard: Arc<OnlyA>) -> (Engine, tempfile::TempDir) {
 fn get(engine: &Engine, path: &str, query: &str) -> Reply {
     engine.handle(
         &Caller::default(),
-        &RawRequest { method: &Method::GET, path, query, body: Body::Empty, content_type: None, if_match: None },
+        &RawRequest {
+            method: &Method::GET,
+            path,
+            query,
+            body: Body::Empty,
+            content_type: None,
+            if_match: None,
+        },
     )
 }
 
@@ -93,24 +132,40 @@ fn ids(reply: &Reply) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| format!("{}/{}", e["resource"]["resourceType"].as_str().unwrap(), e["resource"]["id"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["resource"]["id"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
 #[test]
 fn narrowing_applies_to_searches_and_includes() {
     let (engine, _dir) = engine(Arc::new(OnlyA::default()));
-    let reply = get(&engine, "Observation", "code=x&_include=Observation:subject");
+    let reply = get(
+        &engine,
+        "Observation",
+        "code=x&_include=Observation:subject",
+    );
     assert_eq!(ids(&reply), ["Observation/o1", "Patient/a"]);
     assert_eq!(reply.body.as_ref().unwrap()["total"], 1);
     let reply = get(&engine, "Patient", "_revinclude=Observation:subject");
-    assert_eq!(ids(&reply), ["Patient/a", "Observation/o1", "Observation/o3"]);
+    assert_eq!(
+        ids(&reply),
+        ["Patient/a", "Observation/o1", "Observation/o3"]
+    );
     let (engine, _dir) = engine_with_extra();
     assert_eq!(ids(&get(&engine, "Observation", "")), ["Observation/o3"]);
 }
 
 fn engine_with_extra() -> (Engine, tempfile::TempDir) {
-    engine(Arc::new(OnlyA { extra: vec![("code".to_owned(), "y".to_owned())], ..OnlyA::default() }))
+    engine(Arc::new(OnlyA {
+        extra: vec![("code".to_owned(), "y".to_owned())],
+        ..OnlyA::default()
+    }))
 }
 
 #[test]
@@ -121,11 +176,17 @@ fn unseeable_reads_are_the_missing_404() {
     assert_eq!(hidden, missing);
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&engine, "Observation/o2/_history/1", ""), missing);
-    assert_eq!(get(&engine, "Observation/o2/_history", "").status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&engine, "Observation/o2/_history", "").status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(get(&engine, "Patient/b/$everything", ""), missing);
     assert_eq!(get(&engine, "Observation/o1", "").status, StatusCode::OK);
     let everything = get(&engine, "Patient/a/$everything", "");
-    assert_eq!(ids(&everything), ["Patient/a", "Observation/o1", "Observation/o3"]);
+    assert_eq!(
+        ids(&everything),
+        ["Patient/a", "Observation/o1", "Observation/o3"]
+    );
 }
 
 #[test]
@@ -149,7 +210,10 @@ fn one_audit_record_per_request_with_its_patients() {
 
 #[test]
 fn a_failing_audit_fails_the_request_closed() {
-    let (engine, _dir) = engine(Arc::new(OnlyA { fail_audit: true, ..OnlyA::default() }));
+    let (engine, _dir) = engine(Arc::new(OnlyA {
+        fail_audit: true,
+        ..OnlyA::default()
+    }));
     let reply = get(&engine, "Observation/o1", "");
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.body, Some(Error::AuditUnavailable.to_outcome()));
@@ -162,20 +226,46 @@ fn writes_moving_a_resource_out_of_reach_are_refused() {
         "code": {"coding": [{"code": "x"}]}, "subject": {"reference": "Patient/b"}});
     let reply = engine.handle(
         &Caller::default(),
-        &RawRequest { method: &Method::PUT, path: "Observation/o1", query: "", body: Body::Json(&moved), content_type: None, if_match: None },
+        &RawRequest {
+            method: &Method::PUT,
+            path: "Observation/o1",
+            query: "",
+            body: Body::Json(&moved),
+            content_type: None,
+            if_match: None,
+        },
     );
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let patch = json!([{"op": "replace", "path": "/subject/reference", "value": "Patient/b"}]);
     let reply = engine.handle(
         &Caller::default(),
-        &RawRequest { method: &Method::PATCH, path: "Observation/o1", query: "", body: Body::Json(&patch), content_type: None, if_match: None },
+        &RawRequest {
+            method: &Method::PATCH,
+            path: "Observation/o1",
+            query: "",
+            body: Body::Json(&patch),
+            content_type: None,
+            if_match: None,
+        },
     );
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     // Deleting what the caller cannot see looks like deleting what does not exist.
-    let delete = |path| engine.handle(
-        &Caller::default(),
-        &RawRequest { method: &Method::DELETE, path, query: "", body: Body::Empty, content_type: None, if_match: None },
-    );
+    let delete = |path| {
+        engine.handle(
+            &Caller::default(),
+            &RawRequest {
+                method: &Method::DELETE,
+                path,
+                query: "",
+                body: Body::Empty,
+                content_type: None,
+                if_match: None,
+            },
+        )
+    };
     assert_eq!(delete("Observation/o2"), delete("Observation/nope"));
-    assert_eq!(get(&engine, "Observation/o1", "").body.unwrap()["subject"]["reference"], "Patient/a");
+    assert_eq!(
+        get(&engine, "Observation/o1", "").body.unwrap()["subject"]["reference"],
+        "Patient/a"
+    );
 }
