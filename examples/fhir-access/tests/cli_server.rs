@@ -911,6 +911,31 @@ fn batch_entries_succeed_and_fail_independently() {
 }
 
 #[test]
+fn patch_entries_carry_json_patch_in_a_binary() {
+    let server = populated();
+    // `[{"op":"replace","path":"/status","value":"cancelled"}]`, base64.
+    let data = "W3sib3AiOiJyZXBsYWNlIiwicGF0aCI6Ii9zdGF0dXMiLCJ2YWx1ZSI6ImNhbmNlbGxlZCJ9XQ==";
+    let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": data},
+         "request": {"method": "PATCH", "url": "Observation/a2"}}
+    ]});
+    let response = server.json("POST", "", &transaction);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["entry"][0]["response"]["etag"], "W/\"2\"");
+    assert_eq!(server.get("Observation/a2").json()["status"], "cancelled");
+    let wrong = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": {"resourceType": "Binary", "contentType": "text/plain", "data": data},
+         "request": {"method": "PATCH", "url": "Observation/a2"}}
+    ]});
+    let outcome = &server.json("POST", "", &wrong).json()["entry"][0]["response"];
+    assert_eq!(outcome["status"], "400 Bad Request");
+    assert_eq!(
+        outcome["outcome"]["issue"][0]["diagnostics"],
+        "a PATCH entry's Binary must have `contentType` `application/json-patch+json`"
+    );
+}
+
+#[test]
 fn transaction_resolves_references_and_is_atomic() {
     let server = Server::start();
     let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": [

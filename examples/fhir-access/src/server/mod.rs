@@ -14,6 +14,8 @@ mod engine;
 mod guard;
 mod index;
 mod outcome;
+#[cfg(test)]
+mod properties;
 mod request;
 mod search;
 mod seed;

@@ -417,7 +417,32 @@ fn resource_body(
 }
 
 fn patch_body(request: &RawRequest<'_>) -> Result<Value, Error> {
-    let patch = json_body(request)?;
+    let patch = match request.body {
+        // In a Bundle, a JSON Patch travels base64-encoded in a Binary (R4 http.html#patch).
+        Body::Json(binary)
+            if binary.get("resourceType").and_then(Value::as_str) == Some("Binary") =>
+        {
+            if binary.get("contentType").and_then(Value::as_str)
+                != Some("application/json-patch+json")
+            {
+                return Err(Error::NotSupported(
+                    "a PATCH entry's Binary must have `contentType` `application/json-patch+json`"
+                        .to_owned(),
+                ));
+            }
+            let data = binary
+                .get("data")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::Invalid("a PATCH entry's Binary has no `data`".to_owned()))?;
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+                .map_err(|_| {
+                    Error::Invalid("a PATCH entry's `Binary.data` is not base64".to_owned())
+                })?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Invalid(format!("malformed JSON Patch: {e}")))?
+        }
+        _ => json_body(request)?,
+    };
     if !patch.is_array() {
         return Err(Error::Invalid(
             "a JSON Patch document is a JSON array of operations".to_owned(),
