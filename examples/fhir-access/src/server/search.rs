@@ -485,26 +485,31 @@ impl Sql {
 }
 
 impl Filter {
-    /// Appends ` AND <condition>` on the resource row `r` to `sql`.
-    pub(crate) fn push_sql(&self, sql: &mut Sql) {
-        let rows = "SELECT 1 FROM idx i WHERE i.type = r.type AND i.id = r.id AND i.param = ?";
-        if let Some(missing) = self.missing {
-            let not = if missing { "NOT " } else { "" };
-            sql.text.push_str(&format!(" AND {not}EXISTS ({rows})"));
-            sql.arg(self.param.to_owned());
-            return;
-        }
-        let not = if self.negate { "NOT " } else { "" };
-        sql.text
-            .push_str(&format!(" AND {not}EXISTS ({rows} AND ("));
-        sql.arg(self.param.to_owned());
-        for (n, test) in self.any_of.iter().enumerate() {
-            if n > 0 {
-                sql.text.push_str(" OR ");
+    /// Appends ` AND <condition>` on the resource row `r` (of `resource_type`) to `sql`. The
+    /// matching ids are selected once (`IN`, not a correlated `EXISTS`), through the
+    /// `(type, param, value)` index when the test is an equality.
+    pub(crate) fn push_sql(&self, resource_type: ResourceType, sql: &mut Sql) {
+        let rows = "SELECT i.id FROM idx i WHERE i.type = ? AND i.param = ?";
+        let (not, tests) = match self.missing {
+            Some(true) => ("NOT ", false),
+            Some(false) => ("", false),
+            None if self.negate => ("NOT ", true),
+            None => ("", true),
+        };
+        sql.text.push_str(&format!(" AND r.id {not}IN ({rows}"));
+        sql.arg(resource_type.as_str().to_owned())
+            .arg(self.param.to_owned());
+        if tests {
+            sql.text.push_str(" AND (");
+            for (n, test) in self.any_of.iter().enumerate() {
+                if n > 0 {
+                    sql.text.push_str(" OR ");
+                }
+                test.push_sql(sql);
             }
-            test.push_sql(sql);
+            sql.text.push(')');
         }
-        sql.text.push_str("))");
+        sql.text.push(')');
     }
 }
 

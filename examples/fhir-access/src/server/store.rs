@@ -346,15 +346,16 @@ impl Search<'_> {
             sql.text.push_str(" AND (0");
             for compartment in compartments {
                 sql.text.push_str(
-                    " OR EXISTS (SELECT 1 FROM membership m WHERE m.type = r.type AND m.id = r.id AND m.kind = ? AND m.owner = ?)",
+                    " OR r.id IN (SELECT m.id FROM membership m WHERE m.kind = ? AND m.owner = ? AND m.type = ?)",
                 );
                 sql.args.push(compartment.kind().to_string().into());
                 sql.args.push(compartment.id().to_owned().into());
+                sql.args.push(self.resource_type.as_str().to_owned().into());
             }
             sql.text.push(')');
         }
         for filter in self.filters {
-            filter.push_sql(&mut sql);
+            filter.push_sql(self.resource_type, &mut sql);
         }
         sql
     }
@@ -434,8 +435,8 @@ pub(crate) fn referencing(
     args.push(to_sql_int(limit));
     let rows = conn
         .prepare(&format!(
-            "SELECT r.type, r.id, r.version, r.last_updated, r.body, '' FROM resources r WHERE r.type = ?1 AND EXISTS \
-             (SELECT 1 FROM idx i WHERE i.type = r.type AND i.id = r.id AND i.param = ?2 AND i.value IN ({placeholders})) \
+            "SELECT r.type, r.id, r.version, r.last_updated, r.body, '' FROM resources r WHERE r.type = ?1 AND r.id IN \
+             (SELECT i.id FROM idx i WHERE i.type = ?1 AND i.param = ?2 AND i.value IN ({placeholders})) \
              ORDER BY r.id LIMIT ?"
         ))?
         .query_map(params_from_iter(args.iter()), row_to_stored)?
