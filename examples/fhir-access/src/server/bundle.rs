@@ -246,9 +246,8 @@ pub(crate) fn transaction(
     parsed.sort_by_key(|(n, i)| (rank(i), *n));
     let mut responses: Vec<Option<Value>> = vec![None; entries.len()];
     for (n, interaction) in &parsed {
-        let permit = engine
-            .guard
-            .decide(caller, interaction)
+        let permit = trail
+            .decide(&*engine.guard, caller, interaction)
             .map_err(|e| in_entry(e, *n))?;
         let new_id = ids.get(*n).and_then(Option::as_deref);
         let reply = engine

@@ -82,13 +82,34 @@ impl Reply {
     }
 }
 
-/// The patients a request touched, for its audit record.
+/// What a request's audit record needs beyond the request: the patients it touched and the
+/// rules of the decisions taken.
 #[derive(Debug, Default)]
 pub(crate) struct Trail {
     patients: BTreeSet<String>,
+    rules: Vec<String>,
 }
 
 impl Trail {
+    /// Asks the guard to decide, recording the deciding rules either way.
+    pub(crate) fn decide(
+        &mut self,
+        guard: &dyn Guard,
+        caller: &Caller,
+        interaction: &Interaction,
+    ) -> Result<Permit, Error> {
+        match guard.decide(caller, interaction) {
+            Ok(permit) => {
+                self.rules.extend(permit.rules.iter().cloned());
+                Ok(permit)
+            }
+            Err(denial) => {
+                self.rules.extend(denial.rules);
+                Err(denial.error)
+            }
+        }
+    }
+
     fn note(&mut self, compartments: &Compartments, resource: &Value) {
         let Some(resource_type) = resource
             .get("resourceType")
@@ -130,6 +151,7 @@ impl Engine {
             path: raw.path,
             status: reply.status.as_u16(),
             patients: &patients,
+            rules: &trail.rules,
         };
         match self.guard.audit(&record) {
             Ok(()) => reply,
@@ -147,6 +169,7 @@ impl Engine {
             path,
             status: error.status().as_u16(),
             patients: &[],
+            rules: &[],
         };
         match self.guard.audit(&record) {
             Ok(()) => Reply::error(error),
@@ -168,7 +191,7 @@ impl Engine {
         interaction: &Interaction,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
-        let permit = self.guard.decide(caller, interaction)?;
+        let permit = trail.decide(&*self.guard, caller, interaction)?;
         match interaction {
             Interaction::Capabilities => Ok(Reply::ok(self.capabilities.clone())),
             Interaction::Batch(bundle) => super::bundle::batch(self, caller, bundle, trail),

@@ -46,6 +46,25 @@ impl fmt::Debug for Caller {
 pub(crate) struct Permit {
     /// Constraints ANDed into every search this request runs.
     pub(crate) narrowing: Vec<Narrowing>,
+    /// The rules that decided, for the audit record.
+    pub(crate) rules: Vec<String>,
+}
+
+/// A refused request: the error it is answered with (401 or 403) and the rules that decided,
+/// for the audit record.
+#[derive(Debug)]
+pub(crate) struct Denial {
+    pub(crate) error: Error,
+    pub(crate) rules: Vec<String>,
+}
+
+impl From<Error> for Denial {
+    fn from(error: Error) -> Denial {
+        Denial {
+            error,
+            rules: Vec::new(),
+        }
+    }
 }
 
 /// One constraint on what a search may match.
@@ -79,15 +98,17 @@ pub(crate) struct AuditRecord<'a> {
     /// The ids of the patients whose compartments hold a resource this request returned,
     /// wrote or deleted.
     pub(crate) patients: &'a [String],
+    /// The rules of every decision taken (one per Bundle entry in a batch or transaction).
+    pub(crate) rules: &'a [String],
 }
 
 /// The authorization seam. Every FHIR request (and every batch or transaction entry) goes
 /// through `decide`; every resource on its way out through `may_read`; every write through
 /// `may_write`; every request, whatever its outcome, through `audit` exactly once.
 pub(crate) trait Guard: Send + Sync + fmt::Debug {
-    /// Before anything runs. `Err(Unauthenticated)` answers 401, `Err(Forbidden)` 403; the
-    /// decision may not depend on stored data.
-    fn decide(&self, caller: &Caller, interaction: &Interaction) -> Result<Permit, Error>;
+    /// Before anything runs. A denial with `Unauthenticated` answers 401, with `Forbidden`
+    /// 403; the decision may not depend on stored data.
+    fn decide(&self, caller: &Caller, interaction: &Interaction) -> Result<Permit, Denial>;
 
     /// Whether `resource` may be returned. A resource that may not is left out of a search
     /// and answered like a missing one on read (404).
@@ -105,6 +126,11 @@ pub(crate) trait Guard: Send + Sync + fmt::Debug {
 
     /// Records the request. An error fails the request closed (503, nothing returned).
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error>;
+
+    /// Called once when the server stops, after the last request: flush what `audit` queued.
+    fn flush(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// The default: no authorization configured, so every FHIR request is answered 401 (the
@@ -114,10 +140,10 @@ pub(crate) trait Guard: Send + Sync + fmt::Debug {
 pub(crate) struct Locked;
 
 impl Guard for Locked {
-    fn decide(&self, _: &Caller, interaction: &Interaction) -> Result<Permit, Error> {
+    fn decide(&self, _: &Caller, interaction: &Interaction) -> Result<Permit, Denial> {
         match interaction {
             Interaction::Capabilities => Ok(Permit::default()),
-            _ => Err(Error::Unauthenticated),
+            _ => Err(Error::Unauthenticated.into()),
         }
     }
 
@@ -141,7 +167,7 @@ impl Guard for Locked {
 pub(crate) struct AllowAll;
 
 impl Guard for AllowAll {
-    fn decide(&self, _: &Caller, _: &Interaction) -> Result<Permit, Error> {
+    fn decide(&self, _: &Caller, _: &Interaction) -> Result<Permit, Denial> {
         Ok(Permit::default())
     }
 
@@ -168,6 +194,7 @@ fn log(record: &AuditRecord<'_>) {
         path = record.path,
         status = record.status,
         patients = ?record.patients,
+        rules = ?record.rules,
         peer = ?record.caller.peer,
         "request"
     );

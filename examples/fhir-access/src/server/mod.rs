@@ -107,8 +107,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         update_create: config.update_create,
         capabilities,
     };
+    let engine = Arc::new(engine);
     let state = Arc::new(app::AppState {
-        engine: Arc::new(engine),
+        engine: Arc::clone(&engine),
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout,
     });
@@ -122,6 +123,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown())
     .await
     .context("serving")?;
+    // Every request has finished: let the guard flush its audit queue.
+    engine.guard.flush().context("flushing the audit records")?;
     tracing::info!("stopped");
     Ok(())
 }

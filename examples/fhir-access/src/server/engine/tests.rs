@@ -8,13 +8,13 @@ use fhir_compartment::{Compartment, Compartments, ServerBases};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::server::guard::AuditRecord;
+use crate::server::guard::{AuditRecord, Denial};
 use crate::server::outcome::Error;
 use crate::server::request::{Body, RawRequest};
 use crate::server::store::{Indexing, Store};
 
 /// What the test guard keeps of each audit record: interaction, status, patients.
-type AuditLine = (Option<&'static str>, u16, Vec<String>);
+type AuditLine = (Option<&'static str>, u16, Vec<String>, Vec<String>);
 
 /// Sees only Patient/a's compartment; may narrow searches by parameters too; records audits.
 #[derive(Debug, Default)]
@@ -25,14 +25,23 @@ struct OnlyA {
 }
 
 impl Guard for OnlyA {
-    fn decide(&self, _: &Caller, _: &Interaction) -> Result<Permit, Error> {
+    fn decide(&self, _: &Caller, interaction: &Interaction) -> Result<Permit, Denial> {
+        if matches!(interaction, Interaction::Delete(t) if t.id == "forbidden") {
+            return Err(Denial {
+                error: Error::Forbidden,
+                rules: vec!["no-delete".to_owned()],
+            });
+        }
         let mut narrowing = vec![Narrowing::InCompartments(vec![
             Compartment::new(CompartmentKind::Patient, "a").unwrap(),
         ])];
         if !self.extra.is_empty() {
             narrowing.push(Narrowing::Parameters(self.extra.clone()));
         }
-        Ok(Permit { narrowing })
+        Ok(Permit {
+            narrowing,
+            rules: vec![format!("only-a:{}", interaction.name())],
+        })
     }
 
     fn may_read(&self, _: &Caller, _: &Permit, resource: &Value) -> bool {
@@ -61,6 +70,7 @@ impl Guard for OnlyA {
             record.interaction,
             record.status,
             record.patients.to_vec(),
+            record.rules.to_vec(),
         ));
         Ok(())
     }
@@ -190,20 +200,64 @@ fn unseeable_reads_are_the_missing_404() {
 }
 
 #[test]
-fn one_audit_record_per_request_with_its_patients() {
+fn one_audit_record_per_request_with_its_patients_and_rules() {
     let guard = Arc::new(OnlyA::default());
     let (engine, _dir) = engine(Arc::clone(&guard));
     get(&engine, "Observation/o1", "");
     get(&engine, "Observation/o2", "");
     get(&engine, "Nope/1", "");
     get(&engine, "Observation", "code=x,y");
+    let refused = engine.handle(
+        &Caller::default(),
+        &RawRequest {
+            method: &Method::DELETE,
+            path: "Observation/forbidden",
+            query: "",
+            body: Body::Empty,
+            content_type: None,
+            if_match: None,
+        },
+    );
+    assert_eq!(refused, Reply::error(&Error::Forbidden));
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": "Observation/o3"}},
+        {"request": {"method": "DELETE", "url": "Observation/forbidden"}}
+    ]});
+    let reply = engine.handle(
+        &Caller::default(),
+        &RawRequest {
+            method: &Method::POST,
+            path: "",
+            query: "",
+            body: Body::Json(&batch),
+            content_type: None,
+            if_match: None,
+        },
+    );
+    assert_eq!(
+        reply.body.unwrap()["entry"][1]["response"]["status"],
+        "403 Forbidden"
+    );
+    let rules = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
     assert_eq!(
         *guard.audits.lock().unwrap(),
         [
-            (Some("read"), 200, vec!["a".to_owned()]),
-            (Some("read"), 404, vec![]),
-            (None, 404, vec![]),
-            (Some("search-type"), 200, vec!["a".to_owned()]),
+            (Some("read"), 200, rules(&["a"]), rules(&["only-a:read"])),
+            (Some("read"), 404, vec![], rules(&["only-a:read"])),
+            (None, 404, vec![], vec![]),
+            (
+                Some("search-type"),
+                200,
+                rules(&["a"]),
+                rules(&["only-a:search-type"])
+            ),
+            (Some("delete"), 403, vec![], rules(&["no-delete"])),
+            (
+                Some("batch"),
+                200,
+                rules(&["a"]),
+                rules(&["only-a:batch", "only-a:read", "no-delete"])
+            ),
         ]
     );
 }
