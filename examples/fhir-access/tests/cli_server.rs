@@ -1272,3 +1272,14 @@ fn first_start_seeds_synthea_once() {
     let again = Server::in_dir(dir.path(), &["--authorization", "allow-all"]);
     assert_eq!(again.get("Patient?_summary=count").json()["total"], 3);
 }
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let mut server = Server::start();
+    assert_eq!(server.get("/healthz").status, 200);
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -6,6 +6,9 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+/// The longest diagnostics text answered: messages quote the request, which may be huge.
+pub(crate) const MAX_DIAGNOSTICS: usize = 300;
+
 /// Why a FHIR request failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -100,9 +103,15 @@ impl Error {
         }
     }
 
-    /// The error as an OperationOutcome resource. An internal cause is not included.
+    /// The error as an OperationOutcome resource. An internal cause is not included, and
+    /// diagnostics that echo the request are cut at [`MAX_DIAGNOSTICS`] characters.
     pub(crate) fn to_outcome(&self) -> Value {
-        operation_outcome("error", self.issue_code(), &self.to_string())
+        let mut text = self.to_string();
+        if let Some((cut, _)) = text.char_indices().nth(MAX_DIAGNOSTICS) {
+            text.truncate(cut);
+            text.push('…');
+        }
+        operation_outcome("error", self.issue_code(), &text)
     }
 }
 
@@ -139,6 +148,17 @@ mod tests {
             json!({"resourceType": "OperationOutcome", "issue": [
                 {"severity": "error", "code": "exception", "diagnostics": "internal error"}]})
         );
+    }
+
+    #[test]
+    fn long_diagnostics_are_cut() {
+        let error = Error::Invalid(format!("unknown search parameter `{}`", "é".repeat(1000)));
+        let text = error.to_outcome()["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(text.chars().count(), MAX_DIAGNOSTICS + 1);
+        assert!(text.starts_with("unknown search parameter `éé") && text.ends_with("é…"));
     }
 
     #[test]
