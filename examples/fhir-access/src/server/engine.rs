@@ -177,6 +177,7 @@ impl Engine {
         }
     }
 
+    /// What the request parser needs from the engine.
     pub(crate) fn context(&self) -> request::Context<'_> {
         request::Context {
             bases: &self.bases,
@@ -240,7 +241,7 @@ impl Engine {
                 Ok(self.resource_reply(StatusCode::OK, stored, trail))
             }
             Interaction::Vread(target, version) => {
-                // A version of a resource the caller may not see now is as missing as the rest.
+                // A version the caller may not see is as missing as one that never existed.
                 let stored = store::version(conn, target.resource_type, &target.id, *version)?
                     .filter(|s| {
                         s.resource
