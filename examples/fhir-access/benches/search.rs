@@ -60,6 +60,7 @@ fn parse(c: &mut Criterion) {
         body: Body::Empty,
         content_type: None,
         if_match: None,
+        if_none_exist: None,
     };
     let Interaction::Search { query: parsed, .. } = server::request::parse(&raw, context).unwrap()
     else {

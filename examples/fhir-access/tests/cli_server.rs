@@ -385,6 +385,67 @@ fn update_as_create_is_configurable() {
 }
 
 #[test]
+fn conditional_create_with_if_none_exist() {
+    let server = populated();
+    let body = json!({"resourceType": "Patient", "name": [{"family": "New"}],
+                      "identifier": [{"system": "urn:mrn", "value": "mrn-new"}]})
+    .to_string();
+    let create = |condition: &str| {
+        server.send(
+            "POST",
+            "Patient",
+            &[
+                ("Content-Type", "application/fhir+json"),
+                ("If-None-Exist", condition),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let existing = create("identifier=urn:mrn|mrn-a");
+    assert_eq!(existing.status, 200, "{}", existing.text());
+    assert_eq!(existing.json()["id"], "a");
+    assert_eq!(existing.header("etag"), Some("W/\"1\""));
+    let created = create("Patient?identifier=urn:mrn|mrn-new");
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let again = create("identifier=urn:mrn|mrn-new");
+    assert_eq!(
+        (again.status, again.json()["id"].as_str().unwrap()),
+        (200, id.as_str())
+    );
+    create("gender=female").assert_outcome(
+        412,
+        "multiple-matches",
+        "`If-None-Exist` matched more than one resource",
+    );
+    create("_count=1").assert_outcome(
+        400,
+        "invalid",
+        "`If-None-Exist` needs at least one search parameter",
+    );
+    create("nope=1").assert_outcome(
+        400,
+        "invalid",
+        "unknown search parameter `nope` for `Patient`",
+    );
+    // In a batch, through `entry.request.ifNoneExist`; a transaction refuses it.
+    let entry = json!({"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:mrn|mrn-b"}});
+    let batch = server
+        .json(
+            "POST",
+            "",
+            &json!({"resourceType": "Bundle", "type": "batch", "entry": [entry]}),
+        )
+        .json();
+    assert_eq!(batch["entry"][0]["response"]["status"], "200 OK");
+    assert_eq!(batch["entry"][0]["resource"]["id"], "b");
+    server
+        .json("POST", "", &json!({"resourceType": "Bundle", "type": "transaction", "entry": [entry]}))
+        .assert_outcome(400, "not-supported", "entry 0: conditional create (`ifNoneExist`) is not supported in a transaction: use a batch");
+    assert_eq!(server.get("Patient?_summary=count").json()["total"], 3);
+}
+
+#[test]
 fn json_patch_creates_a_version_and_checks_if_match() {
     let server = populated();
     let patch = json!([{"op": "replace", "path": "/status", "value": "amended"}, {"op": "add", "path": "/issued", "value": "2024-01-01T00:00:00Z"}]);

@@ -57,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
         },
         content_type: None,
         if_match: None,
+        if_none_exist: None,
     };
     if let Err(error) = parse(
         &raw,

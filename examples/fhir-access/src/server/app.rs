@@ -91,6 +91,7 @@ async fn fhir(
     };
     let content_type = header(header::CONTENT_TYPE);
     let if_match = header(header::IF_MATCH);
+    let if_none_exist = header(header::HeaderName::from_static("if-none-exist"));
     let engine = Arc::clone(&state.engine);
 
     // Read the body under the limit; a too-large body is still one audited request.
@@ -131,6 +132,7 @@ async fn fhir(
                     },
                     content_type: content_type.as_deref(),
                     if_match: if_match.as_deref(),
+                    if_none_exist: if_none_exist.as_deref(),
                 };
                 engine.handle(&caller, &raw)
             }

@@ -21,6 +21,7 @@ struct EntryRequest<'a> {
     query: String,
     resource: Option<&'a Value>,
     if_match: Option<&'a str>,
+    if_none_exist: Option<&'a str>,
 }
 
 impl EntryRequest<'_> {
@@ -32,6 +33,7 @@ impl EntryRequest<'_> {
             body: self.resource.map_or(Body::Empty, Body::Json),
             content_type: None,
             if_match: self.if_match,
+            if_none_exist: self.if_none_exist,
         }
     }
 }
@@ -80,10 +82,7 @@ fn entry_request<'a>(engine: &Engine, entry: &'a Value) -> Result<EntryRequest<'
         .unwrap_or(url)
         .trim_start_matches('/');
     let (path, query) = relative.split_once('?').unwrap_or((relative, ""));
-    if request.get("ifNoneExist").is_some()
-        || request.get("ifNoneMatch").is_some()
-        || request.get("ifModifiedSince").is_some()
-    {
+    if request.get("ifNoneMatch").is_some() || request.get("ifModifiedSince").is_some() {
         return Err(Error::NotSupported(
             "conditional entries are not supported".to_owned(),
         ));
@@ -94,6 +93,7 @@ fn entry_request<'a>(engine: &Engine, entry: &'a Value) -> Result<EntryRequest<'
         query: query.to_owned(),
         resource: entry.get("resource"),
         if_match: request.get("ifMatch").and_then(Value::as_str),
+        if_none_exist: request.get("ifNoneExist").and_then(Value::as_str),
     })
 }
 
@@ -226,6 +226,18 @@ pub(crate) fn transaction(
         };
         let interaction =
             request::parse(&request.raw(), engine.context()).map_err(|e| in_entry(e, n))?;
+        if let Interaction::Create {
+            if_none_exist: Some(_),
+            ..
+        } = interaction
+        {
+            return Err(in_entry(
+                Error::NotSupported(
+                    "conditional create (`ifNoneExist`) is not supported in a transaction: use a batch".to_owned(),
+                ),
+                n,
+            ));
+        }
         if matches!(
             interaction,
             Interaction::Batch(_) | Interaction::Transaction(_)

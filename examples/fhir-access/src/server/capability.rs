@@ -46,7 +46,7 @@ impl Capabilities<'_> {
                     "versioning": "versioned-update",
                     "readHistory": true,
                     "updateCreate": self.update_create,
-                    "conditionalCreate": false,
+                    "conditionalCreate": true,
                     "conditionalUpdate": false,
                     "conditionalDelete": "not-supported",
                     "searchInclude": ["*"],

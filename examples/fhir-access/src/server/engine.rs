@@ -15,7 +15,7 @@ use super::guard::{AuditRecord, Caller, Guard, Narrowing, Permit};
 use super::index;
 use super::outcome::{Error, operation_outcome};
 use super::request::{self, Interaction, RawRequest, Target};
-use super::search::{Include, SearchQuery};
+use super::search::{Filter, Include, SearchQuery};
 use super::store::{self, Indexing, Search, Store, Stored};
 
 /// The bounds the engine enforces.
@@ -254,7 +254,27 @@ impl Engine {
             Interaction::Create {
                 resource_type,
                 resource,
+                if_none_exist,
             } => {
+                if let Some(condition) = if_none_exist {
+                    let found =
+                        self.visible_matches(conn, caller, permit, *resource_type, condition, 50)?;
+                    match found.as_slice() {
+                        [] => {}
+                        [existing] => {
+                            return Ok(self.resource_reply(
+                                StatusCode::OK,
+                                existing.clone(),
+                                trail,
+                            ));
+                        }
+                        _ => {
+                            return Err(Error::MultipleMatches(
+                                "`If-None-Exist` matched more than one resource".to_owned(),
+                            ));
+                        }
+                    }
+                }
                 if !self.guard.may_write(caller, permit, None, Some(resource)) {
                     return Err(Error::Forbidden);
                 }
@@ -475,17 +495,7 @@ impl Engine {
         query: &SearchQuery,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
-        let mut filters = query.filters.clone();
-        let mut compartments: Vec<Vec<Compartment>> =
-            compartment.map(|c| vec![c.clone()]).into_iter().collect();
-        for narrowing in &permit.narrowing {
-            match narrowing {
-                Narrowing::InCompartments(set) => compartments.push(set.clone()),
-                Narrowing::Parameters(params) => {
-                    filters.extend(SearchQuery::parse(resource_type, params, &self.bases)?.filters);
-                }
-            }
-        }
+        let (filters, compartments) = self.narrowed(resource_type, compartment, query, permit)?;
         let search = Search {
             resource_type,
             filters: &filters,
@@ -543,6 +553,57 @@ impl Engine {
             "link": self.links(resource_type, compartment, query, count, total),
             "entry": entries
         })))
+    }
+
+    /// A query's filters and compartments with the permit's narrowing added.
+    fn narrowed(
+        &self,
+        resource_type: ResourceType,
+        compartment: Option<&Compartment>,
+        query: &SearchQuery,
+        permit: &Permit,
+    ) -> Result<(Vec<Filter>, Vec<Vec<Compartment>>), Error> {
+        let mut filters = query.filters.clone();
+        let mut compartments: Vec<Vec<Compartment>> =
+            compartment.map(|c| vec![c.clone()]).into_iter().collect();
+        for narrowing in &permit.narrowing {
+            match narrowing {
+                Narrowing::InCompartments(set) => compartments.push(set.clone()),
+                Narrowing::Parameters(params) => {
+                    filters.extend(SearchQuery::parse(resource_type, params, &self.bases)?.filters);
+                }
+            }
+        }
+        Ok((filters, compartments))
+    }
+
+    /// Up to `limit` current resources matching a (narrowed) query that the caller may see:
+    /// the search behind conditional interactions.
+    fn visible_matches(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        permit: &Permit,
+        resource_type: ResourceType,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> Result<Vec<Stored>, Error> {
+        let (filters, compartments) = self.narrowed(resource_type, None, query, permit)?;
+        let search = Search {
+            resource_type,
+            filters: &filters,
+            compartments: &compartments,
+            sort: &[],
+        };
+        Ok(search
+            .page(conn, limit, 0)?
+            .into_iter()
+            .filter(|s| {
+                s.resource
+                    .as_ref()
+                    .is_some_and(|r| self.guard.may_read(caller, permit, r))
+            })
+            .collect())
     }
 
     fn entry(&self, resource: Value, mode: &str) -> Value {

@@ -33,6 +33,9 @@ pub(crate) enum Error {
         /// The current version.
         current: u64,
     },
+    /// A conditional interaction's search matched more than one resource.
+    #[error("{0}")]
+    MultipleMatches(String),
     /// The request body is larger than the configured limit.
     #[error("request body larger than {limit} bytes")]
     TooLarge {
@@ -76,7 +79,9 @@ impl Error {
             Error::Invalid(_) | Error::NotSupported(_) => StatusCode::BAD_REQUEST,
             Error::NotFound | Error::UnknownRoute(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
+            Error::VersionConflict { .. } | Error::MultipleMatches(_) => {
+                StatusCode::PRECONDITION_FAILED
+            }
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::TooCostly(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -94,6 +99,7 @@ impl Error {
             Error::NotSupported(_) | Error::MethodNotAllowed(_) => "not-supported",
             Error::NotFound | Error::UnknownRoute(_) => "not-found",
             Error::VersionConflict { .. } => "conflict",
+            Error::MultipleMatches(_) => "multiple-matches",
             Error::TooLarge { .. } | Error::TooCostly(_) => "too-costly",
             Error::Timeout { .. } => "timeout",
             Error::Unauthenticated => "login",

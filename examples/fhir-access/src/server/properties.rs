@@ -80,6 +80,7 @@ fn parse(
             body,
             content_type: None,
             if_match: None,
+            if_none_exist: None,
         },
         Context {
             bases: &bases,

@@ -31,6 +31,8 @@ pub(crate) struct RawRequest<'a> {
     pub(crate) content_type: Option<&'a str>,
     /// `If-Match` (HTTP header, or `entry.request.ifMatch`).
     pub(crate) if_match: Option<&'a str>,
+    /// `If-None-Exist` (HTTP header, or `entry.request.ifNoneExist`): a search query.
+    pub(crate) if_none_exist: Option<&'a str>,
 }
 
 /// A resource named by type and id.
@@ -55,10 +57,11 @@ pub(crate) enum Interaction {
     Read(Target),
     /// `GET Type/id/_history/vid`.
     Vread(Target, u64),
-    /// `POST Type`.
+    /// `POST Type`, conditional when `if_none_exist` is given.
     Create {
         resource_type: ResourceType,
         resource: Value,
+        if_none_exist: Option<SearchQuery>,
     },
     /// `PUT Type/id`.
     Update {
@@ -182,6 +185,7 @@ pub(crate) fn parse(request: &RawRequest<'_>, context: Context<'_>) -> Result<In
                 (&Method::POST, []) => Ok(Interaction::Create {
                     resource_type,
                     resource: resource_body(request, resource_type, None)?,
+                    if_none_exist: condition(resource_type, request.if_none_exist, context)?,
                 }),
                 (&Method::POST, ["_search"]) => {
                     let mut all = params()?;
@@ -299,6 +303,28 @@ fn compartment_search(
         params,
         context,
     )
+}
+
+/// The search of an `If-None-Exist` condition: a query string, with or without `Type?`.
+fn condition(
+    resource_type: ResourceType,
+    text: Option<&str>,
+    context: Context<'_>,
+) -> Result<Option<SearchQuery>, Error> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let query = text
+        .strip_prefix(resource_type.as_str())
+        .unwrap_or(text)
+        .trim_start_matches('?');
+    let parsed = SearchQuery::parse(resource_type, &query_params(query)?, context.bases)?;
+    if parsed.filters.is_empty() {
+        return Err(Error::Invalid(
+            "`If-None-Exist` needs at least one search parameter".to_owned(),
+        ));
+    }
+    Ok(Some(parsed))
 }
 
 fn history(
@@ -492,6 +518,7 @@ mod tests {
                 body,
                 content_type: None,
                 if_match: None,
+                if_none_exist: None,
             },
             context,
         )

@@ -133,6 +133,7 @@ fn get(engine: &Engine, path: &str, query: &str) -> Reply {
             body: Body::Empty,
             content_type: None,
             if_match: None,
+            if_none_exist: None,
         },
     )
 }
@@ -216,6 +217,7 @@ fn one_audit_record_per_request_with_its_patients_and_rules() {
             body: Body::Empty,
             content_type: None,
             if_match: None,
+            if_none_exist: None,
         },
     );
     assert_eq!(refused, Reply::error(&Error::Forbidden));
@@ -232,6 +234,7 @@ fn one_audit_record_per_request_with_its_patients_and_rules() {
             body: Body::Json(&batch),
             content_type: None,
             if_match: None,
+            if_none_exist: None,
         },
     );
     assert_eq!(
@@ -287,6 +290,7 @@ fn writes_moving_a_resource_out_of_reach_are_refused() {
             body: Body::Json(&moved),
             content_type: None,
             if_match: None,
+            if_none_exist: None,
         },
     );
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -300,6 +304,7 @@ fn writes_moving_a_resource_out_of_reach_are_refused() {
             body: Body::Json(&patch),
             content_type: None,
             if_match: None,
+            if_none_exist: None,
         },
     );
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -314,6 +319,7 @@ fn writes_moving_a_resource_out_of_reach_are_refused() {
                 body: Body::Empty,
                 content_type: None,
                 if_match: None,
+                if_none_exist: None,
             },
         )
     };
