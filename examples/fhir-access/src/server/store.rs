@@ -30,13 +30,15 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE TABLE IF NOT EXISTS idx (
     type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT, value TEXT, text TEXT, low INTEGER, high INTEGER, number REAL);
-CREATE INDEX IF NOT EXISTS idx_value ON idx (type, param, value);
-CREATE INDEX IF NOT EXISTS idx_text ON idx (type, param, text);
-CREATE INDEX IF NOT EXISTS idx_resource ON idx (type, id, param);
+-- Covering indexes: a filter finds the ids it selects, and a sort its dates, without reading
+-- the table rows.
+CREATE INDEX IF NOT EXISTS idx_by_value ON idx (type, param, value, system, id);
+CREATE INDEX IF NOT EXISTS idx_by_text ON idx (type, param, text, id);
+CREATE INDEX IF NOT EXISTS idx_by_resource ON idx (type, id, param, low, high);
 CREATE TABLE IF NOT EXISTS membership (
     type TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, owner TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS membership_owner ON membership (kind, owner, type);
-CREATE INDEX IF NOT EXISTS membership_resource ON membership (type, id);
+CREATE INDEX IF NOT EXISTS membership_by_owner ON membership (kind, owner, type, id);
+CREATE INDEX IF NOT EXISTS membership_by_resource ON membership (type, id);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
