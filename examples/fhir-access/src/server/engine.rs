@@ -765,12 +765,16 @@ impl Engine {
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
         let count = self.count(count);
-        let (total, versions) = store::history(conn, resource_type, id, count, offset)?;
-        if id.is_some() && total == 0 {
-            return Err(Error::NotFound);
+        // A resource's history exists for the caller when its latest content may be seen;
+        // otherwise it is the one 404, whatever the page asked for.
+        if let Some(id) = id {
+            let latest = store::latest_content(conn, resource_type, id)?;
+            if !latest.is_some_and(|r| self.guard.may_read(caller, permit, &r)) {
+                return Err(Error::NotFound);
+            }
         }
+        let (total, versions) = store::history(conn, resource_type, id, count, offset)?;
         let mut entries = Vec::new();
-        let mut any_visible = false;
         for stored in versions {
             // A deletion has no content: show it when the version it deleted may be seen.
             let shown = match &stored.resource {
@@ -785,7 +789,6 @@ impl Engine {
             if !shown {
                 continue;
             }
-            any_visible = true;
             let url = format!("{}/{}", stored.resource_type, stored.id);
             let (request_url, status) = match stored.method.as_str() {
                 "POST" => (stored.resource_type.to_string(), "201 Created"),
@@ -803,9 +806,6 @@ impl Engine {
                 map.insert("resource".to_owned(), resource);
             }
             entries.push(entry);
-        }
-        if id.is_some() && !any_visible && offset == 0 {
-            return Err(Error::NotFound);
         }
         let path = match id {
             Some(id) => format!("{}/{resource_type}/{id}/_history", self.base_url),

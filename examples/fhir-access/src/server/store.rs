@@ -169,6 +169,22 @@ pub(crate) fn version(
     .transpose()
 }
 
+/// The content of a resource's latest version that has one (the current version, or the one
+/// before its deletion); `None` when the resource never existed.
+pub(crate) fn latest_content(
+    conn: &Connection,
+    resource_type: ResourceType,
+    id: &str,
+) -> Result<Option<Value>, Error> {
+    let body: Option<String> = conn
+        .prepare_cached(
+            "SELECT body FROM versions WHERE type = ?1 AND id = ?2 AND body IS NOT NULL ORDER BY version DESC LIMIT 1",
+        )?
+        .query_row(params![resource_type.as_str(), id], |row| row.get(0))
+        .optional()?;
+    Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+}
+
 /// The latest version number, deleted or not.
 fn latest_version(conn: &Connection, resource_type: ResourceType, id: &str) -> Result<u64, Error> {
     let latest: Option<i64> = conn

@@ -187,9 +187,11 @@ fn unseeable_reads_are_the_missing_404() {
     assert_eq!(hidden, missing);
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&engine, "Observation/o2/_history/1", ""), missing);
+    assert_eq!(get(&engine, "Observation/o2/_history", ""), missing);
+    assert_eq!(get(&engine, "Observation/o2/_history", "_count=0"), missing);
     assert_eq!(
-        get(&engine, "Observation/o2/_history", "").status,
-        StatusCode::NOT_FOUND
+        get(&engine, "Observation/nope/_history", "_count=0"),
+        missing
     );
     assert_eq!(get(&engine, "Patient/b/$everything", ""), missing);
     assert_eq!(get(&engine, "Observation/o1", "").status, StatusCode::OK);
