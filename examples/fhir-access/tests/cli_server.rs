@@ -1344,3 +1344,68 @@ fn sigterm_stops_the_server_gracefully() {
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn concurrent_writes_and_reads_all_succeed() {
+    let server = Server::start();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let server = &server;
+            scope.spawn(move || {
+                for n in 0..10 {
+                    let id = format!("t{t}-{n}");
+                    server.put(json!({"resourceType": "Basic", "id": id, "code": {"text": format!("thread {t}")}}));
+                    assert_eq!(server.get(&format!("Basic/{id}")).status, 200);
+                    assert_eq!(server.get("Basic?_summary=count").status, 200);
+                }
+            });
+        }
+    });
+    assert_eq!(server.get("Basic?_summary=count").json()["total"], 40);
+    assert_eq!(server.get("Basic/_history?_count=0").json()["total"], 40);
+}
+
+#[test]
+fn the_config_file_and_environment_configure_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fhir-access.toml");
+    std::fs::write(
+        &config,
+        "authorization = \"allow-all\"\nseed = false\nmax_count = 3\ndefault_count = 1\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("FHIR_ACCESS_CONFIG", &config)
+        .env("FHIR_ACCESS_MAX_COUNT", "2")
+        .env("FHIR_ACCESS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let server = Server {
+        address: base
+            .trim_start_matches("http://")
+            .trim_end_matches("/fhir")
+            .to_owned(),
+        base,
+        child,
+        _dir: Some(dir),
+    };
+    for id in ["x", "y", "z"] {
+        server.put(json!({"resourceType": "Basic", "id": id, "code": {"text": "t"}}));
+    }
+    // The file's `max_count = 3` is overridden by the environment's 2; `default_count` is 1.
+    assert_eq!(server.search("Basic?_count=50").len(), 2);
+    assert_eq!(server.search("Basic").len(), 1);
+}
