@@ -39,14 +39,19 @@ impl Server {
     }
 
     fn in_dir(dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::logged(dir, args, "warn", Stdio::null())
+    }
+
+    /// A server whose log (at `filter`) goes to `stderr`.
+    fn logged(dir: &std::path::Path, args: &[&str], filter: &str, stderr: Stdio) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(args)
             .env_remove("RUST_LOG")
-            .env("FHIR_ACCESS_LOG", "warn")
+            .env("FHIR_ACCESS_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -1408,4 +1413,57 @@ fn the_config_file_and_environment_configure_the_server() {
     // The file's `max_count = 3` is overridden by the environment's 2; `default_count` is 1.
     assert_eq!(server.search("Basic?_count=50").len(), 2);
     assert_eq!(server.search("Basic").len(), 1);
+}
+
+#[test]
+fn every_request_is_audited_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let args = [
+        "--authorization",
+        "allow-all",
+        "--seed",
+        "false",
+        "--max-body-bytes",
+        "300",
+    ];
+    let mut server = Server::logged(
+        dir.path(),
+        &args,
+        "fhir_access::audit=info",
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    server.put(json!({"resourceType": "Basic", "id": "b", "code": {"text": "t"}}));
+    let statuses = [
+        server.get("Basic/b").status,
+        server.get("Basic/none").status,
+        server.get("Basic?nope=1").status,
+        server.get("Nope").status,
+        server.get("/elsewhere").status,
+        server.send("POST", "Basic", &[], &[b'x'; 1000]).status,
+        server.json("POST", "", &json!({"resourceType": "Bundle", "type": "batch", "entry": [
+            {"request": {"method": "GET", "url": "Basic/b"}}, {"request": {"method": "GET", "url": "Basic/none"}}]})).status,
+        server.get("metadata").status,
+    ];
+    assert_eq!(statuses, [200, 404, 400, 404, 404, 413, 200, 200]);
+    assert_eq!(server.get("/healthz").status, 200);
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    server.child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("fhir_access::audit"))
+        .collect();
+    // The PUT, the eight requests above; the health probe is not a FHIR request.
+    assert_eq!(records.len(), 9, "{text}");
+    for (record, status) in records.iter().skip(1).zip(statuses) {
+        assert!(record.contains(&format!("status={status}")), "{record}");
+    }
 }

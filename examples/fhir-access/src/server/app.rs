@@ -30,7 +30,7 @@ pub(crate) struct AppState {
     pub(crate) request_timeout: Duration,
 }
 
-/// The router: `/healthz`, and FHIR under `/fhir`.
+/// The router: `/healthz` (an operational probe, not audited), and FHIR under `/fhir`.
 pub(crate) fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -60,10 +60,23 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn not_fhir() -> Response {
-    render(Reply::error(&Error::UnknownRoute(
-        "not a FHIR endpoint: the FHIR base is `/fhir`".to_owned(),
-    )))
+/// Anything outside `/fhir` and `/healthz`: a 404, audited like every FHIR request.
+async fn not_fhir(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let caller = caller(request.headers(), peer);
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let engine = Arc::clone(&state.engine);
+    let error = Error::UnknownRoute("not a FHIR endpoint: the FHIR base is `/fhir`".to_owned());
+    let reply =
+        tokio::task::spawn_blocking(move || engine.reject(&caller, &method, &path, &error)).await;
+    match reply {
+        Ok(reply) => render(reply),
+        Err(_) => render(Reply::error(&Error::Internal("task".to_owned()))),
+    }
 }
 
 async fn fhir(

@@ -160,7 +160,7 @@ impl Engine {
     }
 
     /// Answers and audits a request refused before it could be parsed (a body over the size
-    /// limit, a path that is not UTF-8).
+    /// limit, a path that is not UTF-8, a path outside the FHIR base).
     pub(crate) fn reject(&self, caller: &Caller, method: &str, path: &str, error: &Error) -> Reply {
         let record = AuditRecord {
             caller,

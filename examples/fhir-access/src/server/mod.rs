@@ -41,9 +41,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log))
         .with_context(|| format!("--log `{}`", config.log))?;
+    // Colours only on a terminal: logs sent to a file or collector stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(config))?;
