@@ -356,6 +356,32 @@ fn create_read_update_delete_with_versions_and_etags() {
 }
 
 #[test]
+fn prefer_return_minimal_drops_the_body_of_writes() {
+    let server = Server::start();
+    let body = json!({"resourceType": "Basic", "code": {"text": "t"}}).to_string();
+    let created = server.send(
+        "POST",
+        "Basic",
+        &[("Prefer", "return=minimal")],
+        body.as_bytes(),
+    );
+    assert_eq!(created.status, 201);
+    assert!(created.body.is_empty());
+    assert_eq!(created.header("etag"), Some("W/\"1\""));
+    assert!(created.header("location").is_some());
+    let full = server.send(
+        "POST",
+        "Basic",
+        &[("Prefer", "return=representation")],
+        body.as_bytes(),
+    );
+    assert_eq!(full.json()["code"]["text"], "t");
+    let failed = server.send("POST", "Basic", &[("Prefer", "return=minimal")], b"{");
+    assert_eq!(failed.status, 400);
+    assert_eq!(failed.json()["resourceType"], "OperationOutcome");
+}
+
+#[test]
 fn update_as_create_is_configurable() {
     let server = Server::start();
     let created = server.json(

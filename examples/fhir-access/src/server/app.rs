@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::json;
@@ -105,6 +105,17 @@ async fn fhir(
     let content_type = header(header::CONTENT_TYPE);
     let if_match = header(header::IF_MATCH);
     let if_none_exist = header(header::HeaderName::from_static("if-none-exist"));
+    // `Prefer: return=minimal` on a create, update or patch: status and headers, no body.
+    let minimal = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
+        && !raw_path.is_empty()
+        && !raw_path.ends_with("_search")
+        && parts
+            .headers
+            .get_all(header::HeaderName::from_static("prefer"))
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split([',', ';']))
+            .any(|p| p.trim() == "return=minimal");
     let engine = Arc::clone(&state.engine);
 
     // Read the body under the limit; a too-large body is still one audited request.
@@ -153,7 +164,12 @@ async fn fhir(
         }
     });
     match tokio::time::timeout(state.request_timeout, work).await {
-        Ok(Ok(reply)) => render(reply),
+        Ok(Ok(mut reply)) => {
+            if minimal && reply.status.is_success() {
+                reply.body = None;
+            }
+            render(reply)
+        }
         Ok(Err(join)) => {
             tracing::error!(%join, "request task failed");
             render(Reply::error(&Error::Internal("task".to_owned())))
