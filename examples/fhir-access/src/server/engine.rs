@@ -570,7 +570,11 @@ impl Engine {
             match narrowing {
                 Narrowing::InCompartments(set) => compartments.push(set.clone()),
                 Narrowing::Parameters(params) => {
-                    filters.extend(SearchQuery::parse(resource_type, params, &self.bases)?.filters);
+                    // The guard's own parameters: one that does not parse is a server fault,
+                    // not the client's, and fails closed.
+                    let narrowing = SearchQuery::parse(resource_type, params, &self.bases)
+                        .map_err(|e| Error::Internal(format!("guard narrowing: {e}")))?;
+                    filters.extend(narrowing.filters);
                 }
             }
         }

@@ -331,3 +331,15 @@ fn writes_moving_a_resource_out_of_reach_are_refused() {
         "Patient/a"
     );
 }
+
+#[test]
+fn a_bad_narrowing_from_the_guard_fails_closed_as_a_server_error() {
+    let guard = OnlyA {
+        extra: vec![("nope".to_owned(), "1".to_owned())],
+        ..OnlyA::default()
+    };
+    let (engine, _dir) = engine(Arc::new(guard));
+    let reply = get(&engine, "Observation", "");
+    assert_eq!(reply, Reply::error(&Error::Internal(String::new())));
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
