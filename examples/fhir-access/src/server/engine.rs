@@ -777,7 +777,24 @@ impl Engine {
                 return Err(Error::NotFound);
             }
         }
-        let (total, versions) = store::history(conn, resource_type, id, count, offset)?;
+        // A narrowed caller sees the history of the resources its narrowing currently admits.
+        let (filters, compartments) =
+            self.narrowed(resource_type, None, &SearchQuery::default(), permit)?;
+        let within = Search {
+            resource_type,
+            filters: &filters,
+            compartments: &compartments,
+            sort: &[],
+        };
+        let narrowed = !permit.narrowing.is_empty();
+        let (total, versions) = store::history(
+            conn,
+            resource_type,
+            id,
+            narrowed.then_some(&within),
+            count,
+            offset,
+        )?;
         let mut entries = Vec::new();
         for stored in versions {
             // A deletion has no content: show it when the version it deleted may be seen.

@@ -300,36 +300,46 @@ pub(crate) fn delete(
     Ok(Some(version))
 }
 
-/// Versions, newest first: of one resource (`id`) or of a whole type. Returns the total and
-/// one page.
+/// Versions, newest first: of one resource (`id`) or of a whole type. With `within`, only
+/// versions of resources that currently match that search (the guard's narrowing; a deleted
+/// resource matches nothing). Returns the total and one page.
 pub(crate) fn history(
     conn: &Connection,
     resource_type: ResourceType,
     id: Option<&str>,
+    within: Option<&Search<'_>>,
     count: usize,
     offset: usize,
 ) -> Result<(usize, Vec<Stored>), Error> {
-    let (filter, args): (&str, Vec<SqlValue>) = match id {
-        Some(id) => (
-            "type = ?1 AND id = ?2",
-            vec![
-                resource_type.as_str().to_owned().into(),
-                id.to_owned().into(),
-            ],
-        ),
-        None => ("type = ?1", vec![resource_type.as_str().to_owned().into()]),
+    let mut filter = Sql {
+        text: "type = ?".to_owned(),
+        args: vec![resource_type.as_str().to_owned().into()],
     };
+    if let Some(id) = id {
+        filter.text.push_str(" AND id = ?");
+        filter.args.push(id.to_owned().into());
+    }
+    if let Some(search) = within {
+        let current = search.where_clause();
+        filter.text.push_str(&format!(
+            " AND id IN (SELECT r.id FROM resources r WHERE {})",
+            current.text
+        ));
+        filter.args.extend(current.args);
+    }
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM versions WHERE {filter}"))?
-        .query_row(params_from_iter(args.iter()), |row| row.get(0))?;
-    let mut page_args = args;
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM versions WHERE {}",
+            filter.text
+        ))?
+        .query_row(params_from_iter(filter.args.iter()), |row| row.get(0))?;
+    let mut page_args = filter.args;
     page_args.push(to_sql_int(count));
     page_args.push(to_sql_int(offset));
-    let n = page_args.len();
     let rows = conn
         .prepare_cached(&format!(
-            "SELECT type, id, version, last_updated, body, method FROM versions WHERE {filter} ORDER BY seq DESC LIMIT ?{} OFFSET ?{n}",
-            n - 1
+            "SELECT type, id, version, last_updated, body, method FROM versions WHERE {} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            filter.text
         ))?
         .query_map(params_from_iter(page_args.iter()), row_to_stored)?
         .collect::<Result<Vec<_>, _>>()?;

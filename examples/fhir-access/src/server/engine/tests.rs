@@ -343,3 +343,23 @@ fn a_bad_narrowing_from_the_guard_fails_closed_as_a_server_error() {
     assert_eq!(reply, Reply::error(&Error::Internal(String::new())));
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[test]
+fn type_history_is_narrowed_like_a_search() {
+    let (engine, _dir) = engine(Arc::new(OnlyA::default()));
+    let history = get(&engine, "Observation/_history", "").body.unwrap();
+    assert_eq!(history["total"], 2);
+    let ids: Vec<&str> = history["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["o3", "o1"]);
+    assert_eq!(
+        get(&engine, "Observation/_history", "_count=0")
+            .body
+            .unwrap()["total"],
+        2
+    );
+}
