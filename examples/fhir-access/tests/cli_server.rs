@@ -1354,6 +1354,21 @@ fn first_start_seeds_synthea_once() {
             .get("Patient/717282e4-5d08-4cbd-afad-596051966367/Observation?_summary=count")
             .json();
         assert_eq!(observations["total"], 231);
+        let profile = server
+            .get("Patient?_profile=http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient&_summary=count")
+            .json();
+        assert_eq!(profile["total"], 4);
+        let heights = server
+            .get("Observation?patient=717282e4-5d08-4cbd-afad-596051966367&code=http://loinc.org|8302-2&_sort=-date&_count=2")
+            .json();
+        assert_eq!(heights["total"], 24);
+        let dates: Vec<&str> = heights["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"]["effectiveDateTime"].as_str().unwrap())
+            .collect();
+        assert_eq!(dates, ["2024-10-25T13:31:19.686812+00:00"; 2]);
         server.send(
             "DELETE",
             "Patient/717282e4-5d08-4cbd-afad-596051966367",
