@@ -4,12 +4,13 @@
 //! errors.
 
 mod cli;
+mod server;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Access control for FHIR: inspect scopes, check requests.
+/// Access control for FHIR: inspect scopes, check requests, run the reference server.
 #[derive(Debug, Parser)]
 #[command(name = "fhir-access", version, about)]
 struct Args {
@@ -27,6 +28,8 @@ enum Command {
     Audit(cli::audit::Args),
     /// Access policies: check a policy, evaluate a request, run test cases.
     Policy(cli::policy::Args),
+    /// Run the FHIR R4 server (embedded SQLite, seeded with Synthea patients).
+    Serve(server::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Compartment(args) => cli::compartment::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Policy(args) => cli::policy::run(args),
+        Command::Serve(args) => server::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

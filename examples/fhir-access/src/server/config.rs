@@ -1,0 +1,263 @@
+//! Configuration: every setting is a flag of `fhir-access serve`, an environment variable
+//! (`FHIR_ACCESS_<NAME>`) and a key of the TOML file given by `--config` (`listen = "..."`,
+//! `data_dir = "..."`, ...). A flag beats its variable, which beats the file, which beats the
+//! default. Unknown keys in the file are an error.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use super::engine::Limits;
+
+/// Run the FHIR R4 server: an embedded SQLite store in a data directory, seeded with the
+/// Synthea patients on first start.
+///
+/// Every option is also an environment variable (shown below) and a key of the `--config`
+/// TOML file (the option's name with `_` for `-`, for example `max_count = 50`). Precedence:
+/// flag, then environment, then file, then default.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct Args {
+    /// A TOML file with any of the settings below. Defaults to none.
+    #[arg(long, env = "FHIR_ACCESS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address to listen on. Defaults to `127.0.0.1:8080`.
+    #[arg(long, env = "FHIR_ACCESS_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// The data directory; the database is `fhir.sqlite` in it. Defaults to `fhir-access-data`
+    /// (relative to the working directory).
+    #[arg(long, env = "FHIR_ACCESS_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The public FHIR base URL (in `fullUrl`, `Location` and paging links; absolute
+    /// references under it count as local). Defaults to `http://<listen address>/fhir`.
+    #[arg(long, env = "FHIR_ACCESS_BASE_URL", value_name = "URL")]
+    base_url: Option<String>,
+    /// Seed an empty data directory with the Synthea patients on start. Defaults to `true`.
+    #[arg(long, env = "FHIR_ACCESS_SEED", value_name = "BOOL")]
+    seed: Option<bool>,
+    /// Who may do what: `locked` answers every FHIR request except `metadata` with 401 (no
+    /// token validation or policy is configured yet); `allow-all` permits everything and is
+    /// for development and benchmarks only: it is refused on a non-loopback address. Defaults
+    /// to `locked`.
+    #[arg(long, env = "FHIR_ACCESS_AUTHORIZATION", value_name = "MODE")]
+    authorization: Option<Authorization>,
+    /// Whether `PUT` to an id that does not exist creates the resource. Defaults to `true`.
+    #[arg(long, env = "FHIR_ACCESS_UPDATE_CREATE", value_name = "BOOL")]
+    update_create: Option<bool>,
+    /// The largest request body accepted, in bytes (larger: 413). Defaults to `8388608` (8 MiB).
+    #[arg(long, env = "FHIR_ACCESS_MAX_BODY_BYTES", value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+    /// The longest a request may run, in seconds (longer: 503). Defaults to `30`.
+    #[arg(long, env = "FHIR_ACCESS_REQUEST_TIMEOUT", value_name = "SECONDS")]
+    request_timeout: Option<u64>,
+    /// The page size of a search without `_count`. Defaults to `20`.
+    #[arg(long, env = "FHIR_ACCESS_DEFAULT_COUNT", value_name = "N")]
+    default_count: Option<usize>,
+    /// The largest page size; a larger `_count` is lowered to it. Defaults to `200`.
+    #[arg(long, env = "FHIR_ACCESS_MAX_COUNT", value_name = "N")]
+    max_count: Option<usize>,
+    /// The most resources `_include` and `_revinclude` add to one page (then they stop, with a
+    /// warning in the Bundle). Defaults to `500`.
+    #[arg(long, env = "FHIR_ACCESS_MAX_INCLUDE", value_name = "N")]
+    max_include: Option<usize>,
+    /// The most resources `Patient/$everything` returns (more: 422). Defaults to `10000`.
+    #[arg(long, env = "FHIR_ACCESS_MAX_EVERYTHING", value_name = "N")]
+    max_everything: Option<usize>,
+    /// The most entries in a batch or transaction Bundle (more: 422). Defaults to `1000`.
+    #[arg(long, env = "FHIR_ACCESS_MAX_BUNDLE_ENTRIES", value_name = "N")]
+    max_bundle_entries: Option<usize>,
+    /// Database reader connections (reads run in parallel, writes one at a time). Defaults
+    /// to `4`.
+    #[arg(long, env = "FHIR_ACCESS_READERS", value_name = "N")]
+    readers: Option<usize>,
+    /// The log filter (`tracing` env-filter syntax, e.g. `info,fhir_access=debug`); `RUST_LOG`
+    /// wins when set. Defaults to `info`.
+    #[arg(long, env = "FHIR_ACCESS_LOG", value_name = "FILTER")]
+    log: Option<String>,
+}
+
+/// The authorization mode (see `--authorization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Authorization {
+    /// Every FHIR request except `metadata` is a 401.
+    #[default]
+    Locked,
+    /// Everything is permitted (loopback only; development and benchmarks).
+    AllowAll,
+}
+
+/// The TOML file: the same settings, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    base_url: Option<String>,
+    seed: Option<bool>,
+    authorization: Option<Authorization>,
+    update_create: Option<bool>,
+    max_body_bytes: Option<usize>,
+    request_timeout: Option<u64>,
+    default_count: Option<usize>,
+    max_count: Option<usize>,
+    max_include: Option<usize>,
+    max_everything: Option<usize>,
+    max_bundle_entries: Option<usize>,
+    readers: Option<usize>,
+    log: Option<String>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Config {
+    pub(crate) listen: SocketAddr,
+    pub(crate) data_dir: PathBuf,
+    /// `None`: derived from the bound address.
+    pub(crate) base_url: Option<String>,
+    pub(crate) seed: bool,
+    pub(crate) authorization: Authorization,
+    pub(crate) update_create: bool,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) limits: Limits,
+    pub(crate) readers: usize,
+    pub(crate) log: String,
+}
+
+impl Config {
+    /// Merges flags and environment (already in `args`) over the file over the defaults, and
+    /// checks the result.
+    pub(crate) fn load(args: Args) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => File::default(),
+        };
+        let config = Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("fhir-access-data")),
+            base_url: args
+                .base_url
+                .or(file.base_url)
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            seed: args.seed.or(file.seed).unwrap_or(true),
+            authorization: args
+                .authorization
+                .or(file.authorization)
+                .unwrap_or_default(),
+            update_create: args.update_create.or(file.update_create).unwrap_or(true),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(8 * 1024 * 1024),
+            request_timeout: Duration::from_secs(
+                args.request_timeout.or(file.request_timeout).unwrap_or(30),
+            ),
+            limits: Limits {
+                default_count: args.default_count.or(file.default_count).unwrap_or(20),
+                max_count: args.max_count.or(file.max_count).unwrap_or(200),
+                max_include: args.max_include.or(file.max_include).unwrap_or(500),
+                max_everything: args
+                    .max_everything
+                    .or(file.max_everything)
+                    .unwrap_or(10_000),
+                max_bundle_entries: args
+                    .max_bundle_entries
+                    .or(file.max_bundle_entries)
+                    .unwrap_or(1000),
+            },
+            readers: args.readers.or(file.readers).unwrap_or(4),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.authorization == Authorization::AllowAll && !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "--authorization allow-all is for development and benchmarks: refused on the non-loopback address {}",
+                self.listen
+            );
+        }
+        if self.limits.default_count > self.limits.max_count {
+            anyhow::bail!(
+                "--default-count {} is above --max-count {}",
+                self.limits.default_count,
+                self.limits.max_count
+            );
+        }
+        if self.readers == 0 || self.readers > 64 {
+            anyhow::bail!("--readers must be between 1 and 64, not {}", self.readers);
+        }
+        if let Some(url) = &self.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("--base-url `{url}`: expected an http:// or https:// URL");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<File> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--config `{}`", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("--config `{}`", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let config = Config::load(Args::default()).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(config.authorization, Authorization::Locked);
+        assert_eq!(config.limits.max_count, 200);
+        assert!(config.seed);
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_allow_all_stays_on_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "max_count = 50\nauthorization = \"allow-all\"\nlisten = \"0.0.0.0:9000\"\n",
+        )
+        .unwrap();
+        let args = Args {
+            config: Some(path.clone()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(args).unwrap_err().to_string(),
+            "--authorization allow-all is for development and benchmarks: refused on the non-loopback address 0.0.0.0:9000"
+        );
+        let args = Args {
+            config: Some(path.clone()),
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9000))),
+            max_count: Some(70),
+            ..Args::default()
+        };
+        let config = Config::load(args).unwrap();
+        assert_eq!(config.limits.max_count, 70);
+        assert_eq!(config.authorization, Authorization::AllowAll);
+        std::fs::write(&path, "max_cont = 50\n").unwrap();
+        let args = Args {
+            config: Some(path),
+            ..Args::default()
+        };
+        let error = format!("{:#}", Config::load(args).unwrap_err());
+        assert!(error.contains("unknown field `max_cont`"), "{error}");
+    }
+}

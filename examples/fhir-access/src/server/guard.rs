@@ -1,0 +1,201 @@
+//! The authorization seam: [`Guard`], the one place every request passes through. The engine
+//! asks it to decide before running anything (a permit may narrow a search), to check every
+//! resource before it is returned (included ones too) and every write against the stored and
+//! the new version, and to record exactly one audit record per request.
+//!
+//! Two implementations live here, neither of which looks at tokens or policies:
+//! [`Locked`] (the default: no authorization is configured yet, so every FHIR request is a
+//! 401) and [`AllowAll`] (development and benchmarks only, refused off loopback). The next
+//! slice of issue 7 adds the real one on `smart-token` + `fhir-policy` + `fhir-audit`.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use fhir_compartment::Compartment;
+use serde_json::Value;
+
+use super::outcome::Error;
+use super::request::Interaction;
+
+/// What the HTTP layer knows about who is asking, uninterpreted.
+#[derive(Clone, Default)]
+pub(crate) struct Caller {
+    /// The `Authorization` header as sent (never logged: `Debug` redacts it).
+    pub(crate) authorization: Option<String>,
+    /// The peer address.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The break-glass header's reason, when sent.
+    pub(crate) break_glass: Option<String>,
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Caller")
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("peer", &self.peer)
+            .field("break_glass", &self.break_glass)
+            .finish()
+    }
+}
+
+/// A permitted request, with what the engine must add to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Permit {
+    /// Constraints ANDed into every search this request runs.
+    pub(crate) narrowing: Vec<Narrowing>,
+    /// The rules that decided, for the audit record.
+    pub(crate) rules: Vec<String>,
+}
+
+/// A refused request: the error it is answered with (401 or 403) and the rules that decided,
+/// for the audit record.
+#[derive(Debug)]
+pub(crate) struct Denial {
+    pub(crate) error: Error,
+    pub(crate) rules: Vec<String>,
+}
+
+impl From<Error> for Denial {
+    fn from(error: Error) -> Denial {
+        Denial {
+            error,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// One constraint on what a search may match.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "built by the policy guard of the next slice; the tests build both"
+    )
+)]
+pub(crate) enum Narrowing {
+    /// The resource must be in one of these compartments (none: nothing matches).
+    InCompartments(Vec<Compartment>),
+    /// These search parameters (as in a URL) must match too; parsed by the same search parser
+    /// as the client's own parameters.
+    Parameters(Vec<(String, String)>),
+}
+
+/// What the audit hook records about one request.
+#[derive(Debug)]
+pub(crate) struct AuditRecord<'a> {
+    pub(crate) caller: &'a Caller,
+    /// The interaction (`read`, `search-type`, ...), or `None` when the request did not parse.
+    pub(crate) interaction: Option<&'static str>,
+    /// The method and path as requested.
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    /// The HTTP status answered.
+    pub(crate) status: u16,
+    /// The ids of the patients whose compartments hold a resource this request returned,
+    /// wrote or deleted.
+    pub(crate) patients: &'a [String],
+    /// The rules of every decision taken (one per Bundle entry in a batch or transaction).
+    pub(crate) rules: &'a [String],
+}
+
+/// The authorization seam. Every FHIR request (and every batch or transaction entry) goes
+/// through `decide`; every resource on its way out through `may_read`; every write through
+/// `may_write`; every request, whatever its outcome, through `audit` exactly once.
+pub(crate) trait Guard: Send + Sync + fmt::Debug {
+    /// Before anything runs. A denial with `Unauthenticated` answers 401, with `Forbidden`
+    /// 403; the decision may not depend on stored data.
+    fn decide(&self, caller: &Caller, interaction: &Interaction) -> Result<Permit, Denial>;
+
+    /// Whether `resource` may be returned. A resource that may not is left out of a search
+    /// and answered like a missing one on read (404).
+    fn may_read(&self, caller: &Caller, permit: &Permit, resource: &Value) -> bool;
+
+    /// Whether a write may go ahead: `stored` is the current version (if any), `new` the
+    /// version to be written (`None` for a delete).
+    fn may_write(
+        &self,
+        caller: &Caller,
+        permit: &Permit,
+        stored: Option<&Value>,
+        new: Option<&Value>,
+    ) -> bool;
+
+    /// Records the request. An error fails the request closed (503, nothing returned).
+    fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error>;
+
+    /// Called once when the server stops, after the last request: flush what `audit` queued.
+    fn flush(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The default: no authorization configured, so every FHIR request is answered 401 (the
+/// CapabilityStatement, which SMART clients read to find the authorization server, stays
+/// public). Fails closed until the security slice replaces it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Locked;
+
+impl Guard for Locked {
+    fn decide(&self, _: &Caller, interaction: &Interaction) -> Result<Permit, Denial> {
+        match interaction {
+            Interaction::Capabilities => Ok(Permit::default()),
+            _ => Err(Error::Unauthenticated.into()),
+        }
+    }
+
+    fn may_read(&self, _: &Caller, _: &Permit, resource: &Value) -> bool {
+        resource.get("resourceType").and_then(Value::as_str) == Some("CapabilityStatement")
+    }
+
+    fn may_write(&self, _: &Caller, _: &Permit, _: Option<&Value>, _: Option<&Value>) -> bool {
+        false
+    }
+
+    fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
+        log(record);
+        Ok(())
+    }
+}
+
+/// Permits everything. For development and load benchmarks only: the server refuses to start
+/// with it on a non-loopback address.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AllowAll;
+
+impl Guard for AllowAll {
+    fn decide(&self, _: &Caller, _: &Interaction) -> Result<Permit, Denial> {
+        Ok(Permit::default())
+    }
+
+    fn may_read(&self, _: &Caller, _: &Permit, _: &Value) -> bool {
+        true
+    }
+
+    fn may_write(&self, _: &Caller, _: &Permit, _: Option<&Value>, _: Option<&Value>) -> bool {
+        true
+    }
+
+    fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
+        log(record);
+        Ok(())
+    }
+}
+
+/// Both placeholder guards log each request; the real audit store comes with `fhir-audit`.
+fn log(record: &AuditRecord<'_>) {
+    tracing::info!(
+        target: "fhir_access::audit",
+        interaction = record.interaction.unwrap_or("-"),
+        method = record.method,
+        path = record.path,
+        status = record.status,
+        patients = ?record.patients,
+        rules = ?record.rules,
+        peer = ?record.caller.peer,
+        "request"
+    );
+}

@@ -1,0 +1,158 @@
+//! `fhir-access serve`: the reference FHIR R4 server.
+//!
+//! Layout: `config` (flags, environment, TOML), `app` (axum router and HTTP rendering),
+//! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
+//! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
+//! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome).
+
+mod app;
+mod bundle;
+mod capability;
+mod config;
+mod date;
+mod engine;
+mod guard;
+mod index;
+mod outcome;
+#[cfg(test)]
+mod properties;
+mod request;
+mod search;
+mod seed;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use fhir_compartment::ServerBases;
+
+pub(crate) use config::Args;
+
+use crate::cli::Outcome;
+use config::{Authorization, Config};
+use engine::Engine;
+use guard::{AllowAll, Guard, Locked};
+use store::{Indexing, Store};
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
+    let config = Config::load(args)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log))
+        .with_context(|| format!("--log `{}`", config.log))?;
+    // Colours only on a terminal: logs sent to a file or collector stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(config))?;
+    Ok(Outcome::Success)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("--listen {}", config.listen))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let base_url = config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}/fhir"));
+    let bases = ServerBases::new([base_url.as_str()])
+        .with_context(|| format!("--base-url `{base_url}`"))?;
+    let compartments = fhir_compartment::Config::new()
+        .server_bases(bases.clone())
+        .build()
+        .context("building the compartment tables")?;
+    let store = Store::open(&config.data_dir, config.readers)
+        .with_context(|| format!("--data-dir `{}`", config.data_dir.display()))?;
+    if config.seed {
+        let indexing = Indexing {
+            compartments: &compartments,
+            bases: &bases,
+        };
+        let written = seed::seed(&store, indexing).context("seeding the Synthea patients")?;
+        if written > 0 {
+            tracing::info!(resources = written, "seeded the Synthea patients");
+        }
+    }
+    let guard: Arc<dyn Guard> = match config.authorization {
+        Authorization::Locked => {
+            tracing::warn!(
+                "authorization `locked`: every FHIR request except metadata is answered 401"
+            );
+            Arc::new(Locked)
+        }
+        Authorization::AllowAll => {
+            tracing::warn!(
+                "authorization `allow-all`: NO ACCESS CONTROL (development and benchmarks only)"
+            );
+            Arc::new(AllowAll)
+        }
+    };
+    let capabilities = capability::Capabilities {
+        base_url: &base_url,
+        update_create: config.update_create,
+        security: None,
+    }
+    .statement();
+    let engine = Engine {
+        store,
+        guard,
+        compartments,
+        bases,
+        base_url: base_url.clone(),
+        limits: config.limits,
+        update_create: config.update_create,
+        capabilities,
+    };
+    let engine = Arc::new(engine);
+    let state = Arc::new(app::AppState {
+        engine: Arc::clone(&engine),
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: config.request_timeout,
+    });
+    // The line tests and scripts wait for; the port is the real one when `--listen` asked for 0.
+    println!("listening on {base_url}");
+    tracing::info!(%bound, %base_url, "listening");
+    axum::serve(
+        listener,
+        app::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
+    // Every request has finished: let the guard flush its audit queue.
+    engine.guard.flush().context("flushing the audit records")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
+async fn shutdown() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
