@@ -1,0 +1,2 @@
+//! Placeholder replaced by the validation benchmark in a later commit.
+fn main() {}
