@@ -8,6 +8,9 @@
 )]
 #![allow(missing_docs, unreachable_pub, reason = "test helpers")]
 
+/// The authorization server: codes with PKCE, refresh rotation, client authentication,
+/// client credentials, introspection, revocation, registration.
+mod authorization;
 /// proptest: arbitrary input never panics.
 mod properties;
 /// Key rotation through a fetcher, and the refetch rate limit.
