@@ -11,6 +11,10 @@
 /// The authorization server: codes with PKCE, refresh rotation, client authentication,
 /// client credentials, introspection, revocation, registration.
 mod authorization;
+/// SMART Backend Services: the specification's example assertions, lifetime, replay, claims.
+mod backend_services;
+/// The device authorization grant (RFC 8628).
+mod device;
 /// proptest: arbitrary input never panics.
 mod properties;
 /// Key rotation through a fetcher, and the refetch rate limit.
