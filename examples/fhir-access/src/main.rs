@@ -23,6 +23,8 @@ enum Command {
     Scopes(cli::scopes::Args),
     /// FHIR compartments: which a resource is in, whether it is in one.
     Compartment(cli::compartment::Args),
+    /// Bearer tokens: mint one with a local key, print its JWKS, verify one.
+    Token(cli::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let outcome = match args.command {
         Command::Scopes(args) => cli::scopes::run(args),
         Command::Compartment(args) => cli::compartment::run(args),
+        Command::Token(args) => cli::token::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

@@ -2,6 +2,7 @@
 
 pub(crate) mod compartment;
 pub(crate) mod scopes;
+pub(crate) mod token;
 
 use std::io::Write as _;
 use std::process::ExitCode;
