@@ -5,7 +5,8 @@
 //! - `decode`: base64url + JSON decoding of header and claims, no crypto;
 //! - `jsonwebtoken`: `jsonwebtoken` 9 (ring) decoding the same token with `iss`, `aud` and
 //!   `exp` checks into a typed struct;
-//! - `validate/cached/ours`: a repeated token with the validator's cache.
+//! - `validate/cached/ours`: a repeated token with the validator's cache;
+//! - `validate/parts/scope_parse`: parsing the `scope` claim alone, part of `ours` only.
 
 #![allow(
     clippy::unwrap_used,
@@ -227,6 +228,11 @@ fn validate(c: &mut Criterion) {
             })
         });
     }
+    // What the validator does beyond (a) + (b): parsing the `scope` claim with fhir-scopes.
+    assert_eq!(fhir_scopes::ScopeSet::parse(SCOPES).unwrap().len(), 10);
+    group.bench_function("parts/scope_parse", |b| {
+        b.iter(|| fhir_scopes::ScopeSet::parse(black_box(SCOPES)).unwrap())
+    });
     let case = cases().into_iter().next().unwrap();
     let cached = case.validator.cache(1024);
     cached.validate(&case.token).unwrap();

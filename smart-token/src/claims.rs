@@ -1,7 +1,7 @@
 //! The claims of a token: the registered JWT claims typed, the others kept as JSON and found
 //! by (dotted) name for an issuer's claim mapping.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::Error;
 
@@ -16,7 +16,8 @@ pub(crate) struct Claims {
     pub(crate) nbf: Option<i64>,
     pub(crate) iat: Option<i64>,
     pub(crate) jti: Option<String>,
-    pub(crate) other: Map<String, Value>,
+    /// The other claims, in document order (few: a linear search beats a map here).
+    pub(crate) other: Vec<(String, Value)>,
 }
 
 impl Claims {
@@ -35,9 +36,7 @@ impl Claims {
                 "exp" => claims.exp = Some(numeric_date(&value, "exp")?),
                 "nbf" => claims.nbf = Some(numeric_date(&value, "nbf")?),
                 "iat" => claims.iat = Some(numeric_date(&value, "iat")?),
-                _ => {
-                    claims.other.insert(name, value);
-                }
+                _ => claims.other.push((name, value)),
             }
         }
         Ok(claims)
@@ -60,21 +59,28 @@ impl Claims {
     /// A non-registered claim, by dotted path (`realm_access.roles`). A claim whose own
     /// name contains a dot is found first.
     pub(crate) fn lookup(&self, path: &str) -> Option<&Value> {
-        if let Some(value) = self.other.get(path) {
+        if let Some(value) = self.top(path) {
             return Some(value);
         }
         let mut parts = path.split('.');
-        let mut value = self.other.get(parts.next()?)?;
+        let mut value = self.top(parts.next()?)?;
         for part in parts {
             value = value.as_object()?.get(part)?;
         }
         Some(value)
     }
 
+    fn top(&self, name: &str) -> Option<&Value> {
+        self.other
+            .iter()
+            .find(|(claim, _)| claim == name)
+            .map(|(_, value)| value)
+    }
+
     /// Removes and returns a top-level claim, or clones a nested one.
     pub(crate) fn take(&mut self, path: &str) -> Option<Value> {
-        match self.other.remove(path) {
-            Some(value) => Some(value),
+        match self.other.iter().position(|(claim, _)| claim == path) {
+            Some(index) => Some(self.other.swap_remove(index).1),
             None => self.lookup(path).cloned(),
         }
     }
@@ -103,7 +109,7 @@ fn string(value: Value, claim: &str) -> Result<String, Error> {
     }
 }
 
-fn strings(value: Value, claim: &str) -> Result<Vec<String>, Error> {
+pub(crate) fn strings(value: Value, claim: &str) -> Result<Vec<String>, Error> {
     match value {
         Value::String(text) => Ok(vec![text]),
         Value::Array(items) => items

@@ -158,20 +158,46 @@ fn poisoned() -> Error {
 /// In-memory [`CodeStore`]; expired entries are dropped on the next insert.
 #[derive(Debug, Default)]
 pub struct MemoryCodes {
-    codes: Mutex<HashMap<SecretHash, (CodeRecord, Option<Issued>)>>,
+    codes: Mutex<Pruned<(CodeRecord, Option<Issued>)>>,
+}
+
+/// A map pruned of expired entries whenever it has doubled since the last prune: amortised
+/// O(1) per insert, and never much more than twice the live entries.
+#[derive(Debug)]
+struct Pruned<T> {
+    entries: HashMap<SecretHash, T>,
+    prune_at: usize,
+}
+
+impl<T> Default for Pruned<T> {
+    fn default() -> Pruned<T> {
+        Pruned {
+            entries: HashMap::new(),
+            prune_at: 64,
+        }
+    }
+}
+
+impl<T> Pruned<T> {
+    fn insert(&mut self, key: SecretHash, value: T, live: impl Fn(&T) -> bool) {
+        if self.entries.len() >= self.prune_at {
+            self.entries.retain(|_, value| live(value));
+            self.prune_at = (self.entries.len() * 2).max(64);
+        }
+        self.entries.insert(key, value);
+    }
 }
 
 impl CodeStore for MemoryCodes {
     fn insert(&self, code: SecretHash, record: CodeRecord, now: i64) -> Result<(), Error> {
         let mut codes = self.codes.lock().map_err(|_| poisoned())?;
-        codes.retain(|_, (record, _)| record.expires_at > now);
-        codes.insert(code, (record, None));
+        codes.insert(code, (record, None), |(record, _)| record.expires_at > now);
         Ok(())
     }
 
     fn redeem(&self, code: SecretHash, now: i64) -> Result<Redeemed, Error> {
         let mut codes = self.codes.lock().map_err(|_| poisoned())?;
-        Ok(match codes.get_mut(&code) {
+        Ok(match codes.entries.get_mut(&code) {
             Some((record, _)) if record.expires_at <= now => Redeemed::Unknown,
             Some((_, Some(issued))) => Redeemed::Replayed(issued.clone()),
             Some((record, used @ None)) => {
@@ -184,7 +210,7 @@ impl CodeStore for MemoryCodes {
 
     fn record_issued(&self, code: SecretHash, issued: Issued) -> Result<(), Error> {
         let mut codes = self.codes.lock().map_err(|_| poisoned())?;
-        if let Some((_, used)) = codes.get_mut(&code) {
+        if let Some((_, used)) = codes.entries.get_mut(&code) {
             *used = Some(issued);
         }
         Ok(())
@@ -199,7 +225,7 @@ pub struct MemoryRefreshTokens {
 
 #[derive(Debug, Default)]
 struct RefreshState {
-    tokens: HashMap<SecretHash, (RefreshRecord, bool)>,
+    tokens: Pruned<(RefreshRecord, bool)>,
     revoked_families: HashMap<String, i64>,
     access: HashMap<String, Vec<(String, i64)>>,
 }
@@ -207,14 +233,15 @@ struct RefreshState {
 impl RefreshStore for MemoryRefreshTokens {
     fn insert(&self, token: SecretHash, record: RefreshRecord, now: i64) -> Result<(), Error> {
         let mut state = self.inner.lock().map_err(|_| poisoned())?;
-        state
-            .tokens
-            .retain(|_, (record, _)| record.expires_at > now);
-        state.revoked_families.retain(|_, until| *until > now);
-        state
-            .access
-            .retain(|_, issued| issued.iter().any(|(_, exp)| *exp > now));
-        state.tokens.insert(token, (record, false));
+        if state.tokens.entries.len() >= state.tokens.prune_at {
+            state.revoked_families.retain(|_, until| *until > now);
+            state
+                .access
+                .retain(|_, issued| issued.iter().any(|(_, exp)| *exp > now));
+        }
+        state.tokens.insert(token, (record, false), |(record, _)| {
+            record.expires_at > now
+        });
         Ok(())
     }
 
@@ -225,7 +252,7 @@ impl RefreshStore for MemoryRefreshTokens {
             revoked_families,
             ..
         } = &mut *state;
-        Ok(match tokens.get_mut(&token) {
+        Ok(match tokens.entries.get_mut(&token) {
             None => RefreshUse::Unknown,
             Some((record, _))
                 if record.expires_at <= now || revoked_families.contains_key(&record.family) =>
@@ -252,6 +279,7 @@ impl RefreshStore for MemoryRefreshTokens {
         let mut state = self.inner.lock().map_err(|_| poisoned())?;
         let latest = state
             .tokens
+            .entries
             .values()
             .filter(|(record, _)| record.family == family)
             .map(|(record, _)| record.expires_at)
@@ -259,6 +287,7 @@ impl RefreshStore for MemoryRefreshTokens {
             .unwrap_or(0);
         state
             .tokens
+            .entries
             .retain(|_, (record, _)| record.family != family);
         state.revoked_families.insert(family.to_owned(), latest);
         Ok(state.access.remove(family).unwrap_or_default())
@@ -266,7 +295,7 @@ impl RefreshStore for MemoryRefreshTokens {
 
     fn find(&self, token: SecretHash, now: i64) -> Result<Option<RefreshRecord>, Error> {
         let state = self.inner.lock().map_err(|_| poisoned())?;
-        Ok(state.tokens.get(&token).and_then(|(record, used)| {
+        Ok(state.tokens.entries.get(&token).and_then(|(record, used)| {
             let live = !used
                 && record.expires_at > now
                 && !state.revoked_families.contains_key(&record.family);
@@ -330,14 +359,17 @@ impl DeviceStore for MemoryDevices {
 /// In-memory [`ReplayCache`]; entries are dropped once expired.
 #[derive(Debug, Default)]
 pub struct MemoryReplayCache {
-    seen: Mutex<HashMap<String, i64>>,
+    seen: Mutex<(HashMap<String, i64>, usize)>,
 }
 
 impl ReplayCache for MemoryReplayCache {
     fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, Error> {
-        let mut seen = self.seen.lock().map_err(|_| poisoned())?;
-        if seen.len() >= 1024 {
+        let mut guard = self.seen.lock().map_err(|_| poisoned())?;
+        let (seen, prune_at) = &mut *guard;
+        // Pruned when doubled since the last prune: amortised O(1) per insert.
+        if seen.len() >= (*prune_at).max(64) {
             seen.retain(|_, until| *until > now);
+            *prune_at = seen.len() * 2;
         }
         match seen.get(key) {
             Some(until) if *until > now => Ok(false),
@@ -346,5 +378,59 @@ impl ReplayCache for MemoryReplayCache {
                 Ok(true)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> Grant {
+        Grant {
+            client_id: "c".into(),
+            subject: None,
+            scopes: ScopeSet::default(),
+            launch: crate::LaunchContext::default(),
+        }
+    }
+
+    #[test]
+    fn memory_codes_stay_bounded_by_live_codes() {
+        let codes = MemoryCodes::default();
+        // One code a second, each living 60 s.
+        for second in 0..10_000_i64 {
+            let record = CodeRecord {
+                grant: grant(),
+                redirect_uri: String::new(),
+                code_challenge: String::new(),
+                nonce: None,
+                expires_at: second + 60,
+            };
+            codes
+                .insert(SecretHash::of(&second.to_string()), record, second)
+                .unwrap();
+            let held = codes.codes.lock().unwrap().entries.len();
+            assert!(held <= 2 * 60 + 64, "{held} codes held at {second}");
+        }
+        assert!(matches!(
+            codes.redeem(SecretHash::of("9999"), 9_999).unwrap(),
+            Redeemed::First(_)
+        ));
+        assert_eq!(
+            codes.redeem(SecretHash::of("1"), 9_999).unwrap(),
+            Redeemed::Unknown
+        );
+    }
+
+    #[test]
+    fn replay_cache_forgets_expired_ids() {
+        let cache = MemoryReplayCache::default();
+        assert!(cache.first_use("a", 100, 0).unwrap());
+        assert!(!cache.first_use("a", 100, 99).unwrap());
+        assert!(cache.first_use("a", 200, 100).unwrap());
+        for n in 0..5_000_i64 {
+            cache.first_use(&n.to_string(), n + 10, n).unwrap();
+        }
+        assert!(cache.seen.lock().unwrap().0.len() <= 2 * 10 + 64);
     }
 }

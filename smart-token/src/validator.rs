@@ -205,11 +205,15 @@ fn context(
     exp: i64,
 ) -> Result<AccessContext, Error> {
     let mapping = &trusted.mapping;
-    let scope_text = claims.take_strings(&mapping.scope)?.join(" ");
-    let scopes = if scope_text.is_empty() {
-        ScopeSet::default()
-    } else {
-        ScopeSet::parse(&scope_text).map_err(Error::InvalidScope)?
+    let scopes = match claims.take(&mapping.scope) {
+        None | Some(Value::Null) => ScopeSet::default(),
+        Some(Value::String(text)) if text.is_empty() => ScopeSet::default(),
+        Some(Value::String(text)) => ScopeSet::parse(&text).map_err(Error::InvalidScope)?,
+        // An array of scopes (`scp`), as some identity providers send.
+        Some(other) => {
+            let scope_text = crate::claims::strings(other, &mapping.scope)?.join(" ");
+            ScopeSet::parse(&scope_text).map_err(Error::InvalidScope)?
+        }
     };
     let client_id = claims.take_string(&mapping.client_id)?;
     let patient = claims.take_string(&mapping.patient)?;

@@ -741,3 +741,14 @@ fn dynamic_registration_rules() {
         );
     }
 }
+
+#[test]
+fn library_types_are_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<AuthorizationServer>();
+    shared::<Validator>();
+    shared::<TokenIssuer>();
+    shared::<smart_token::AccessContext>();
+    shared::<smart_token::KeySource>();
+    shared::<Error>();
+}
