@@ -1,5 +1,7 @@
-//! A small cache of validated tokens, keyed by the SHA-256 of the token, so a client that
-//! sends the same token on every request pays for its signature once.
+//! A small cache of validated tokens, so a client that sends the same token on every request
+//! pays for its signature once. Entries are keyed by the SHA-256 of the token's signature
+//! segment (a few hundred bytes at most, unique per signed token) and confirmed against the
+//! whole token, so no two tokens can share an entry whatever their signatures.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -8,7 +10,7 @@ use ring::digest;
 
 use crate::AccessContext;
 
-/// The SHA-256 of a token.
+/// The SHA-256 of a token's signature segment.
 pub(crate) type TokenHash = [u8; 32];
 
 const SHARDS: usize = 8;
@@ -23,7 +25,7 @@ pub(crate) struct TokenCache {
 
 #[derive(Debug, Default)]
 struct Shard {
-    entries: HashMap<TokenHash, Arc<AccessContext>>,
+    entries: HashMap<TokenHash, (Box<str>, Arc<AccessContext>)>,
     order: VecDeque<TokenHash>,
 }
 
@@ -37,8 +39,9 @@ impl TokenCache {
     }
 
     pub(crate) fn hash(token: &str) -> TokenHash {
+        let signature = token.rsplit_once('.').map_or(token, |(_, signature)| signature);
         let mut hash = [0; 32];
-        hash.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+        hash.copy_from_slice(digest::digest(&digest::SHA256, signature.as_bytes()).as_ref());
         hash
     }
 
@@ -46,10 +49,13 @@ impl TokenCache {
         self.shards.get(usize::from(hash[0]) % SHARDS)
     }
 
-    /// The context cached for `hash`, if it has not expired at `now`.
-    pub(crate) fn get(&self, hash: &TokenHash, now: i64) -> Option<Arc<AccessContext>> {
+    /// The context cached for `token` (whose hash is `hash`), if it has not expired at `now`.
+    pub(crate) fn get(&self, hash: &TokenHash, token: &str, now: i64) -> Option<Arc<AccessContext>> {
         let mut shard = self.shard(hash)?.lock().ok()?;
-        let context = shard.entries.get(hash)?;
+        let (cached, context) = shard.entries.get(hash)?;
+        if **cached != *token {
+            return None;
+        }
         if context.expires_at > now {
             return Some(Arc::clone(context));
         }
@@ -57,12 +63,12 @@ impl TokenCache {
         None
     }
 
-    pub(crate) fn insert(&self, hash: TokenHash, context: Arc<AccessContext>, now: i64) {
+    pub(crate) fn insert(&self, hash: TokenHash, token: &str, context: Arc<AccessContext>, now: i64) {
         let Some(Ok(mut shard)) = self.shard(&hash).map(|shard| shard.lock()) else {
             return;
         };
         if shard.entries.len() >= self.per_shard {
-            shard.entries.retain(|_, context| context.expires_at > now);
+            shard.entries.retain(|_, (_, context)| context.expires_at > now);
             let Shard { entries, order } = &mut *shard;
             order.retain(|hash| entries.contains_key(hash));
             while entries.len() >= self.per_shard {
@@ -72,7 +78,7 @@ impl TokenCache {
                 };
             }
         }
-        if shard.entries.insert(hash, context).is_none() {
+        if shard.entries.insert(hash, (token.into(), context)).is_none() {
             shard.order.push_back(hash);
         }
     }

@@ -79,9 +79,11 @@ impl Validator {
         self
     }
 
-    /// Caches up to `capacity` validated tokens (by SHA-256 of the token, until `exp`), so a
-    /// repeated token skips decoding and signature verification. Revocation is still checked
-    /// on every call. Defaults to no cache.
+    /// Caches up to `capacity` validated tokens until their `exp`, so a repeated token skips
+    /// decoding and signature verification. Entries are found by the SHA-256 of the token's
+    /// signature and confirmed against the whole token (so the cache holds the tokens
+    /// themselves, as the request did). Revocation is still checked on every call. Defaults
+    /// to no cache.
     pub fn cache(mut self, capacity: usize) -> Validator {
         self.cache = Some(TokenCache::new(capacity));
         self
@@ -104,7 +106,7 @@ impl Validator {
         let hash = match &self.cache {
             Some(cache) => {
                 let hash = TokenCache::hash(token);
-                if let Some(context) = cache.get(&hash, now) {
+                if let Some(context) = cache.get(&hash, token, now) {
                     self.check_revoked(&context, now)?;
                     return Ok(context);
                 }
@@ -115,7 +117,7 @@ impl Validator {
         let context = Arc::new(self.validate_uncached(token, now)?);
         self.check_revoked(&context, now)?;
         if let (Some(cache), Some(hash)) = (&self.cache, hash) {
-            cache.insert(hash, Arc::clone(&context), now);
+            cache.insert(hash, token, Arc::clone(&context), now);
         }
         Ok(context)
     }
