@@ -1,12 +1,14 @@
 //! Validating a realistic SMART access token (10 scopes, 11 claims) signed RS256, ES256 and
 //! HS256, beside what it is made of and a baseline, all in the same run:
-//! - `ours`: `Validator::validate` (no cache);
+//! - `ours`: `Validator::validate` without the token cache (its parsed-scope cache is warm,
+//!   as it is for every token of an app after the first);
 //! - `signature`: the raw signature check alone, with the same backend (ring);
 //! - `decode`: base64url + JSON decoding of header and claims, no crypto;
 //! - `jsonwebtoken`: `jsonwebtoken` 9 (ring) decoding the same token with `iss`, `aud` and
 //!   `exp` checks into a typed struct;
 //! - `validate/cached/ours`: a repeated token with the validator's cache;
-//! - `validate/parts/scope_parse`: parsing the `scope` claim alone, part of `ours` only.
+//! - `validate/parts/scope_parse`: parsing the `scope` claim alone, which the validator does
+//!   once per distinct scope string.
 
 #![allow(
     clippy::unwrap_used,

@@ -39,7 +39,9 @@ impl TokenCache {
     }
 
     pub(crate) fn hash(token: &str) -> TokenHash {
-        let signature = token.rsplit_once('.').map_or(token, |(_, signature)| signature);
+        let signature = token
+            .rsplit_once('.')
+            .map_or(token, |(_, signature)| signature);
         let mut hash = [0; 32];
         hash.copy_from_slice(digest::digest(&digest::SHA256, signature.as_bytes()).as_ref());
         hash
@@ -50,7 +52,12 @@ impl TokenCache {
     }
 
     /// The context cached for `token` (whose hash is `hash`), if it has not expired at `now`.
-    pub(crate) fn get(&self, hash: &TokenHash, token: &str, now: i64) -> Option<Arc<AccessContext>> {
+    pub(crate) fn get(
+        &self,
+        hash: &TokenHash,
+        token: &str,
+        now: i64,
+    ) -> Option<Arc<AccessContext>> {
         let mut shard = self.shard(hash)?.lock().ok()?;
         let (cached, context) = shard.entries.get(hash)?;
         if **cached != *token {
@@ -63,12 +70,20 @@ impl TokenCache {
         None
     }
 
-    pub(crate) fn insert(&self, hash: TokenHash, token: &str, context: Arc<AccessContext>, now: i64) {
+    pub(crate) fn insert(
+        &self,
+        hash: TokenHash,
+        token: &str,
+        context: Arc<AccessContext>,
+        now: i64,
+    ) {
         let Some(Ok(mut shard)) = self.shard(&hash).map(|shard| shard.lock()) else {
             return;
         };
         if shard.entries.len() >= self.per_shard {
-            shard.entries.retain(|_, (_, context)| context.expires_at > now);
+            shard
+                .entries
+                .retain(|_, (_, context)| context.expires_at > now);
             let Shard { entries, order } = &mut *shard;
             order.retain(|hash| entries.contains_key(hash));
             while entries.len() >= self.per_shard {
@@ -78,7 +93,11 @@ impl TokenCache {
                 };
             }
         }
-        if shard.entries.insert(hash, (token.into(), context)).is_none() {
+        if shard
+            .entries
+            .insert(hash, (token.into(), context))
+            .is_none()
+        {
             shard.order.push_back(hash);
         }
     }

@@ -1,6 +1,8 @@
 //! The claims of a token: the registered JWT claims typed, the others kept as JSON and found
 //! by (dotted) name for an issuer's claim mapping.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::Error;
@@ -22,10 +24,10 @@ pub(crate) struct Claims {
 
 impl Claims {
     /// Types the registered claims; members are unique (the parser checked).
-    pub(crate) fn from_members(members: Vec<(String, Value)>) -> Result<Claims, Error> {
+    pub(crate) fn from_members(members: Vec<(Cow<'_, str>, Value)>) -> Result<Claims, Error> {
         let mut claims = Claims::default();
         for (name, value) in members {
-            match name.as_str() {
+            match &*name {
                 "iss" => claims.iss = Some(string(value, "iss")?),
                 "sub" => claims.sub = Some(string(value, "sub")?),
                 "jti" => claims.jti = Some(string(value, "jti")?),
@@ -36,7 +38,7 @@ impl Claims {
                 "exp" => claims.exp = Some(numeric_date(&value, "exp")?),
                 "nbf" => claims.nbf = Some(numeric_date(&value, "nbf")?),
                 "iat" => claims.iat = Some(numeric_date(&value, "iat")?),
-                _ => claims.other.push((name, value)),
+                _ => claims.other.push((name.into_owned(), value)),
             }
         }
         Ok(claims)
@@ -168,7 +170,11 @@ mod tests {
         let Value::Object(map) = value else {
             unreachable!()
         };
-        Claims::from_members(map.into_iter().collect())
+        Claims::from_members(
+            map.into_iter()
+                .map(|(name, value)| (Cow::Owned(name), value))
+                .collect(),
+        )
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! What a validated token grants: the `AccessContext` the rest of the server works from.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use fhir_scopes::{Context, Level, ScopeSet};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 /// Who is asking, through which app, with which scopes and launch context: the result of
@@ -17,7 +18,9 @@ pub struct AccessContext {
     pub(crate) issuer: String,
     pub(crate) subject: Option<String>,
     pub(crate) client_id: Option<String>,
-    pub(crate) scopes: ScopeSet,
+    // Shared: tokens of one app carry the same scopes, parsed once (see `Validator`).
+    #[serde(serialize_with = "shared_scopes")]
+    pub(crate) scopes: Arc<ScopeSet>,
     pub(crate) patient: Option<String>,
     pub(crate) encounter: Option<String>,
     pub(crate) fhir_context: Vec<Value>,
@@ -28,6 +31,10 @@ pub struct AccessContext {
     pub(crate) expires_at: i64,
     pub(crate) issued_at: Option<i64>,
     pub(crate) jti: Option<String>,
+}
+
+fn shared_scopes<S: Serializer>(scopes: &Arc<ScopeSet>, serializer: S) -> Result<S::Ok, S::Error> {
+    scopes.as_ref().serialize(serializer)
 }
 
 impl AccessContext {

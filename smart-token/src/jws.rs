@@ -2,6 +2,7 @@
 //! header and claims as JSON objects without duplicate members, and a header that names its
 //! algorithm and nothing that would let the token pick its own key.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -9,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::claims::Claims;
 use crate::{Algorithm, Error};
 
 /// The most members accepted in a header or claims object.
@@ -20,8 +22,8 @@ pub(crate) struct Jws<'a> {
     /// `header.payload`, the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) header: Header,
-    /// The claims' members in document order, each name once.
-    pub(crate) claims: Vec<(String, Value)>,
+    /// The claims, typed where registered.
+    pub(crate) claims: Claims,
     pub(crate) signature: Vec<u8>,
 }
 
@@ -52,10 +54,8 @@ impl<'a> Jws<'a> {
             return Err(Error::Malformed("expected three segments separated by `.`"));
         }
         let header = Header::parse(&decode(header, "header is not canonical base64url")?)?;
-        let claims = parse_object(
-            &decode(payload, "payload is not canonical base64url")?,
-            "claims",
-        )?;
+        let payload = decode(payload, "payload is not canonical base64url")?;
+        let claims = Claims::from_members(parse_object(&payload, "claims")?)?;
         let signature = decode(signature, "signature is not canonical base64url")?;
         if signature.is_empty() {
             return Err(Error::Malformed("empty signature"));
@@ -75,7 +75,7 @@ impl Header {
         let mut kid = None;
         let mut typ = None;
         for (name, value) in parse_object(json, "header")? {
-            match name.as_str() {
+            match &*name {
                 "alg" => {
                     let Value::String(name) = value else {
                         return Err(Error::Malformed("header `alg` must be a string"));
@@ -121,7 +121,11 @@ fn decode(segment: &str, error: &'static str) -> Result<Vec<u8>, Error> {
 
 /// Parses a JSON object into its members, rejecting duplicate names (RFC 7515 §4 lets a
 /// parser reject them; accepting them lets two parsers see two different tokens).
-pub(crate) fn parse_object(json: &[u8], part: &'static str) -> Result<Vec<(String, Value)>, Error> {
+/// Member names borrow from `json` unless they contain escapes.
+pub(crate) fn parse_object<'de>(
+    json: &'de [u8],
+    part: &'static str,
+) -> Result<Vec<(Cow<'de, str>, Value)>, Error> {
     let malformed = match part {
         "header" => "header is not a JSON object",
         _ => "claims are not a JSON object",
@@ -149,7 +153,7 @@ struct Members<'s> {
 }
 
 impl<'de> DeserializeSeed<'de> for Members<'_> {
-    type Value = Vec<(String, Value)>;
+    type Value = Vec<(Cow<'de, str>, Value)>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -157,17 +161,17 @@ impl<'de> DeserializeSeed<'de> for Members<'_> {
 }
 
 impl<'de> Visitor<'de> for Members<'_> {
-    type Value = Vec<(String, Value)>;
+    type Value = Vec<(Cow<'de, str>, Value)>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members: Vec<(String, Value)> = Vec::with_capacity(16);
-        while let Some(name) = map.next_key::<String>()? {
+        let mut members: Vec<(Cow<'de, str>, Value)> = Vec::with_capacity(16);
+        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
             if members.iter().any(|(seen, _)| *seen == name) {
-                *self.duplicate = Some(name);
+                *self.duplicate = Some(name.into_owned());
                 return Err(de::Error::custom("duplicate member"));
             }
             if members.len() == MAX_MEMBERS {
@@ -177,6 +181,37 @@ impl<'de> Visitor<'de> for Members<'_> {
             members.push((name, value));
         }
         Ok(members)
+    }
+}
+
+/// A member name, borrowed from the input when it has no escapes.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl<'de> Visitor<'de> for NameVisitor {
+    type Value = Name<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Borrowed(name)))
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(name.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, name: String) -> Result<Name<'de>, E> {
+        Ok(Name(Cow::Owned(name)))
     }
 }
 
@@ -211,7 +246,8 @@ mod tests {
                 typ: Some("at+jwt".into())
             }
         );
-        assert_eq!(jws.claims.len(), 2);
+        assert_eq!(jws.claims.iss.as_deref(), Some("a"));
+        assert_eq!(jws.claims.other.len(), 1);
         assert_eq!(jws.signature, b"si");
         assert!(t.starts_with(std::str::from_utf8(jws.signing_input).unwrap()));
     }

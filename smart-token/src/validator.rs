@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use fhir_scopes::ScopeSet;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// issuer's required claims; the `scope` claim; revocation of the `jti`.
 ///
 /// ```
-/// use std::sync::Arc;
+/// use std::sync::{Arc, RwLock};
 /// use smart_token::{Algorithm, FixedClock, TrustedIssuer, Validator};
 ///
 /// let secret = b"a shared secret of at least 32 bytes!!";
@@ -49,6 +49,35 @@ pub struct Validator {
     max_token_bytes: usize,
     cache: Option<TokenCache>,
     revocations: Option<Arc<dyn RevocationStore>>,
+    scopes: ScopeCache,
+}
+
+/// Parsed `scope` claims by their text: the tokens of one app carry the same scopes, which
+/// are then parsed once. Bounded; only valid scope strings enter it.
+#[derive(Debug, Default)]
+struct ScopeCache(RwLock<HashMap<Box<str>, Arc<ScopeSet>>>);
+
+impl ScopeCache {
+    const CAPACITY: usize = 1024;
+
+    fn parse(&self, text: &str) -> Result<Arc<ScopeSet>, Error> {
+        if let Some(scopes) = self
+            .0
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(text).cloned())
+        {
+            return Ok(scopes);
+        }
+        let scopes = Arc::new(ScopeSet::parse(text).map_err(Error::InvalidScope)?);
+        if let Ok(mut cache) = self.0.write() {
+            if cache.len() >= ScopeCache::CAPACITY {
+                cache.clear();
+            }
+            cache.insert(text.into(), Arc::clone(&scopes));
+        }
+        Ok(scopes)
+    }
 }
 
 impl Validator {
@@ -64,6 +93,7 @@ impl Validator {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             cache: None,
             revocations: None,
+            scopes: ScopeCache::default(),
         }
     }
 
@@ -131,7 +161,7 @@ impl Validator {
 
     fn validate_uncached(&self, token: &str, now: i64) -> Result<AccessContext, Error> {
         let jws = Jws::parse(token, self.max_token_bytes)?;
-        let mut claims = Claims::from_members(jws.claims)?;
+        let mut claims = jws.claims;
         let issuer = claims
             .iss
             .as_deref()
@@ -191,7 +221,13 @@ impl Validator {
         {
             return Err(Error::MissingClaim(missing.clone()));
         }
-        context(trusted, claims_issuer(&mut claims), claims, exp)
+        context(
+            trusted,
+            &self.scopes,
+            claims_issuer(&mut claims),
+            claims,
+            exp,
+        )
     }
 }
 
@@ -202,19 +238,20 @@ fn claims_issuer(claims: &mut Claims) -> String {
 /// Builds the context through the issuer's claim mapping.
 fn context(
     trusted: &TrustedIssuer,
+    scope_cache: &ScopeCache,
     issuer: String,
     mut claims: Claims,
     exp: i64,
 ) -> Result<AccessContext, Error> {
     let mapping = &trusted.mapping;
     let scopes = match claims.take(&mapping.scope) {
-        None | Some(Value::Null) => ScopeSet::default(),
-        Some(Value::String(text)) if text.is_empty() => ScopeSet::default(),
-        Some(Value::String(text)) => ScopeSet::parse(&text).map_err(Error::InvalidScope)?,
+        None | Some(Value::Null) => Arc::new(ScopeSet::default()),
+        Some(Value::String(text)) if text.is_empty() => Arc::new(ScopeSet::default()),
+        Some(Value::String(text)) => scope_cache.parse(&text)?,
         // An array of scopes (`scp`), as some identity providers send.
         Some(other) => {
             let scope_text = crate::claims::strings(other, &mapping.scope)?.join(" ");
-            ScopeSet::parse(&scope_text).map_err(Error::InvalidScope)?
+            scope_cache.parse(&scope_text)?
         }
     };
     let client_id = claims.take_string(&mapping.client_id)?;

@@ -621,9 +621,14 @@ fn the_cache_returns_the_same_context_and_honours_exp() {
     assert!(Arc::ptr_eq(&first, &second));
     // Another payload under the cached token's signature is not a cache hit.
     let parts: Vec<&str> = token.split('.').collect();
-    let evil = b64(with(claims(), json!({"patient": "456"})).to_string().as_bytes());
+    let evil = b64(with(claims(), json!({"patient": "456"}))
+        .to_string()
+        .as_bytes());
     let grafted = format!("{}.{evil}.{}", parts[0], parts[2]);
-    assert_eq!(validator.validate(&grafted).unwrap_err(), Error::InvalidSignature);
+    assert_eq!(
+        validator.validate(&grafted).unwrap_err(),
+        Error::InvalidSignature
+    );
     assert!(Arc::ptr_eq(&first, &validator.validate(&token).unwrap()));
     clock.advance(300);
     assert_eq!(
