@@ -62,7 +62,14 @@ impl<'a> Jws<'a> {
         let mut buffer = [0u8; 1032];
         let length = URL_SAFE_NO_PAD
             .decode_slice(signature, &mut buffer)
-            .map_err(|_| Error::Malformed("signature is not canonical base64url"))?;
+            .map_err(|e| match e {
+                base64::DecodeSliceError::OutputSliceTooSmall => {
+                    Error::Malformed("signature is longer than any supported key makes")
+                }
+                base64::DecodeSliceError::DecodeError(_) => {
+                    Error::Malformed("signature is not canonical base64url")
+                }
+            })?;
         let signature = SmallVec::from_buf_and_len(buffer, length);
         if signature.is_empty() {
             return Err(Error::Malformed("empty signature"));
@@ -338,6 +345,18 @@ mod tests {
                 size: good.len(),
                 limit: 10
             }
+        );
+    }
+
+    #[test]
+    fn signatures_up_to_rsa_8192_fit() {
+        let head = format!("{}.{}", b64(r#"{"alg":"RS512"}"#), b64("{}"));
+        let largest = format!("{head}.{}", URL_SAFE_NO_PAD.encode([7u8; 1024]));
+        assert_eq!(Jws::parse(&largest, 8192).unwrap().signature.len(), 1024);
+        let larger = format!("{head}.{}", URL_SAFE_NO_PAD.encode([7u8; 1033]));
+        assert_eq!(
+            Jws::parse(&larger, 8192).unwrap_err(),
+            Error::Malformed("signature is longer than any supported key makes")
         );
     }
 
