@@ -15,6 +15,8 @@ mod authorization;
 mod backend_services;
 /// The device authorization grant (RFC 8628).
 mod device;
+/// `HttpFetcher` on loopback (with the `http` feature).
+mod http_fetcher;
 /// proptest: arbitrary input never panics.
 mod properties;
 /// Key rotation through a fetcher, and the refetch rate limit.
