@@ -24,9 +24,7 @@ pub(crate) struct Claims {
 
 impl Claims {
     /// Types the registered claims; members are unique (the parser checked).
-    pub(crate) fn from_members<'a>(
-        members: impl IntoIterator<Item = (Cow<'a, str>, Value)>,
-    ) -> Result<Claims, Error> {
+    pub(crate) fn from_members(members: Vec<(Cow<'_, str>, Value)>) -> Result<Claims, Error> {
         let mut claims = Claims::default();
         for (name, value) in members {
             match &*name {
@@ -174,7 +172,8 @@ mod tests {
         };
         Claims::from_members(
             map.into_iter()
-                .map(|(name, value)| (Cow::Owned(name), value)),
+                .map(|(name, value)| (Cow::Owned(name), value))
+                .collect(),
         )
     }
 
