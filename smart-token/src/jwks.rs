@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::{Error, KeySet};
 
-/// Fetches a JWKS document. The crate ships [`HttpFetcher`] behind the `http` feature; a
+/// Fetches a JWKS document. The crate ships `HttpFetcher` behind the `http` feature; a
 /// server with its own HTTP client implements this in a few lines.
 pub trait JwksFetcher: Send + Sync + fmt::Debug {
     /// The body of the document at `uri`.

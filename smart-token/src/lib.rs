@@ -4,7 +4,7 @@
 //!
 //! - Validation: [`Validator`] over [`TrustedIssuer`]s (with [`ClaimMapping`]), giving an
 //!   [`AccessContext`]; keys from [`KeySet`] / [`Jwk`] / [`VerifyingKey`], fetched through
-//!   [`KeySource`] and [`JwksFetcher`] ([`HttpFetcher`] with the `http` feature);
+//!   [`KeySource`] and [`JwksFetcher`] (`HttpFetcher` with the `http` feature);
 //!   [`Algorithm`], [`Algorithms`]; revocation through [`RevocationStore`].
 //! - Issuing: [`TokenIssuer`] with [`SigningKey`], for a [`Grant`] with its [`LaunchContext`].
 //! - The authorization server: [`AuthorizationServer`] ([`AuthorizationServer::authorize`],
