@@ -17,13 +17,12 @@ const SHARDS: usize = 8;
 
 /// A bounded map from token hash to validated context. Entries are dropped at the token's
 /// `exp`, and the oldest first when a shard is full. Only validated tokens enter it.
-#[derive(Debug)]
 pub(crate) struct TokenCache {
     shards: [Mutex<Shard>; SHARDS],
     per_shard: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Shard {
     entries: HashMap<TokenHash, (Box<str>, Arc<AccessContext>)>,
     order: VecDeque<TokenHash>,
@@ -107,5 +106,15 @@ impl TokenCache {
             .iter()
             .filter_map(|shard| shard.lock().ok().map(|shard| shard.entries.len()))
             .sum()
+    }
+}
+
+impl std::fmt::Debug for TokenCache {
+    // The entries hold bearer tokens: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.len())
+            .field("per_shard", &self.per_shard)
+            .finish()
     }
 }

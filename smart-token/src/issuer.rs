@@ -39,8 +39,8 @@ pub struct Grant {
     pub launch: LaunchContext,
 }
 
-/// A signed access token and what is needed to revoke it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A signed access token and what is needed to revoke it. `Debug` leaves the token out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssuedToken {
     /// The compact JWT.
     pub token: String,
@@ -227,5 +227,14 @@ impl TokenIssuer {
             )
         };
         Ok(trusted.require_at_jwt(true))
+    }
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("jti", &self.jti)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }

@@ -31,13 +31,25 @@ pub struct ClientMetadata {
 }
 
 /// The outcome of a registration: the client, and the secret to return to it once.
-#[derive(Debug)]
+/// `Debug` leaves the secret out.
 pub struct Registration {
     /// The registered client.
     pub client: Client,
     /// The `client_secret` for `client_secret_basic`/`client_secret_post` clients, shown
     /// once; only its hash is kept.
     pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("client", &self.client)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl ClientMetadata {

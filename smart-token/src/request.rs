@@ -1,6 +1,8 @@
 //! The messages of the authorization server: authorization and token requests as the
 //! server received them (form fields, the `Authorization` header), and the JSON answers.
 
+use std::fmt;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -9,12 +11,39 @@ use crate::Error;
 /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, the only assertion type.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// Parameters whose values are secrets: `Debug` shows only whether they are present.
+const SECRET_PARAMETERS: [&str; 7] = [
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "client_assertion",
+    "device_code",
+    "authorization",
+];
+
+/// Writes `Some(..)` for a present secret, so logs never hold one.
+fn redacted<'a>(name: &str, value: &'a Option<String>) -> &'a dyn fmt::Debug {
+    match value {
+        Some(_) if SECRET_PARAMETERS.contains(&name) => &Some("<redacted>"),
+        _ => value,
+    }
+}
+
 macro_rules! form_struct {
     ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Default, PartialEq, Eq)]
         pub struct $name {
             $($(#[$field_meta])* pub $field: Option<String>,)*
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    $(.field(stringify!($field), redacted(stringify!($field), &self.$field)))*
+                    .finish()
+            }
         }
 
         impl $name {
@@ -106,8 +135,9 @@ impl TokenRequest {
     }
 }
 
-/// A successful token response (RFC 6749 §5.1 with SMART's launch context).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A successful token response (RFC 6749 §5.1 with SMART's launch context). `Debug`
+/// leaves the tokens out.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -173,8 +203,8 @@ pub struct Introspection {
 }
 
 /// What the authorization endpoint answers once the user approved: where to send the
-/// browser.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// browser. `Debug` leaves the code out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizationCode {
     /// The code (single use, short-lived).
     pub code: String,
@@ -182,8 +212,8 @@ pub struct AuthorizationCode {
     pub redirect: String,
 }
 
-/// A device authorization response (RFC 8628 §3.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A device authorization response (RFC 8628 §3.2). `Debug` leaves the device code out.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceAuthorization {
     /// The code the device polls with.
     pub device_code: String,
@@ -197,4 +227,62 @@ pub struct DeviceAuthorization {
     pub expires_in: u32,
     /// Seconds between polls.
     pub interval: u32,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .field("patient", &self.patient)
+            .field("encounter", &self.encounter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCode").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let request = TokenRequest::from_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", "the-code"),
+            ("code_verifier", "the-verifier"),
+            ("client_id", "app"),
+            ("client_secret", "the-secret"),
+        ])
+        .unwrap()
+        .with_authorization_header(Some("Basic dGhlLWJhc2lj"));
+        let debug = format!("{request:?}");
+        for secret in ["the-code", "the-verifier", "the-secret", "dGhlLWJhc2lj"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("client_id: Some(\"app\")"), "{debug}");
+        assert!(debug.contains("code: Some(\"<redacted>\")"), "{debug}");
+    }
 }
