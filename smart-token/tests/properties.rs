@@ -44,3 +44,40 @@ proptest! {
         prop_assert!(VALIDATOR.validate(&tampered).is_err());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn arbitrary_key_sets_never_panic(text in ".{0,300}") {
+        let _ = smart_token::KeySet::from_jwks(&text);
+        let wrapped = format!(r#"{{"keys": [{text}]}}"#);
+        let _ = smart_token::KeySet::from_jwks(&wrapped);
+    }
+
+    #[test]
+    fn arbitrary_token_requests_are_refused_without_panic(
+        pairs in proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just("grant_type"), Just("code"), Just("redirect_uri"), Just("code_verifier"),
+                    Just("refresh_token"), Just("scope"), Just("client_id"), Just("client_secret"),
+                    Just("client_assertion_type"), Just("client_assertion"), Just("device_code"),
+                ],
+                ".{0,40}",
+            ),
+            0..8,
+        ),
+        authorization in proptest::option::of("Basic .{0,40}"),
+    ) {
+        let Ok(request) = smart_token::TokenRequest::from_pairs(pairs) else {
+            return Ok(());
+        };
+        let request = request.with_authorization_header(authorization.as_deref());
+        prop_assert!(SERVER.token(&request).is_err());
+        let _ = SERVER.device_authorization(&request);
+    }
+}
+
+static SERVER: LazyLock<smart_token::AuthorizationServer> =
+    LazyLock::new(|| crate::authorization::setup().server);
