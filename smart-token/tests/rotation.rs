@@ -169,3 +169,21 @@ fn an_unreachable_issuer_is_a_fetch_error() {
         "key set `https://auth.example.org/jwks` could not be fetched: connection refused"
     );
 }
+
+#[test]
+fn concurrent_requests_for_a_new_kid_share_one_fetch() {
+    let (served, clock, validator) = setup();
+    let old = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "old").unwrap();
+    let new = SigningKey::from_pem(RSA_B_PEM, Algorithm::RS256, "new").unwrap();
+    served.publish(&[&old]);
+    assert!(validator.validate(&old.sign(None, &claims()).unwrap()).is_ok());
+    served.publish(&[&old, &new]);
+    clock.advance(60);
+    let token = new.sign(None, &claims()).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| assert!(validator.validate(&token).is_ok()));
+        }
+    });
+    assert_eq!(served.fetches(), 2, "the first use and one refetch");
+}
