@@ -176,7 +176,11 @@ fn concurrent_requests_for_a_new_kid_share_one_fetch() {
     let old = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "old").unwrap();
     let new = SigningKey::from_pem(RSA_B_PEM, Algorithm::RS256, "new").unwrap();
     served.publish(&[&old]);
-    assert!(validator.validate(&old.sign(None, &claims()).unwrap()).is_ok());
+    assert!(
+        validator
+            .validate(&old.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
     served.publish(&[&old, &new]);
     clock.advance(60);
     let token = new.sign(None, &claims()).unwrap();
