@@ -30,6 +30,8 @@ enum Command {
     Policy(cli::policy::Args),
     /// Run the FHIR R4 server (embedded SQLite, seeded with Synthea patients).
     Serve(server::Args),
+    /// Bearer tokens: mint one with a local key, print its JWKS, verify one.
+    Token(cli::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => cli::audit::run(args),
         Command::Policy(args) => cli::policy::run(args),
         Command::Serve(args) => server::run(args),
+        Command::Token(args) => cli::token::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod compartment;
 pub(crate) mod policy;
 pub(crate) mod scopes;
+pub(crate) mod token;
 
 use std::io::Write as _;
 use std::process::ExitCode;

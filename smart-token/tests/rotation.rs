@@ -1,0 +1,193 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use smart_token::{
+    Algorithm, Error, JwksFetcher, KeySource, RemoteKeys, SigningKey, TrustedIssuer, Validator,
+};
+
+use crate::support::*;
+
+/// A fetcher that serves whatever JWKS the test sets, and counts requests.
+#[derive(Debug, Default)]
+struct Served {
+    body: Mutex<String>,
+    fetches: AtomicUsize,
+}
+
+impl Served {
+    fn publish(&self, keys: &[&SigningKey]) {
+        let keys: Vec<_> = keys.iter().map(|key| key.public_jwk()).collect();
+        *self.body.lock().unwrap() = json!({ "keys": keys }).to_string();
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl JwksFetcher for Served {
+    fn fetch(&self, uri: &str) -> Result<String, Error> {
+        assert_eq!(uri, "https://auth.example.org/jwks");
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let body = self.body.lock().unwrap().clone();
+        if body.is_empty() {
+            return Err(Error::Fetch {
+                uri: uri.into(),
+                reason: "connection refused".into(),
+            });
+        }
+        Ok(body)
+    }
+}
+
+fn setup() -> (Arc<Served>, Arc<smart_token::FixedClock>, Validator) {
+    let served = Arc::new(Served::default());
+    let clock = clock();
+    let remote = RemoteKeys::new("https://auth.example.org/jwks", served.clone());
+    let issuer = TrustedIssuer::new(ISS, AUD, KeySource::Remote(Arc::new(remote)));
+    let validator = Validator::new([issuer]).clock(clock.clone());
+    (served, clock, validator)
+}
+
+#[test]
+fn a_new_kid_triggers_one_refetch() {
+    let (served, clock, validator) = setup();
+    let old = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "2024-01").unwrap();
+    let new = SigningKey::from_pem(RSA_B_PEM, Algorithm::RS256, "2024-02").unwrap();
+    served.publish(&[&old]);
+    assert!(
+        validator
+            .validate(&old.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    assert_eq!(served.fetches(), 1);
+    assert!(
+        validator
+            .validate(&old.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    assert_eq!(served.fetches(), 1, "known kid: no fetch");
+
+    // The issuer rotates; a minute later a token with the new kid arrives.
+    served.publish(&[&old, &new]);
+    clock.advance(60);
+    assert!(
+        validator
+            .validate(&new.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    assert_eq!(served.fetches(), 2);
+}
+
+#[test]
+fn unknown_kid_floods_are_rate_limited() {
+    let (served, clock, validator) = setup();
+    let real = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "real").unwrap();
+    served.publish(&[&real]);
+    assert!(
+        validator
+            .validate(&real.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    for n in 0..1000 {
+        let made_up =
+            SigningKey::from_pem(RSA_PEM, Algorithm::RS256, format!("made-up-{n}")).unwrap();
+        let token = forge(
+            &format!(r#"{{"alg":"RS256","kid":"made-up-{n}"}}"#),
+            &claims().to_string(),
+            &made_up,
+        );
+        assert_eq!(validator.validate(&token).unwrap_err(), Error::UnknownKey);
+    }
+    assert_eq!(
+        served.fetches(),
+        1,
+        "within the interval, no refetch at all"
+    );
+    clock.advance(60);
+    for _ in 0..100 {
+        let token = forge(
+            r#"{"alg":"RS256","kid":"other"}"#,
+            &claims().to_string(),
+            &real,
+        );
+        assert_eq!(validator.validate(&token).unwrap_err(), Error::UnknownKey);
+    }
+    assert_eq!(served.fetches(), 2, "one refetch per interval");
+}
+
+#[test]
+fn a_failed_refetch_keeps_the_last_good_keys() {
+    let (served, clock, validator) = setup();
+    let key = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "k").unwrap();
+    served.publish(&[&key]);
+    assert!(
+        validator
+            .validate(&key.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    served.body.lock().unwrap().clear();
+    clock.advance(3600);
+    // Stale, refetch fails, the old set still verifies.
+    assert!(
+        validator
+            .validate(
+                &key.sign(None, &with(claims(), json!({"exp": NOW + 4000})))
+                    .unwrap()
+            )
+            .is_ok()
+    );
+    assert_eq!(served.fetches(), 2);
+}
+
+#[test]
+fn removed_keys_stop_verifying_after_max_age() {
+    let (served, clock, validator) = setup();
+    let key = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "k").unwrap();
+    let other = SigningKey::from_pem(RSA_B_PEM, Algorithm::RS256, "k2").unwrap();
+    served.publish(&[&key]);
+    assert!(
+        validator
+            .validate(&key.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    served.publish(&[&other]);
+    clock.advance(3600);
+    let token = key
+        .sign(None, &with(claims(), json!({"exp": NOW + 4000})))
+        .unwrap();
+    assert_eq!(validator.validate(&token).unwrap_err(), Error::UnknownKey);
+}
+
+#[test]
+fn an_unreachable_issuer_is_a_fetch_error() {
+    let (_served, _clock, validator) = setup();
+    let token = rsa().sign(None, &claims()).unwrap();
+    assert_eq!(
+        validator.validate(&token).unwrap_err().to_string(),
+        "key set `https://auth.example.org/jwks` could not be fetched: connection refused"
+    );
+}
+
+#[test]
+fn concurrent_requests_for_a_new_kid_share_one_fetch() {
+    let (served, clock, validator) = setup();
+    let old = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "old").unwrap();
+    let new = SigningKey::from_pem(RSA_B_PEM, Algorithm::RS256, "new").unwrap();
+    served.publish(&[&old]);
+    assert!(
+        validator
+            .validate(&old.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    served.publish(&[&old, &new]);
+    clock.advance(60);
+    let token = new.sign(None, &claims()).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| assert!(validator.validate(&token).is_ok()));
+        }
+    });
+    assert_eq!(served.fetches(), 2, "the first use and one refetch");
+}
