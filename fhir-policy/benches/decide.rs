@@ -25,7 +25,9 @@ use cedar_policy::{
     Request as CedarRequest,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
-use fhir_policy::{Action, AttributeValue, Client, Engine, Environment, Policy, Request, Subject};
+use fhir_policy::{
+    Action, AttributeValue, Client, Engine, Environment, Policy, Request, Scopes, Subject,
+};
 use fhir_scopes::{Context, Interaction, ResourceType};
 use serde_json::{Value, json};
 
@@ -205,7 +207,8 @@ fn decide(c: &mut Criterion) {
             Context::User { patient: None },
             Action::new(Interaction::Read, ResourceType::Observation),
             &environment,
-        );
+        )
+        .with_scopes(Scopes::PolicyOnly);
         request.resource = Some(&resource);
         assert!(engine.decide(&request).is_permit());
         let policies = PolicySet::from_str(&cedar).unwrap();
@@ -242,7 +245,8 @@ fn decide(c: &mut Criterion) {
                     Context::User { patient: None },
                     Action::new(Interaction::Read, ResourceType::Observation),
                     &environment,
-                );
+                )
+                .with_scopes(Scopes::PolicyOnly);
                 request.resource = Some(&resource);
                 engine.decide(&request).is_permit()
             })

@@ -21,7 +21,7 @@ use crate::target::{INTERACTIONS, interaction_index};
 /// The answer to a [`Request`].
 ///
 /// ```
-/// use fhir_policy::{Action, AuditLevel, Client, Engine, Environment, Policy, Request, Subject};
+/// use fhir_policy::{Action, AuditLevel, Client, Engine, Environment, Policy, Request, Scopes, Subject};
 /// use fhir_scopes::{Context, Interaction, ResourceType};
 ///
 /// let engine = Engine::new(&Policy::parse(r#"{"fhirPolicy": "1", "id": "research",
@@ -32,7 +32,8 @@ use crate::target::{INTERACTIONS, interaction_index};
 /// let researcher = Subject::new("Practitioner/r").with_role("researcher");
 /// let (client, environment) = (Client::new("app"), Environment::default());
 /// let request = Request::new(&researcher, &client, Context::User { patient: None },
-///     Action::new(Interaction::Read, ResourceType::Patient), &environment);
+///     Action::new(Interaction::Read, ResourceType::Patient), &environment)
+///     .with_scopes(Scopes::PolicyOnly);
 /// let decision = engine.decide(&request);
 /// assert!(decision.is_permit());
 /// assert_eq!(decision.rules().collect::<Vec<_>>(), ["deidentified"]);
@@ -63,6 +64,7 @@ pub(crate) enum Cause<'a> {
     Permit,
     BreakGlass { rule: &'a CompiledRule },
     UnknownInteraction,
+    NoScopes,
     Scopes(Denial),
     ScopeContent,
     DenyRule(&'a CompiledRule),
@@ -255,6 +257,7 @@ impl fmt::Display for Explanation<'_, '_> {
             Cause::UnknownInteraction => {
                 write!(f, "the interaction `{}` is not one this engine knows", request.action.interaction)
             }
+            Cause::NoScopes => f.write_str("no token scopes were given to bound the decision"),
             Cause::Scopes(denial) => write!(f, "the token's scopes do not allow it: {denial}"),
             Cause::ScopeContent => f.write_str(
                 "the resource is outside what the token's scopes allow (patient compartment or scope parameters)",

@@ -15,6 +15,7 @@ use crate::decision::{Cause, Decision};
 use crate::document::{Effect, Policy, RuleObligations};
 use crate::error::suggestion;
 use crate::request::Request;
+use crate::request::Scopes;
 use crate::target::{CompiledTarget, TYPES, compartment_type, interaction_index};
 use crate::value_set::ValueSet;
 
@@ -29,7 +30,7 @@ const ANY_ROW: usize = TYPES + 1;
 /// A compiled policy: immutable, `Send + Sync`, built once and shared.
 ///
 /// ```
-/// use fhir_policy::{Action, Client, Engine, Environment, Policy, Request, Subject};
+/// use fhir_policy::{Action, Client, Engine, Environment, Policy, Request, Scopes, Subject};
 /// use fhir_scopes::{Context, Interaction, ResourceType};
 ///
 /// let engine = Engine::new(&Policy::parse(r#"{
@@ -40,7 +41,8 @@ const ANY_ROW: usize = TYPES + 1;
 /// let doctor = Subject::new("Practitioner/1").with_role("doctor");
 /// let (client, environment) = (Client::new("app"), Environment::default());
 /// let read = Request::new(&doctor, &client, Context::User { patient: None },
-///     Action::new(Interaction::Read, ResourceType::Condition), &environment);
+///     Action::new(Interaction::Read, ResourceType::Condition), &environment)
+///     .with_scopes(Scopes::PolicyOnly);
 /// assert!(engine.decide(&read).is_permit());
 ///
 /// let delete = Request { action: Action::new(Interaction::Delete, ResourceType::Condition), ..read };
@@ -360,7 +362,11 @@ impl Engine {
             return decision;
         };
         // 1. The token's scopes: an upper bound nothing overrides.
-        if let Some(scopes) = request.scopes {
+        if let Scopes::Missing = request.scopes {
+            decision.cause = Cause::NoScopes;
+            return decision;
+        }
+        if let Scopes::Token(scopes) = request.scopes {
             let mut asked = fhir_scopes::Request::new(
                 request.context,
                 request.action.interaction,

@@ -36,4 +36,4 @@ pub use document::{
 pub use engine::Engine;
 pub use error::Error;
 pub use narrowing::Narrowing;
-pub use request::{Action, AttributeValue, Client, Environment, Request, Subject};
+pub use request::{Action, AttributeValue, Client, Environment, Request, Scopes, Subject};

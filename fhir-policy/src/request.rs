@@ -33,7 +33,8 @@ use crate::consent::Consent;
 ///     &environment,
 /// );
 /// assert_eq!(request.action.interaction, Interaction::Read);
-/// assert!(request.scopes.is_none());
+/// // No scopes given: the decision is a denial until the token's scopes are set.
+/// assert!(matches!(request.scopes, fhir_policy::Scopes::Missing));
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
@@ -43,9 +44,9 @@ pub struct Request<'a> {
     pub client: &'a Client,
     /// Whom the token acts for, with the patient in launch context.
     pub context: Context<'a>,
-    /// The token's scopes. `None` means no token layer is in play (the CLI evaluating a policy
-    /// alone); a server always sets them, since scopes are one of the three bounds.
-    pub scopes: Option<&'a ScopeSet>,
+    /// The token's scopes, one of the three bounds. Left [`Scopes::Missing`], every request
+    /// is denied: a server that forgets to pass them fails closed.
+    pub scopes: Scopes<'a>,
     /// What is asked.
     pub action: Action<'a>,
     /// The resource: the stored one for a read, update or delete, the body for a create,
@@ -59,7 +60,8 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// A request with no scopes, no resource and no Consents; set those fields as needed.
+    /// A request with no scopes (so denied until they are set), no resource and no Consents;
+    /// set those fields as needed.
     pub fn new(
         subject: &'a Subject,
         client: &'a Client,
@@ -71,12 +73,18 @@ impl<'a> Request<'a> {
             subject,
             client,
             context,
-            scopes: None,
+            scopes: Scopes::Missing,
             action,
             resource: None,
             environment,
             consents: &[],
         }
+    }
+
+    /// Sets the scopes that bound the decision.
+    pub fn with_scopes(mut self, scopes: Scopes<'a>) -> Request<'a> {
+        self.scopes = scopes;
+        self
     }
 
     /// The patient in launch context, if any.
@@ -86,6 +94,19 @@ impl<'a> Request<'a> {
             Context::System => None,
         }
     }
+}
+
+/// Which scopes bound a decision.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum Scopes<'a> {
+    /// None were given: the request is denied.
+    #[default]
+    Missing,
+    /// The token's scopes.
+    Token(&'a ScopeSet),
+    /// No token layer is in play: the policy is decided alone, as the CLI and policy tests
+    /// do. A server never uses this.
+    PolicyOnly,
 }
 
 /// The FHIR interaction asked for and what it is on.

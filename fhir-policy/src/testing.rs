@@ -25,7 +25,7 @@ use crate::consent::Consent;
 use crate::decision::Decision;
 use crate::document::{AuditLevel, Effect};
 use crate::engine::Engine;
-use crate::request::{Action, Client, Environment, Request, Subject};
+use crate::request::{Action, Client, Environment, Request, Scopes, Subject};
 
 /// A request as JSON: everything [`Request`] holds, owned.
 ///
@@ -56,7 +56,7 @@ pub struct RequestDocument {
     /// The patient in launch context.
     #[serde(default)]
     pub patient: Option<String>,
-    /// The token's scopes; absent: scopes are not checked.
+    /// The token's scopes; absent: the policy is decided alone (no token layer).
     #[serde(default)]
     pub scopes: Option<String>,
     /// The FHIR interaction (`read`, `search-type`, `operation`, ...).
@@ -208,7 +208,10 @@ impl PreparedRequest<'_> {
             subject: &document.subject,
             client: &self.client,
             context,
-            scopes: self.scopes.as_ref(),
+            scopes: self
+                .scopes
+                .as_ref()
+                .map_or(Scopes::PolicyOnly, Scopes::Token),
             action: Action {
                 interaction: self.interaction,
                 resource_type: self.resource_type,

@@ -10,7 +10,7 @@
 use chrono::NaiveDateTime;
 use fhir_policy::{
     Action, AttributeValue, AuditLevel, Client, Consent, Effect, Engine, Environment, Narrowing,
-    Policy, Request, Subject,
+    Policy, Request, Scopes, Subject,
 };
 use fhir_scopes::{Context, Interaction, Query, ResourceType, ScopeSet};
 use serde_json::{Value, json};
@@ -77,7 +77,8 @@ fn decide_on(
         Context::User { patient: None },
         Action::new(interaction, t),
         environment,
-    );
+    )
+    .with_scopes(Scopes::PolicyOnly);
     request.resource = resource;
     let d = engine.decide(&request);
     (
@@ -399,7 +400,8 @@ fn searches_narrow_instead_of_denying() {
         Context::User { patient: None },
         Action::new(Interaction::SearchType, ResourceType::Patient),
         &env,
-    );
+    )
+    .with_scopes(Scopes::PolicyOnly);
     let d = e.decide(&request);
     assert!(d.is_permit());
     assert!(d.needs_resource_check());
@@ -430,7 +432,7 @@ fn searches_narrow_instead_of_denying() {
     // The token's patient scope narrows too, and is ANDed in.
     let scopes = ScopeSet::parse("patient/Observation.rs?category=vital-signs").unwrap();
     let request = Request {
-        scopes: Some(&scopes),
+        scopes: Scopes::Token(&scopes),
         context: Context::User {
             patient: Some("p1"),
         },
@@ -462,8 +464,18 @@ fn scopes_bound_the_policy() {
         Context::User { patient: None },
         Action::new(Interaction::Read, ResourceType::Observation),
         &env,
+    )
+    .with_scopes(Scopes::PolicyOnly);
+    assert!(e.decide(&request).is_permit());
+    // Scopes left unset fail closed, whatever the policy says.
+    request.scopes = Scopes::Missing;
+    let d = e.decide(&request);
+    assert!(!d.is_permit());
+    assert_eq!(
+        d.explanation().to_string(),
+        "no token scopes were given to bound the decision"
     );
-    request.scopes = Some(&scopes);
+    request.scopes = Scopes::Token(&scopes);
     let d = e.decide(&request);
     assert!(!d.is_permit());
     assert_eq!(
@@ -661,7 +673,8 @@ fn consent_restricts_and_break_glass_overrides() {
                 Context::User { patient: None },
                 Action::new(i, t),
                 env,
-            );
+            )
+            .with_scopes(Scopes::PolicyOnly);
             request.consents = &consents;
             request.resource = r;
             let d = e.decide(&request);
@@ -845,7 +858,8 @@ fn consent_periods_bound_provisions() {
             Context::User { patient: None },
             Action::new(Interaction::Read, ResourceType::Observation),
             env,
-        );
+        )
+        .with_scopes(Scopes::PolicyOnly);
         request.consents = &consents;
         request.resource = Some(r);
         e.decide(&request).effect()
@@ -892,7 +906,8 @@ fn operations_and_subject_ids() {
         Context::User { patient: None },
         op("$everything"),
         &env,
-    );
+    )
+    .with_scopes(Scopes::PolicyOnly);
     assert_eq!(
         e.decide(&request).rules().collect::<Vec<_>>(),
         ["everything-for-doctors"]
@@ -975,7 +990,8 @@ fn consent_actors_match_by_role_code_and_affiliation() {
             Context::User { patient: None },
             Action::new(Interaction::Read, ResourceType::Observation),
             &env,
-        );
+        )
+        .with_scopes(Scopes::PolicyOnly);
         request.consents = &consents;
         request.resource = Some(&obs);
         let d = e.decide(&request);
@@ -1021,13 +1037,10 @@ fn only_rules_on_every_type_cover_system_level_interactions() {
             operation: None,
             query: None,
         };
-        let d = e.decide(&Request::new(
-            s,
-            &client,
-            Context::User { patient: None },
-            action,
-            &env,
-        ));
+        let d = e.decide(
+            &Request::new(s, &client, Context::User { patient: None }, action, &env)
+                .with_scopes(Scopes::PolicyOnly),
+        );
         (d.effect(), d.explanation().to_string())
     };
     let admin = Subject::new("Practitioner/a").with_role("admin");
@@ -1090,25 +1103,19 @@ fn narrowing_that_cannot_be_expressed_is_left_to_per_resource_checks() {
         operation: None,
         query: None,
     };
-    let d = e.decide(&Request::new(
-        &n,
-        &client,
-        Context::User { patient: None },
-        system,
-        &env,
-    ));
+    let d = e.decide(
+        &Request::new(&n, &client, Context::User { patient: None }, system, &env)
+            .with_scopes(Scopes::PolicyOnly),
+    );
     assert!(d.is_permit());
     let o = d.obligations();
     assert_eq!((o.search, o.check_each_resource), (None, true));
     // A type outside the patient compartment: the narrowing matches nothing.
     let typed = Action::new(Interaction::SearchType, ResourceType::Practitioner);
-    let d = e.decide(&Request::new(
-        &n,
-        &client,
-        Context::User { patient: None },
-        typed,
-        &env,
-    ));
+    let d = e.decide(
+        &Request::new(&n, &client, Context::User { patient: None }, typed, &env)
+            .with_scopes(Scopes::PolicyOnly),
+    );
     assert_eq!(d.obligations().search, Some(Narrowing::Nothing));
 }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use fhir_policy::{
-    Action, AttributeValue, Client, Effect, Engine, Environment, Policy, Request, Subject,
+    Action, AttributeValue, Client, Effect, Engine, Environment, Policy, Request, Scopes, Subject,
 };
 use fhir_scopes::{Context, Interaction, ResourceType};
 use proptest::prelude::*;
@@ -226,7 +226,8 @@ proptest! {
                 subject = subject.with_attribute("department", AttributeValue::String(d.to_owned()));
             }
             let request = Request::new(&subject, &client, Context::User { patient: None },
-                Action::new(interaction(ask.interaction), resource_type(ask.resource_type)), &environment);
+                Action::new(interaction(ask.interaction), resource_type(ask.resource_type)), &environment)
+.with_scopes(Scopes::PolicyOnly);
             let decision = engine.decide(&request);
             let (effect, permits, denies) = model.decide(ask);
             prop_assert_eq!(decision.effect(), effect, "{:?}", ask);
@@ -261,7 +262,8 @@ proptest! {
         let client = Client::new("app");
         let environment = Environment { time: Some("2026-12-03T10:00:00".parse().unwrap()), ..Environment::default() };
         let mut request = Request::new(&subject, &client, Context::User { patient: Some("p1") },
-            Action::new(self::interaction(interaction), resource_type(t)), &environment);
+            Action::new(self::interaction(interaction), resource_type(t)), &environment)
+.with_scopes(Scopes::PolicyOnly);
         request.resource = Some(&resource);
         let decision = engine.decide(&request);
         let _ = decision.to_json();
@@ -371,7 +373,8 @@ proptest! {
             ..Environment::default()
         };
         let search = Request::new(&nurse, &client, Context::User { patient: None },
-            Action::new(Interaction::SearchType, ResourceType::Patient), &environment);
+            Action::new(Interaction::SearchType, ResourceType::Patient), &environment)
+.with_scopes(Scopes::PolicyOnly);
         let decision = engine.decide(&search);
         prop_assert!(decision.is_permit());
         let narrowing = decision.obligations().search.unwrap();
