@@ -231,6 +231,31 @@ impl Compartments {
         self.is_member_of_any(resource, std::slice::from_ref(compartment))
     }
 
+    /// [`Compartments::is_member`] for the compartment of `kind` owned by `id`, allocating
+    /// nothing (a [`Compartment`] owns its id). An invalid id is in no compartment.
+    ///
+    /// ```
+    /// use fhir_compartment::{CompartmentKind, Compartments};
+    ///
+    /// let observation = serde_json::json!({"resourceType": "Observation",
+    ///     "subject": {"reference": "Patient/1"}});
+    /// let compartments = Compartments::r4();
+    /// assert_eq!(compartments.is_member_of(&observation, CompartmentKind::Patient, "1"), Ok(true));
+    /// assert_eq!(compartments.is_member_of(&observation, CompartmentKind::Patient, "2"), Ok(false));
+    /// ```
+    pub fn is_member_of(
+        &self,
+        resource: &Value,
+        kind: CompartmentKind,
+        id: &str,
+    ) -> Result<bool, Error> {
+        let mut found = false;
+        self.visit(resource, None, Some(kind), &mut |k, member| {
+            found |= k == kind && member == id;
+        })?;
+        Ok(found)
+    }
+
     /// [`Compartments::is_member`] for a resource inside a Bundle.
     pub fn is_member_in(
         &self,

@@ -108,8 +108,23 @@ impl Expression {
         out
     }
 
-    /// Calls `f` with each selected value, without collecting them.
-    pub(crate) fn for_each<'v>(
+    /// Calls `f` with each selected value, in order, without collecting them: unlike
+    /// [`Expression::evaluate`] it allocates nothing, and a value two branches of a union
+    /// select is visited twice. `bundle` resolves `urn:` references as in
+    /// [`Expression::evaluate_in`].
+    ///
+    /// ```
+    /// use fhir_compartment::ResourceType;
+    /// use fhir_compartment::path::search_parameter;
+    ///
+    /// let observation = serde_json::json!({"resourceType": "Observation",
+    ///     "subject": {"reference": "Patient/1"}});
+    /// let subject = search_parameter(ResourceType::Observation, "subject").unwrap();
+    /// let mut seen = Vec::new();
+    /// subject.expression().for_each(&observation, None, &mut |v| seen.push(v.clone()));
+    /// assert_eq!(seen, [serde_json::json!({"reference": "Patient/1"})]);
+    /// ```
+    pub fn for_each<'v>(
         &self,
         resource: &'v Value,
         bundle: Option<&BundleIndex>,

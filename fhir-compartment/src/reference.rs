@@ -130,28 +130,28 @@ fn parse_literal(text: &str) -> Result<Reference<'_>, ReferenceError> {
         if rest.contains(['?', '#']) {
             return Err(ReferenceError::QueryOrFragment);
         }
-        let segments: Vec<&str> = rest.split('/').collect();
-        if let Some(dot) = segments.iter().find(|s| **s == "." || **s == "..") {
-            return Err(ReferenceError::DotSegment((*dot).to_owned()));
+        if let Some(dot) = rest.split('/').find(|s| is_dot_segment(s)) {
+            return Err(ReferenceError::DotSegment(dot.to_owned()));
         }
-        let tail = if segments.len() >= 5 && segments.get(segments.len() - 2) == Some(&"_history") {
-            4
+        // Only the host and the last four segments matter; looked at without collecting, so
+        // that classifying a reference allocates nothing.
+        let count = rest.split('/').count();
+        let mut last = [""; 4];
+        for (slot, segment) in last.iter_mut().zip(rest.rsplit('/')) {
+            *slot = segment;
+        }
+        let [final_, second_last, third_last, fourth_last] = last;
+        let tail: &[&str] = if count >= 5 && second_last == "_history" {
+            &[fourth_last, third_last, second_last, final_]
         } else {
-            2
+            &[second_last, final_]
         };
         // The host plus at least the tail: `https://host/Patient/1`.
-        if segments.len() < tail + 1 || segments.first().is_none_or(|host| host.is_empty()) {
+        if count < tail.len() + 1 || rest.split('/').next().is_none_or(str::is_empty) {
             return Err(ReferenceError::Shape);
         }
-        let split = segments.len() - tail;
-        let target = parse_target(segments.get(split..).unwrap_or_default())?;
-        let base_len = text.len()
-            - segments
-                .get(split..)
-                .unwrap_or_default()
-                .iter()
-                .map(|s| s.len() + 1)
-                .sum::<usize>();
+        let target = parse_target(tail)?;
+        let base_len = text.len() - tail.iter().map(|s| s.len() + 1).sum::<usize>();
         let base = text.get(..base_len).ok_or(ReferenceError::Shape)?;
         return Ok(Reference::Absolute { base, target });
     }
@@ -159,12 +159,28 @@ fn parse_literal(text: &str) -> Result<Reference<'_>, ReferenceError> {
         let scheme = text.split(':').next().unwrap_or_default();
         return Err(ReferenceError::Scheme(scheme.to_owned()));
     }
-    let segments: Vec<&str> = text.split('/').collect();
-    parse_target(&segments).map(Reference::Relative)
+    // A target has at most four segments (`Type/id/_history/vid`); more is never one.
+    let mut segments = [""; 4];
+    let mut count = 0;
+    for segment in text.split('/') {
+        let Some(slot) = segments.get_mut(count) else {
+            return Err(match text.split('/').find(|s| is_dot_segment(s)) {
+                Some(dot) => ReferenceError::DotSegment(dot.to_owned()),
+                None => ReferenceError::Shape,
+            });
+        };
+        *slot = segment;
+        count += 1;
+    }
+    parse_target(segments.get(..count).unwrap_or_default()).map(Reference::Relative)
+}
+
+fn is_dot_segment(segment: &str) -> bool {
+    segment == "." || segment == ".."
 }
 
 fn parse_target<'a>(segments: &[&'a str]) -> Result<Target<'a>, ReferenceError> {
-    if let Some(dot) = segments.iter().find(|s| **s == "." || **s == "..") {
+    if let Some(dot) = segments.iter().find(|s| is_dot_segment(s)) {
         return Err(ReferenceError::DotSegment((*dot).to_owned()));
     }
     let (type_name, id, version) = match *segments {

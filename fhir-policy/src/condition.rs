@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use chrono::{Datelike, NaiveDate, Timelike};
 use fhir_compartment::path::{ParameterKind, SearchParameter, search_parameter};
-use fhir_compartment::{Compartment, CompartmentKind, Compartments, ResourceType};
+use fhir_compartment::{CompartmentKind, Compartments, ResourceType};
 use serde_json::Value as Json;
 
 use crate::Error;
@@ -582,11 +582,12 @@ impl Operand {
                 else {
                     return Availability::Present;
                 };
-                for element in parameter.expression().evaluate(resource) {
-                    if json_values(element, f) {
-                        break;
-                    }
-                }
+                let mut done = false;
+                parameter
+                    .expression()
+                    .for_each(resource, None, &mut |element| {
+                        done = done || json_values(element, f);
+                    });
                 Availability::Present
             }
             Operand::AgeOf(code) => {
@@ -600,11 +601,11 @@ impl Operand {
                     .resource_type
                     .and_then(|t| search_parameter(t, code))
                     .and_then(|p| {
-                        p.expression()
-                            .evaluate(resource)
-                            .first()
-                            .and_then(|v| v.as_str())
-                            .and_then(parse_date)
+                        let mut first = None;
+                        p.expression().for_each(resource, None, &mut |v| {
+                            first = first.or(Some(v));
+                        });
+                        first.and_then(Json::as_str).and_then(parse_date)
                     });
                 match born.and_then(|born| age(born, today)) {
                     Some(years) => one(f, Value::Number(f64::from(years))),
@@ -791,9 +792,9 @@ fn in_compartment(kind: CompartmentKind, ids: &Operand, cx: &Cx<'_>) -> Truth {
             .unwrap_or(id);
         // The owner is in its own compartment.
         found = (own_type == Some(kind.owner_type()) && own_id == Some(id))
-            || Compartment::new(kind, id)
-                .ok()
-                .and_then(|c| cx.compartments.is_member(resource, &c).ok())
+            || cx
+                .compartments
+                .is_member_of(resource, kind, id)
                 .unwrap_or(false);
         found
     });

@@ -329,10 +329,11 @@ impl Provision {
                 .resource_type
                 .and_then(|t| search_parameter(t, "date"))
                 .and_then(|p| {
-                    p.expression()
-                        .evaluate(resource)
-                        .into_iter()
-                        .find_map(date_of)
+                    let mut date = None;
+                    p.expression().for_each(resource, None, &mut |v| {
+                        date = date.or_else(|| date_of(v));
+                    });
+                    date
                 })
                 .or_else(|| resource.get("meta")?.get("lastUpdated").and_then(date_of));
             and(match date {
