@@ -26,6 +26,8 @@ pub(crate) struct Caller {
     pub(crate) peer: Option<SocketAddr>,
     /// The break-glass header's reason, when sent.
     pub(crate) break_glass: Option<String>,
+    /// The purpose-of-use header's code (`TREAT`, `HRESCH`, ...), when sent.
+    pub(crate) purpose_of_use: Option<String>,
 }
 
 impl fmt::Debug for Caller {
@@ -37,6 +39,7 @@ impl fmt::Debug for Caller {
             )
             .field("peer", &self.peer)
             .field("break_glass", &self.break_glass)
+            .field("purpose_of_use", &self.purpose_of_use)
             .finish()
     }
 }
@@ -48,6 +51,13 @@ pub(crate) struct Permit {
     pub(crate) narrowing: Vec<Narrowing>,
     /// The rules that decided, for the audit record.
     pub(crate) rules: Vec<String>,
+    /// The interaction each returned resource is checked for; `None`: only the public
+    /// CapabilityStatement may be returned.
+    pub(crate) reads_as: Option<fhir_scopes::Interaction>,
+    /// The write interaction each stored and new version is checked for.
+    pub(crate) writes_as: Option<fhir_scopes::Interaction>,
+    /// Top-level elements a write may not change (the policy's `readOnly` obligation).
+    pub(crate) read_only: Vec<String>,
 }
 
 /// A refused request: the error it is answered with (401 or 403) and the rules that decided,
@@ -69,13 +79,6 @@ impl From<Error> for Denial {
 
 /// One constraint on what a search may match.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "built by the policy guard of the next slice; the tests build both"
-    )
-)]
 pub(crate) enum Narrowing {
     /// The resource must be in one of these compartments (none: nothing matches).
     InCompartments(Vec<Compartment>),

@@ -58,13 +58,6 @@ pub(crate) enum Error {
     #[error("forbidden")]
     Forbidden,
     /// The audit record could not be written: the request fails closed.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "returned by the audit store of the next slice; tested here"
-        )
-    )]
     #[error("audit unavailable")]
     AuditUnavailable,
     /// A storage or other internal failure; the cause is logged, not returned.
