@@ -137,6 +137,32 @@ fn is_write(interaction: ScopeInteraction) -> bool {
     )
 }
 
+/// Whether a search names a patient other than `patient` in a parameter that links its type
+/// to the Patient compartment (`subject=Patient/x`, `patient=x`, `subject:Patient=x`), or as
+/// `_id` of a Patient search: decided from the query alone, before any data is read.
+fn names_other_patient(
+    compartments: &fhir_compartment::Compartments,
+    resource_type: fhir_compartment::ResourceType,
+    params: &[(String, String)],
+    patient: &str,
+) -> bool {
+    let links = compartments.parameters(resource_type, CompartmentKind::Patient);
+    params.iter().any(|(name, value)| {
+        let (base, modifier) = name.split_once(':').unwrap_or((name, ""));
+        let own_id = resource_type == fhir_compartment::ResourceType::Patient && base == "_id";
+        if !own_id && base != "patient" && !links.contains(&base) {
+            return false;
+        }
+        value
+            .split(',')
+            .any(|value| match value.rsplit_once("Patient/") {
+                Some((_, id)) => id != patient,
+                None if value.contains('/') => false,
+                None => (own_id || base == "patient" || modifier == "Patient") && value != patient,
+            })
+    })
+}
+
 /// The bearer token of the `Authorization` header.
 fn bearer(caller: &Caller) -> Option<&str> {
     let header = caller.authorization.as_deref()?;
@@ -265,6 +291,19 @@ impl Guard for PolicyGuard {
                 return Err(Error::Forbidden.into());
             }
         }
+        if let (
+            Some(patient),
+            Interaction::Search {
+                resource_type,
+                query,
+                ..
+            },
+        ) = (patient, interaction)
+        {
+            if names_other_patient(&self.compartments, *resource_type, &query.params, patient) {
+                return Err(Error::Forbidden.into());
+            }
+        }
         let query = match query_text.as_deref().filter(|q| !q.is_empty()) {
             Some(text) => Some(Query::parse(text).map_err(|_| Error::Forbidden)?),
             None => None,
@@ -390,5 +429,59 @@ impl Guard for PolicyGuard {
 
     fn flush(&self) -> Result<(), Error> {
         self.audit.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fhir_compartment::ResourceType as Type;
+
+    fn names(resource_type: Type, params: &[(&str, &str)]) -> bool {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        names_other_patient(
+            &fhir_compartment::Compartments::r4(),
+            resource_type,
+            &params,
+            "a",
+        )
+    }
+
+    #[test]
+    fn a_query_naming_another_patient_is_recognised_from_the_query_alone() {
+        assert!(names(Type::Observation, &[("subject", "Patient/b")]));
+        assert!(names(
+            Type::Observation,
+            &[("subject", "Patient/a,Patient/b")]
+        ));
+        assert!(names(Type::Observation, &[("subject:Patient", "b")]));
+        assert!(names(Type::Observation, &[("patient", "b")]));
+        assert!(names(
+            Type::Observation,
+            &[("performer", "http://x/fhir/Patient/b")]
+        ));
+        assert!(names(Type::Patient, &[("_id", "b")]));
+        assert!(!names(Type::Observation, &[("subject", "Patient/a")]));
+        assert!(!names(Type::Observation, &[("patient", "a")]));
+        assert!(!names(Type::Observation, &[("subject", "Group/g")]));
+        assert!(!names(Type::Observation, &[("code", "Patient/b")]));
+        assert!(!names(Type::Practitioner, &[("_id", "b")]));
+    }
+
+    #[test]
+    fn only_a_non_empty_bearer_credential_is_a_token() {
+        let with = |header: &str| Caller {
+            authorization: Some(header.to_owned()),
+            ..Caller::default()
+        };
+        assert_eq!(bearer(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&with("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(&with("Basic abc")), None);
+        assert_eq!(bearer(&with("Bearer ")), None);
+        assert_eq!(bearer(&with("Bearer")), None);
+        assert_eq!(bearer(&Caller::default()), None);
     }
 }
