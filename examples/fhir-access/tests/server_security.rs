@@ -591,7 +591,7 @@ fn every_request_leaves_exactly_one_audit_record() {
     );
     let read = &records[2];
     assert_eq!(read["user"]["id"], "lucien");
-    assert_eq!(read["patients"], json!([A]));
+    assert_eq!(read["patients"], json!([format!("Patient/{A}")]));
     assert_eq!(
         read["outcome"]["rules"],
         json!(["patient-reads-own-record"])
@@ -599,4 +599,59 @@ fn every_request_leaves_exactly_one_audit_record() {
     assert_eq!(read["action"]["resource_id"], A);
     // The denied read of B names no patient: it returned nothing.
     assert_eq!(records[3].get("patients"), None);
+}
+
+#[test]
+fn the_audit_log_is_searchable_as_audit_events_by_the_auditor_and_the_admin_only() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    assert_eq!(server.read_as(&a, &format!("Patient/{A}")).status, 200);
+    // A break-glass read: the header's reason reaches the policy and the record.
+    let urgent = server.send(
+        "GET",
+        &format!("Patient/{B}"),
+        &[
+            ("Authorization", &format!("Bearer {doctor}")),
+            ("X-Break-Glass", "unconscious patient in the ER"),
+        ],
+        b"",
+    );
+    assert_eq!(urgent.status, 200, "{}", urgent.text());
+
+    // A patient and a doctor may not search the log: 403 from the request alone.
+    for token in [&a, &doctor] {
+        server
+            .read_as(token, "AuditEvent")
+            .assert_outcome(403, "forbidden", "forbidden");
+    }
+    for user in ["auditor", "admin"] {
+        let token = server.mint(user, &[]);
+        let log = server.read_as(&token, &format!("AuditEvent?patient=Patient/{A}"));
+        assert_eq!(log.status, 200, "{user}: {}", log.text());
+        let log = log.json();
+        assert_eq!(log["type"], "searchset");
+        // Exactly the patient's own read names Lucien.
+        assert_eq!(log["total"], 1, "{log:#}");
+        let event = &log["entry"][0]["resource"];
+        assert_eq!(event["resourceType"], "AuditEvent");
+        assert!(event.to_string().contains(&format!("Patient/{A}")));
+        let everything = server.read_as(&token, "AuditEvent?_count=200").json();
+        assert!(everything["total"].as_u64().unwrap() >= 5, "{everything:#}");
+        assert_eq!(
+            server.read_as(&token, "AuditEvent?entity-type=2").status,
+            400
+        );
+    }
+    let records = server.audit_records();
+    let glass: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.get("break_glass").is_some())
+        .collect();
+    assert_eq!(glass.len(), 1);
+    assert_eq!(
+        glass[0]["break_glass"]["reason"],
+        "unconscious patient in the ER"
+    );
+    assert_eq!(glass[0]["user"]["id"], "dr-grey");
 }

@@ -382,6 +382,24 @@ impl Engine {
                 Ok(no_content())
             }
             Interaction::Search {
+                resource_type: ResourceType::AuditEvent,
+                compartment: None,
+                query,
+            } if self.guard.serves_audit_events() => {
+                let events = self.guard.audit_events(query, self.limits.max_count)?;
+                let visible: Vec<Value> = events
+                    .into_iter()
+                    .filter(|e| self.guard.may_read(caller, permit, e))
+                    .map(|e| json!({"resource": e, "search": {"mode": "match"}}))
+                    .collect();
+                let mut bundle =
+                    json!({"resourceType": "Bundle", "type": "searchset", "total": visible.len()});
+                if let (false, Some(object)) = (visible.is_empty(), bundle.as_object_mut()) {
+                    object.insert("entry".to_owned(), Value::Array(visible));
+                }
+                Ok(Reply::ok(bundle))
+            }
+            Interaction::Search {
                 resource_type,
                 compartment,
                 query,

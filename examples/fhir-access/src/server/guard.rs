@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::outcome::Error;
 use super::request::Interaction;
+use super::search::SearchQuery;
 
 /// What the HTTP layer knows about who is asking, uninterpreted.
 #[derive(Clone, Default)]
@@ -129,6 +130,17 @@ pub(crate) trait Guard: Send + Sync + fmt::Debug {
 
     /// Records the request. An error fails the request closed (503, nothing returned).
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error>;
+
+    /// Whether `GET AuditEvent` searches this guard's audit log (instead of the store).
+    fn serves_audit_events(&self) -> bool {
+        false
+    }
+
+    /// The audit log as BALP AuditEvents matching a search (newest last, at most `max`);
+    /// each still goes through `may_read`.
+    fn audit_events(&self, _query: &SearchQuery, _max: usize) -> Result<Vec<Value>, Error> {
+        Ok(Vec::new())
+    }
 
     /// Called once when the server stops, after the last request: flush what `audit` queued.
     fn flush(&self) -> Result<(), Error> {

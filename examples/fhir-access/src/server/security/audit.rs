@@ -4,10 +4,13 @@
 use std::path::Path;
 
 use fhir_audit::{
-    AuditRecord, BreakGlass, Client, ClientKind, Decision, FileStore, Interaction, Sink as _,
-    StoreConfig, Timestamp, User,
+    AuditRecord, BreakGlass, Client, ClientKind, Decision, FileStore, Interaction, Searcher,
+    Sink as _, StoreConfig, Timestamp, User,
 };
+use serde_json::Value;
 use smart_token::AccessContext;
+
+use super::super::search::SearchQuery;
 
 use super::super::guard;
 use super::super::outcome::Error;
@@ -16,6 +19,7 @@ use super::super::outcome::Error;
 #[derive(Debug)]
 pub(crate) struct Auditor {
     store: FileStore,
+    store_dir: std::path::PathBuf,
     server_id: String,
 }
 
@@ -25,8 +29,13 @@ pub(crate) const AUDIT_DIR: &str = "audit";
 impl Auditor {
     /// Opens (or creates) the store under `data_dir`.
     pub(crate) fn open(data_dir: &Path, server_id: String) -> anyhow::Result<Auditor> {
-        let store = FileStore::open(data_dir.join(AUDIT_DIR), StoreConfig::default())?;
-        Ok(Auditor { store, server_id })
+        let store_dir = data_dir.join(AUDIT_DIR);
+        let store = FileStore::open(&store_dir, StoreConfig::default())?;
+        Ok(Auditor {
+            store,
+            store_dir,
+            server_id,
+        })
     }
 
     /// Stores the record of one request and waits until it is durable.
@@ -43,6 +52,58 @@ impl Auditor {
             tracing::error!(%error, "audit store failed: failing the request closed");
             Error::AuditUnavailable
         })
+    }
+
+    /// The records matching a FHIR AuditEvent search (`patient`, `agent`, `date` with `ge`,
+    /// `gt`, `le`, `lt`, `_count`), newest last, as BALP AuditEvents. Other parameters are a
+    /// 400: an ignored filter would return more than was asked for.
+    pub(crate) fn search(&self, query: &SearchQuery, max: usize) -> Result<Vec<Value>, Error> {
+        let mut filter = fhir_audit::Query {
+            limit: query.count.unwrap_or(max).min(max),
+            ..fhir_audit::Query::default()
+        };
+        for (name, value) in &query.params {
+            match name.as_str() {
+                "patient" => {
+                    let id = value.rsplit('/').next().unwrap_or(value);
+                    filter.patient = Some(format!("Patient/{id}"));
+                }
+                "agent" => filter.user = Some(value.clone()),
+                "date" => {
+                    let (prefix, rest) = value.split_at(value.len().min(2));
+                    let time = Timestamp::parse_date_or_time(rest)
+                        .map_err(|e| Error::Invalid(format!("date: {e}")))?;
+                    match prefix {
+                        "ge" | "gt" => filter.since = Some(time),
+                        "le" | "lt" => filter.until = Some(time),
+                        _ => {
+                            return Err(Error::Invalid(
+                                "AuditEvent date takes ge, gt, le or lt".to_owned(),
+                            ));
+                        }
+                    }
+                }
+                "_count" => {}
+                other => {
+                    return Err(Error::NotSupported(format!(
+                        "AuditEvent search parameter `{other}`"
+                    )));
+                }
+            }
+        }
+        self.store.flush().map_err(|_| Error::AuditUnavailable)?;
+        let mut searcher = Searcher::open(self.store_dir.as_path()).map_err(|error| {
+            tracing::error!(%error, "opening the audit log");
+            Error::AuditUnavailable
+        })?;
+        let found = searcher.search(&filter).map_err(|error| {
+            tracing::error!(%error, "searching the audit log");
+            Error::AuditUnavailable
+        })?;
+        Ok(found
+            .iter()
+            .flat_map(|stored| stored.record.audit_events())
+            .collect())
     }
 
     /// Flushes what is queued (at shutdown).
@@ -118,7 +179,12 @@ fn convert(
         });
         out.token_jti = context.jti().map(str::to_owned);
     }
-    out.patients = record.patients.to_vec();
+    // fhir-audit's convention: patients as references.
+    out.patients = record
+        .patients
+        .iter()
+        .map(|id| format!("Patient/{id}"))
+        .collect();
     out.outcome.rules = record.rules.to_vec();
     out.origin.client_ip = record.caller.peer.map(|p| p.ip().to_string());
     out.purpose_of_use = record.caller.purpose_of_use.iter().cloned().collect();

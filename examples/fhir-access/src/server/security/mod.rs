@@ -20,6 +20,7 @@ use smart_token::{AccessContext, Validator};
 use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Permit};
 use super::outcome::Error;
 use super::request::Interaction;
+use super::search::SearchQuery;
 
 /// Token validation, the policy and the audit store.
 pub(crate) struct PolicyGuard {
@@ -420,6 +421,14 @@ impl Guard for PolicyGuard {
             _ => true,
         };
         (stored.is_some() || new.is_some()) && versions_allowed && read_only_kept
+    }
+
+    fn serves_audit_events(&self) -> bool {
+        true
+    }
+
+    fn audit_events(&self, query: &SearchQuery, max: usize) -> Result<Vec<Value>, Error> {
+        self.audit.search(query, max)
     }
 
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
