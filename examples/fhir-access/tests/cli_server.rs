@@ -1314,6 +1314,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "seed",
         "authorization",
         "policy",
+        "explain",
         "update-create",
         "max-body-bytes",
         "request-timeout",
@@ -1335,7 +1336,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
             "{variable} in {help}"
         );
     }
-    assert_eq!(help.matches("Defaults to").count(), 17, "{help}");
+    assert_eq!(help.matches("Defaults to").count(), 18, "{help}");
 }
 
 #[test]

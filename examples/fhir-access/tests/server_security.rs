@@ -655,3 +655,17 @@ fn the_audit_log_is_searchable_as_audit_events_by_the_auditor_and_the_admin_only
     );
     assert_eq!(glass[0]["user"]["id"], "dr-grey");
 }
+
+#[test]
+fn explain_mode_adds_the_policy_explanation_to_a_403() {
+    let server = Server::with(&["--explain", "true"]);
+    let a = server.mint("lucien", &[]);
+    let denied = server.call(&a, "DELETE", &format!("Patient/{A}"), None);
+    assert_eq!(denied.status, 403, "{}", denied.text());
+    let diagnostics = denied.json()["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(diagnostics.starts_with("forbidden: "), "{diagnostics}");
+    assert!(diagnostics.contains("scopes"), "{diagnostics}");
+}

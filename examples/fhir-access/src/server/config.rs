@@ -49,6 +49,11 @@ pub(crate) struct Args {
     /// example policy with the patient self-access rules.
     #[arg(long, env = "FHIR_ACCESS_POLICY", value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// Explain mode, for developers: a 403 decided by the policy carries the policy's
+    /// explanation in the OperationOutcome. Refused on a non-loopback address. Defaults to
+    /// `false`.
+    #[arg(long, env = "FHIR_ACCESS_EXPLAIN", value_name = "BOOL")]
+    explain: Option<bool>,
     /// Whether `PUT` to an id that does not exist creates the resource. Defaults to `true`.
     #[arg(long, env = "FHIR_ACCESS_UPDATE_CREATE", value_name = "BOOL")]
     update_create: Option<bool>,
@@ -107,6 +112,7 @@ struct File {
     seed: Option<bool>,
     authorization: Option<Authorization>,
     policy: Option<PathBuf>,
+    explain: Option<bool>,
     #[serde(default)]
     trusted_issuers: Vec<TrustedIssuerConfig>,
     update_create: Option<bool>,
@@ -146,6 +152,7 @@ pub(crate) struct Config {
     /// `None`: the built-in default policy.
     pub(crate) policy: Option<PathBuf>,
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
+    pub(crate) explain: bool,
     pub(crate) update_create: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
@@ -182,6 +189,7 @@ impl Config {
                 .unwrap_or_default(),
             policy: args.policy.or(file.policy),
             trusted_issuers: file.trusted_issuers,
+            explain: args.explain.or(file.explain).unwrap_or(false),
             update_create: args.update_create.or(file.update_create).unwrap_or(true),
             max_body_bytes: args
                 .max_body_bytes
@@ -214,6 +222,12 @@ impl Config {
         if self.authorization == Authorization::AllowAll && !self.listen.ip().is_loopback() {
             anyhow::bail!(
                 "--authorization allow-all is for development and benchmarks: refused on the non-loopback address {}",
+                self.listen
+            );
+        }
+        if self.explain && !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "--explain is for development: refused on the non-loopback address {}",
                 self.listen
             );
         }
@@ -253,6 +267,16 @@ mod tests {
         assert_eq!(config.authorization, Authorization::Policy);
         assert_eq!(config.limits.max_count, 200);
         assert!(config.seed);
+        assert!(!config.explain);
+        let args = Args {
+            explain: Some(true),
+            listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(args).unwrap_err().to_string(),
+            "--explain is for development: refused on the non-loopback address 0.0.0.0:8080"
+        );
     }
 
     #[test]

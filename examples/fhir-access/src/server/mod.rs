@@ -181,6 +181,7 @@ fn policy_guard(
         policy,
         audit,
         compartments: compartments.clone(),
+        explain: config.explain,
     })
 }
 

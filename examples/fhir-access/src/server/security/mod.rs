@@ -28,6 +28,8 @@ pub(crate) struct PolicyGuard {
     pub(crate) policy: Engine,
     pub(crate) audit: audit::Auditor,
     pub(crate) compartments: fhir_compartment::Compartments,
+    /// Explain mode: a policy denial's 403 carries the policy's explanation.
+    pub(crate) explain: bool,
 }
 
 impl std::fmt::Debug for PolicyGuard {
@@ -331,10 +333,12 @@ impl Guard for PolicyGuard {
         let rules: Vec<String> = decision.rules().map(str::to_owned).collect();
         if !decision.is_permit() {
             tracing::debug!(explanation = %decision.explanation(), "denied");
-            return Err(Denial {
-                error: Error::Forbidden,
-                rules,
-            });
+            let error = if self.explain {
+                Error::ForbiddenExplained(decision.explanation().to_string())
+            } else {
+                Error::Forbidden
+            };
+            return Err(Denial { error, rules });
         }
         let obligations = decision.obligations();
         let mut narrowing = Vec::new();
