@@ -669,3 +669,84 @@ fn explain_mode_adds_the_policy_explanation_to_a_403() {
     assert!(diagnostics.starts_with("forbidden: "), "{diagnostics}");
     assert!(diagnostics.contains("scopes"), "{diagnostics}");
 }
+
+const DARRELL: &str = "85c63cf3-278e-454c-b5ba-df5889815eb7";
+
+#[test]
+fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
+    let server = Server::secured();
+    // The doctor: assigned Lucien (A) and Catharine (B), not Darrell.
+    let doctor = server.mint("dr-grey", &[]);
+    assert_eq!(server.read_as(&doctor, &format!("Patient/{A}")).status, 200);
+    let unassigned = server.read_as(&doctor, &format!("Patient/{DARRELL}"));
+    let missing = server.read_as(&doctor, "Patient/no-such-patient");
+    assert_eq!((unassigned.status, &unassigned.body), (404, &missing.body));
+    let searched = server.read_as(&doctor, "Observation?_count=200").json();
+    assert!(!ids(&searched).is_empty());
+    assert!(!searched.to_string().contains(DARRELL));
+    assert_eq!(
+        server
+            .read_as(&doctor, &format!("Patient/{A}/$everything"))
+            .status,
+        200
+    );
+
+    // The cardiology nurse: Darrell's and Valentine's records, not Lucien's.
+    let nurse = server.mint("nurse-cardio", &[]);
+    let records = server
+        .read_as(
+            &nurse,
+            &format!("Observation?subject=Patient/{DARRELL}&_count=5"),
+        )
+        .json();
+    assert_eq!(ids(&records).len(), 5, "{records:#}");
+    let theirs = server
+        .read_as(
+            &nurse,
+            &format!("Observation?subject=Patient/{A}&_summary=count"),
+        )
+        .json();
+    assert_eq!(theirs["total"], 0);
+    // No rule lets a nurse delete a Condition (and one forbids everyone).
+    let condition = server
+        .read_as(
+            &nurse,
+            &format!("Condition?subject=Patient/{DARRELL}&_count=1"),
+        )
+        .json();
+    let condition_id = condition["entry"][0]["resource"]["id"].as_str().unwrap();
+    server
+        .call(&nurse, "DELETE", &format!("Condition/{condition_id}"), None)
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // The admin: claims, not clinical records.
+    let admin = server.mint("admin", &[]);
+    let claims = server.read_as(&admin, "Claim?_count=3").json();
+    assert_eq!(ids(&claims).len(), 3);
+    server
+        .read_as(&admin, "Observation")
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // The auditor never writes, and reads no clinical data.
+    let auditor = server.mint("auditor", &[]);
+    server
+        .read_as(&auditor, &format!("Patient/{A}"))
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // The researcher: only with the research purpose of use.
+    let researcher = server.mint("researcher", &[]);
+    server
+        .read_as(&researcher, "Patient")
+        .assert_outcome(403, "forbidden", "forbidden");
+    let research = server.send(
+        "GET",
+        "Patient?_count=10",
+        &[
+            ("Authorization", &format!("Bearer {researcher}")),
+            ("X-Purpose-Of-Use", "HRESCH"),
+        ],
+        b"",
+    );
+    assert_eq!(research.status, 200, "{}", research.text());
+    assert_eq!(ids(&research.json()).len(), 4);
+}

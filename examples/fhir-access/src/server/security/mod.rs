@@ -6,6 +6,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod key;
+pub(crate) mod narrowing;
 pub(crate) mod policy;
 pub(crate) mod users;
 
@@ -360,20 +361,17 @@ impl Guard for PolicyGuard {
                 narrowing.push(Narrowing::InCompartments(vec![compartment]));
             }
         }
-        match &obligations.search {
-            Some(fhir_policy::Narrowing::Nothing) => {
-                narrowing.push(Narrowing::InCompartments(Vec::new()));
-            }
-            Some(tree) => {
-                if let Some(text) = tree.to_query() {
-                    let params = form_urlencoded::parse(text.as_bytes())
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                    narrowing.push(Narrowing::Parameters(params));
-                }
-                // Otherwise every result is checked one by one (`may_read`).
-            }
-            None => {}
+        if let (Some(tree), Some(resource_type)) = (
+            &obligations.search,
+            asked
+                .resource_type
+                .and_then(|t| fhir_compartment::ResourceType::from_name(t.as_str())),
+        ) {
+            narrowing.extend(narrowing::translate(
+                tree,
+                resource_type,
+                &self.compartments,
+            ));
         }
         let mut records = rules;
         if decision.is_break_glass() {
