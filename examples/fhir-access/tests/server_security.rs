@@ -748,5 +748,15 @@ fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
         b"",
     );
     assert_eq!(research.status, 200, "{}", research.text());
-    assert_eq!(ids(&research.json()).len(), 4);
+    let research = research.json();
+    assert_eq!(ids(&research).len(), 4);
+    // De-identified: the policy's `hide` obligation removed the identifying elements.
+    for entry in research["entry"].as_array().unwrap() {
+        let patient = &entry["resource"];
+        for hidden in ["identifier", "name", "telecom", "address", "birthDate"] {
+            assert_eq!(patient.get(hidden), None, "{hidden} in {patient:#}");
+        }
+        assert!(patient["gender"].is_string());
+        assert!(patient["meta"]["security"].to_string().contains("REDACTED"));
+    }
 }

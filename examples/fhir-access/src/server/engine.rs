@@ -88,6 +88,8 @@ impl Reply {
 pub(crate) struct Trail {
     patients: BTreeSet<String>,
     rules: Vec<String>,
+    /// A decision carried a `hide` obligation: the reply's resources are redacted.
+    redact: bool,
 }
 
 impl Trail {
@@ -101,6 +103,7 @@ impl Trail {
         match guard.decide(caller, interaction) {
             Ok(permit) => {
                 self.rules.extend(permit.rules.iter().cloned());
+                self.redact |= permit.redacts;
                 Ok(permit)
             }
             Err(denial) => {
@@ -135,7 +138,14 @@ impl Engine {
         let parsed = request::parse(raw, self.context());
         let name = parsed.as_ref().ok().map(Interaction::name);
         let reply = match parsed.and_then(|i| self.run(caller, &i, &mut trail)) {
-            Ok(reply) => reply,
+            Ok(mut reply) => {
+                if trail.redact {
+                    if let Some(body) = reply.body.as_mut() {
+                        self.guard.redact(caller, body);
+                    }
+                }
+                reply
+            }
             Err(error) => {
                 if let Error::Internal(cause) = &error {
                     tracing::error!(%cause, path = raw.path, "request failed");

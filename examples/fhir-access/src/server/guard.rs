@@ -59,6 +59,9 @@ pub(crate) struct Permit {
     pub(crate) writes_as: Option<fhir_scopes::Interaction>,
     /// Top-level elements a write may not change (the policy's `readOnly` obligation).
     pub(crate) read_only: Vec<String>,
+    /// The decision obliges the server to hide elements of returned resources: the reply
+    /// goes through [`Guard::redact`].
+    pub(crate) redacts: bool,
 }
 
 /// A refused request: the error it is answered with (401 or 403) and the rules that decided,
@@ -130,6 +133,10 @@ pub(crate) trait Guard: Send + Sync + fmt::Debug {
 
     /// Records the request. An error fails the request closed (503, nothing returned).
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error>;
+
+    /// Removes what the caller may not see from a reply body (a resource, or a Bundle of
+    /// them); called when a permit said so.
+    fn redact(&self, _caller: &Caller, _body: &mut Value) {}
 
     /// Whether `GET AuditEvent` searches this guard's audit log (instead of the store).
     fn serves_audit_events(&self) -> bool {

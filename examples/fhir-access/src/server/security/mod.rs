@@ -231,6 +231,34 @@ impl PolicyGuard {
         }
     }
 
+    /// The elements the policy hides from the caller in `resource`. Empty for a denied read:
+    /// such resources never reach the reply (`may_read` left them out).
+    fn hidden(&self, caller: &Caller, resource: &Value) -> Vec<String> {
+        let Some(context) = self.context(caller) else {
+            return Vec::new();
+        };
+        let Some(resource_type) = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .and_then(scope_type)
+        else {
+            return Vec::new();
+        };
+        let subject = subject(&context);
+        let client = Client::new(context.client_id().unwrap_or(""));
+        let environment = environment(caller);
+        let mut request = Request::new(
+            &subject,
+            &client,
+            context.scope_context(),
+            Action::new(ScopeInteraction::Read, resource_type),
+            &environment,
+        );
+        request.scopes = Some(context.scopes());
+        request.resource = Some(resource);
+        self.policy.decide(&request).obligations().hide
+    }
+
     /// Decides `interaction` on `resource` (its type taken from the resource) for the caller.
     fn decide_on(&self, caller: &Caller, interaction: ScopeInteraction, resource: &Value) -> bool {
         let Some(context) = self.context(caller) else {
@@ -258,6 +286,25 @@ impl PolicyGuard {
         request.scopes = Some(context.scopes());
         request.resource = Some(resource);
         self.policy.decide(&request).is_permit()
+    }
+}
+
+/// Marks a resource as redacted (v3 ObservationValue `REDACTED`), as FHIR security labels do.
+fn tag_redacted(resource: &mut serde_json::Map<String, Value>) {
+    let tag = serde_json::json!({
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+        "code": "REDACTED"
+    });
+    let meta = resource
+        .entry("meta")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Some(meta) = meta.as_object_mut() {
+        let security = meta
+            .entry("security")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(labels) = security.as_array_mut() {
+            labels.push(tag);
+        }
     }
 }
 
@@ -383,6 +430,7 @@ impl Guard for PolicyGuard {
             reads_as: Some(asked.reads_as),
             writes_as: is_write(asked.interaction).then_some(asked.interaction),
             read_only: obligations.read_only,
+            redacts: !obligations.hide.is_empty(),
         })
     }
 
@@ -423,6 +471,29 @@ impl Guard for PolicyGuard {
             _ => true,
         };
         (stored.is_some() || new.is_some()) && versions_allowed && read_only_kept
+    }
+
+    fn redact(&self, caller: &Caller, body: &mut Value) {
+        if body.get("resourceType").and_then(Value::as_str) == Some("Bundle") {
+            if let Some(entries) = body.get_mut("entry").and_then(Value::as_array_mut) {
+                for entry in entries {
+                    if let Some(resource) = entry.get_mut("resource") {
+                        self.redact(caller, resource);
+                    }
+                }
+            }
+            return;
+        }
+        let hide = self.hidden(caller, body);
+        if let Some(object) = body.as_object_mut() {
+            let mut removed = false;
+            for name in &hide {
+                removed |= object.remove(name).is_some();
+            }
+            if removed {
+                tag_redacted(object);
+            }
+        }
     }
 
     fn serves_audit_events(&self) -> bool {
