@@ -760,3 +760,33 @@ fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
         assert!(patient["meta"]["security"].to_string().contains("REDACTED"));
     }
 }
+
+#[test]
+fn token_mint_from_a_data_dir_fails_clearly_without_a_key_or_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mint = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fhir-access"))
+            .args(["token", "mint", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let no_key = mint(&["--user", "lucien"]);
+    assert_eq!(no_key.status.code(), Some(2), "{no_key:?}");
+    let stderr = String::from_utf8(no_key.stderr).unwrap();
+    assert!(stderr.contains("no server key at"), "{stderr}");
+    assert!(!dir.path().join("server-key.p8").exists());
+
+    // Once the server has started there, an unknown user names the known ones.
+    let server = Server::in_dir(dir.path(), &["--seed", "true"]);
+    let unknown = mint(&["--user", "mallory", "--aud", &server.base]);
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    let stderr = String::from_utf8(unknown.stderr).unwrap();
+    assert!(stderr.contains("no user `mallory`"), "{stderr}");
+    assert!(stderr.contains("dr-grey"), "{stderr}");
+    let token = mint(&["--user", "admin", "--aud", &server.base]);
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap();
+    assert_eq!(server.read_as(token.trim(), "Claim?_count=1").status, 200);
+}
