@@ -1240,7 +1240,7 @@ fn bad_input_is_an_operation_outcome_and_never_a_crash() {
 // --- configuration, seed, authorization mode ----------------------------------------------
 
 #[test]
-fn locked_by_default_answers_401_except_metadata() {
+fn without_a_token_every_request_but_metadata_is_401() {
     let server = Server::with(&["--seed", "false"]);
     let read = server.get("Patient/a");
     read.assert_outcome(401, "login", "authentication required");
@@ -1313,6 +1313,8 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "base-url",
         "seed",
         "authorization",
+        "policy",
+        "explain",
         "update-create",
         "max-body-bytes",
         "request-timeout",
@@ -1334,7 +1336,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
             "{variable} in {help}"
         );
     }
-    assert_eq!(help.matches("Defaults to").count(), 16, "{help}");
+    assert_eq!(help.matches("Defaults to").count(), 18, "{help}");
 }
 
 #[test]

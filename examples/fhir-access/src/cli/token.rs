@@ -57,36 +57,49 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct MintArgs {
-    /// A PKCS#8 PEM private key (RSA, P-256, P-384 or Ed25519).
+    /// A PKCS#8 PEM private key (RSA, P-256, P-384 or Ed25519). Either this or --data-dir.
+    #[arg(
+        long,
+        required_unless_present = "data_dir",
+        conflicts_with = "data_dir"
+    )]
+    key: Option<PathBuf>,
+    /// A `fhir-access serve` data directory: sign with the server's own key (created on the
+    /// server's first start); `--iss` then defaults to `--aud`, which the server trusts.
     #[arg(long)]
-    key: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// A demo user of the data directory's `users.json` (`lucien`, `dr-grey`, `nurse-peds`,
+    /// `admin`, `auditor`, ...): their subject, roles, attributes, patient, client and scopes;
+    /// the flags below override them.
+    #[arg(long, requires = "data_dir")]
+    user: Option<String>,
     /// The algorithm. Defaults to the first that fits the key: RS256, ES256, ES384, EdDSA.
     #[arg(long)]
     alg: Option<String>,
-    /// The key id.
+    /// The key id (with --key).
     #[arg(long, default_value = "local-1")]
     kid: String,
-    /// The issuer (`iss`).
-    #[arg(long, default_value = "https://auth.example.org")]
-    iss: String,
-    /// The audience (`aud`): the FHIR server's base URL.
+    /// The issuer (`iss`). Defaults to `--aud` with --data-dir, else `https://auth.example.org`.
     #[arg(long)]
+    iss: Option<String>,
+    /// The audience (`aud`): the FHIR server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
     aud: String,
-    /// The subject (`sub`).
-    #[arg(long, default_value = "test-user")]
-    sub: String,
-    /// The scopes, space-separated.
-    #[arg(long, default_value = "")]
-    scope: String,
-    /// The patient in launch context.
+    /// The subject (`sub`). Defaults to the user's, else `test-user`.
+    #[arg(long)]
+    sub: Option<String>,
+    /// The scopes, space-separated. Defaults to the user's, else none.
+    #[arg(long)]
+    scope: Option<String>,
+    /// The patient in launch context. Defaults to the user's.
     #[arg(long)]
     patient: Option<String>,
-    /// The user's FHIR resource URL (`fhirUser`).
+    /// The user's FHIR resource URL (`fhirUser`). Defaults to the user's.
     #[arg(long)]
     fhir_user: Option<String>,
-    /// The client id.
-    #[arg(long, default_value = "fhir-access-cli")]
-    client_id: String,
+    /// The client id. Defaults to the user's, else `fhir-access-cli`.
+    #[arg(long)]
+    client_id: Option<String>,
     /// Seconds from now until the token expires; negative for an expired token.
     #[arg(long, default_value_t = 3600, allow_hyphen_values = true)]
     exp: i64,
@@ -137,12 +150,42 @@ fn signing_key(path: &PathBuf, alg: Option<&str>, kid: &str) -> anyhow::Result<S
 }
 
 fn mint(args: &MintArgs) -> anyhow::Result<Outcome> {
-    let key = signing_key(&args.key, args.alg.as_deref(), &args.kid)?;
+    let (key, user) = match (&args.key, &args.data_dir) {
+        (Some(path), _) => (signing_key(path, args.alg.as_deref(), &args.kid)?, None),
+        (None, Some(dir)) => (
+            crate::server::security::key::load(dir, false)?,
+            match &args.user {
+                Some(name) => Some(crate::server::security::users::find(dir, name)?),
+                None => None,
+            },
+        ),
+        (None, None) => bail!("--key or --data-dir is required"),
+    };
+    let iss = match (&args.iss, &args.data_dir) {
+        (Some(iss), _) => iss.clone(),
+        (None, Some(_)) => args.aud.clone(),
+        (None, None) => "https://auth.example.org".to_owned(),
+    };
+    let pick =
+        |flag: &Option<String>, from_user: Option<&String>| flag.clone().or(from_user.cloned());
+    let sub =
+        pick(&args.sub, user.as_ref().map(|u| &u.sub)).unwrap_or_else(|| "test-user".to_owned());
+    let scope = pick(&args.scope, user.as_ref().map(|u| &u.scope)).unwrap_or_default();
+    let patient = pick(
+        &args.patient,
+        user.as_ref().and_then(|u| u.patient.as_ref()),
+    );
+    let fhir_user = pick(
+        &args.fhir_user,
+        user.as_ref().and_then(|u| u.fhir_user.as_ref()),
+    );
+    let client_id = pick(&args.client_id, user.as_ref().map(|u| &u.client))
+        .unwrap_or_else(|| "fhir-access-cli".to_owned());
     let elapsed = SystemTime::now().duration_since(UNIX_EPOCH)?;
     let now = i64::try_from(elapsed.as_secs())?;
     let mut claims = Map::new();
-    claims.insert("iss".into(), json!(args.iss));
-    claims.insert("sub".into(), json!(args.sub));
+    claims.insert("iss".into(), json!(iss));
+    claims.insert("sub".into(), json!(sub));
     claims.insert("aud".into(), json!(args.aud));
     claims.insert("exp".into(), json!(now.saturating_add(args.exp)));
     claims.insert("iat".into(), json!(now));
@@ -150,16 +193,24 @@ fn mint(args: &MintArgs) -> anyhow::Result<Outcome> {
         "jti".into(),
         json!(format!("{:x}-{:x}", elapsed.as_nanos(), std::process::id())),
     );
-    claims.insert("client_id".into(), json!(args.client_id));
-    if !args.scope.is_empty() {
-        fhir_scopes::ScopeSet::parse(&args.scope).context("--scope")?;
-        claims.insert("scope".into(), json!(args.scope));
+    claims.insert("client_id".into(), json!(client_id));
+    if !scope.is_empty() {
+        fhir_scopes::ScopeSet::parse(&scope).context("--scope")?;
+        claims.insert("scope".into(), json!(scope));
     }
-    if let Some(patient) = &args.patient {
+    if let Some(patient) = &patient {
         claims.insert("patient".into(), json!(patient));
     }
-    if let Some(fhir_user) = &args.fhir_user {
+    if let Some(fhir_user) = &fhir_user {
         claims.insert("fhirUser".into(), json!(fhir_user));
+    }
+    if let Some(user) = &user {
+        if !user.roles.is_empty() {
+            claims.insert("roles".into(), json!(user.roles));
+        }
+        for (name, value) in &user.attributes {
+            claims.insert(name.clone(), value.clone());
+        }
     }
     println!("{}", key.sign(Some("at+jwt"), &Value::Object(claims))?);
     Ok(Outcome::Success)

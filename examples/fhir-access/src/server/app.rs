@@ -19,8 +19,11 @@ use super::guard::Caller;
 use super::outcome::Error;
 use super::request::{self, RawRequest};
 
-/// The header that carries a break-glass reason (the policy slice acts on it).
+/// The header that carries a break-glass reason: the policy's break-glass rules apply and
+/// the audit record carries the reason.
 pub(crate) const BREAK_GLASS_HEADER: &str = "x-break-glass";
+/// The header that carries the purpose of use (a v3 PurposeOfUse code such as `HRESCH`).
+pub(crate) const PURPOSE_HEADER: &str = "x-purpose-of-use";
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -191,6 +194,7 @@ fn caller(headers: &HeaderMap, peer: SocketAddr) -> Caller {
         authorization: text(header::AUTHORIZATION.as_str()),
         peer: Some(peer),
         break_glass: text(BREAK_GLASS_HEADER),
+        purpose_of_use: text(PURPOSE_HEADER),
     }
 }
 

@@ -37,12 +37,23 @@ pub(crate) struct Args {
     /// Seed an empty data directory with the Synthea patients on start. Defaults to `true`.
     #[arg(long, env = "FHIR_ACCESS_SEED", value_name = "BOOL")]
     seed: Option<bool>,
-    /// Who may do what: `locked` answers every FHIR request except `metadata` with 401 (no
-    /// token validation or policy is configured yet); `allow-all` permits everything and is
-    /// for development and benchmarks only: it is refused on a non-loopback address. Defaults
-    /// to `locked`.
+    /// Who may do what: `policy` validates bearer tokens (signed by the server's own key in
+    /// the data directory, or by a `trusted_issuers` entry of the config file), decides each
+    /// request with the policy and writes one audit record per request; `locked` answers
+    /// every FHIR request except `metadata` with 401; `allow-all` permits everything and
+    /// audits nothing: development and benchmarks only, refused on a non-loopback address.
+    /// Defaults to `policy`.
     #[arg(long, env = "FHIR_ACCESS_AUTHORIZATION", value_name = "MODE")]
     authorization: Option<Authorization>,
+    /// The policy document (JSON, see docs/policy.md). Defaults to the built-in hospital
+    /// example policy with the patient self-access rules.
+    #[arg(long, env = "FHIR_ACCESS_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Explain mode, for developers: a 403 decided by the policy carries the policy's
+    /// explanation in the OperationOutcome. Refused on a non-loopback address. Defaults to
+    /// `false`.
+    #[arg(long, env = "FHIR_ACCESS_EXPLAIN", value_name = "BOOL")]
+    explain: Option<bool>,
     /// Whether `PUT` to an id that does not exist creates the resource. Defaults to `true`.
     #[arg(long, env = "FHIR_ACCESS_UPDATE_CREATE", value_name = "BOOL")]
     update_create: Option<bool>,
@@ -82,8 +93,10 @@ pub(crate) struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Authorization {
-    /// Every FHIR request except `metadata` is a 401.
+    /// Tokens, policy and audit: the real thing.
     #[default]
+    Policy,
+    /// Every FHIR request except `metadata` is a 401.
     Locked,
     /// Everything is permitted (loopback only; development and benchmarks).
     AllowAll,
@@ -98,6 +111,10 @@ struct File {
     base_url: Option<String>,
     seed: Option<bool>,
     authorization: Option<Authorization>,
+    policy: Option<PathBuf>,
+    explain: Option<bool>,
+    #[serde(default)]
+    trusted_issuers: Vec<TrustedIssuerConfig>,
     update_create: Option<bool>,
     max_body_bytes: Option<usize>,
     request_timeout: Option<u64>,
@@ -110,6 +127,19 @@ struct File {
     log: Option<String>,
 }
 
+/// An issuer whose tokens the server accepts besides its own (config file only, as
+/// `[[trusted_issuers]]` tables).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrustedIssuerConfig {
+    /// The `iss` of its tokens.
+    pub(crate) issuer: String,
+    /// Its JWKS URL (http or https).
+    pub(crate) jwks_uri: String,
+    /// The `aud` its tokens must carry. Defaults to the server's base URL.
+    pub(crate) audience: Option<String>,
+}
+
 /// The settings in force.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Config {
@@ -119,6 +149,10 @@ pub(crate) struct Config {
     pub(crate) base_url: Option<String>,
     pub(crate) seed: bool,
     pub(crate) authorization: Authorization,
+    /// `None`: the built-in default policy.
+    pub(crate) policy: Option<PathBuf>,
+    pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
+    pub(crate) explain: bool,
     pub(crate) update_create: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
@@ -153,6 +187,9 @@ impl Config {
                 .authorization
                 .or(file.authorization)
                 .unwrap_or_default(),
+            policy: args.policy.or(file.policy),
+            trusted_issuers: file.trusted_issuers,
+            explain: args.explain.or(file.explain).unwrap_or(false),
             update_create: args.update_create.or(file.update_create).unwrap_or(true),
             max_body_bytes: args
                 .max_body_bytes
@@ -185,6 +222,12 @@ impl Config {
         if self.authorization == Authorization::AllowAll && !self.listen.ip().is_loopback() {
             anyhow::bail!(
                 "--authorization allow-all is for development and benchmarks: refused on the non-loopback address {}",
+                self.listen
+            );
+        }
+        if self.explain && !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "--explain is for development: refused on the non-loopback address {}",
                 self.listen
             );
         }
@@ -221,9 +264,19 @@ mod tests {
     fn defaults() {
         let config = Config::load(Args::default()).unwrap();
         assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
-        assert_eq!(config.authorization, Authorization::Locked);
+        assert_eq!(config.authorization, Authorization::Policy);
         assert_eq!(config.limits.max_count, 200);
         assert!(config.seed);
+        assert!(!config.explain);
+        let args = Args {
+            explain: Some(true),
+            listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(args).unwrap_err().to_string(),
+            "--explain is for development: refused on the non-loopback address 0.0.0.0:8080"
+        );
     }
 
     #[test]

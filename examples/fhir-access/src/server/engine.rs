@@ -88,6 +88,8 @@ impl Reply {
 pub(crate) struct Trail {
     patients: BTreeSet<String>,
     rules: Vec<String>,
+    /// A decision carried a `hide` obligation: the reply's resources are redacted.
+    redact: bool,
 }
 
 impl Trail {
@@ -101,6 +103,7 @@ impl Trail {
         match guard.decide(caller, interaction) {
             Ok(permit) => {
                 self.rules.extend(permit.rules.iter().cloned());
+                self.redact |= permit.redacts;
                 Ok(permit)
             }
             Err(denial) => {
@@ -135,7 +138,14 @@ impl Engine {
         let parsed = request::parse(raw, self.context());
         let name = parsed.as_ref().ok().map(Interaction::name);
         let reply = match parsed.and_then(|i| self.run(caller, &i, &mut trail)) {
-            Ok(reply) => reply,
+            Ok(mut reply) => {
+                if trail.redact {
+                    if let Some(body) = reply.body.as_mut() {
+                        self.guard.redact(caller, body);
+                    }
+                }
+                reply
+            }
             Err(error) => {
                 if let Error::Internal(cause) = &error {
                     tracing::error!(%cause, path = raw.path, "request failed");
@@ -380,6 +390,24 @@ impl Engine {
                 }
                 store::delete(conn, target.resource_type, &target.id)?;
                 Ok(no_content())
+            }
+            Interaction::Search {
+                resource_type: ResourceType::AuditEvent,
+                compartment: None,
+                query,
+            } if self.guard.serves_audit_events() => {
+                let events = self.guard.audit_events(query, self.limits.max_count)?;
+                let visible: Vec<Value> = events
+                    .into_iter()
+                    .filter(|e| self.guard.may_read(caller, permit, e))
+                    .map(|e| json!({"resource": e, "search": {"mode": "match"}}))
+                    .collect();
+                let mut bundle =
+                    json!({"resourceType": "Bundle", "type": "searchset", "total": visible.len()});
+                if let (false, Some(object)) = (visible.is_empty(), bundle.as_object_mut()) {
+                    object.insert("entry".to_owned(), Value::Array(visible));
+                }
+                Ok(Reply::ok(bundle))
             }
             Interaction::Search {
                 resource_type,

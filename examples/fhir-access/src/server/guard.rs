@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::outcome::Error;
 use super::request::Interaction;
+use super::search::SearchQuery;
 
 /// What the HTTP layer knows about who is asking, uninterpreted.
 #[derive(Clone, Default)]
@@ -26,6 +27,8 @@ pub(crate) struct Caller {
     pub(crate) peer: Option<SocketAddr>,
     /// The break-glass header's reason, when sent.
     pub(crate) break_glass: Option<String>,
+    /// The purpose-of-use header's code (`TREAT`, `HRESCH`, ...), when sent.
+    pub(crate) purpose_of_use: Option<String>,
 }
 
 impl fmt::Debug for Caller {
@@ -37,6 +40,7 @@ impl fmt::Debug for Caller {
             )
             .field("peer", &self.peer)
             .field("break_glass", &self.break_glass)
+            .field("purpose_of_use", &self.purpose_of_use)
             .finish()
     }
 }
@@ -48,6 +52,16 @@ pub(crate) struct Permit {
     pub(crate) narrowing: Vec<Narrowing>,
     /// The rules that decided, for the audit record.
     pub(crate) rules: Vec<String>,
+    /// The interaction each returned resource is checked for; `None`: only the public
+    /// CapabilityStatement may be returned.
+    pub(crate) reads_as: Option<fhir_scopes::Interaction>,
+    /// The write interaction each stored and new version is checked for.
+    pub(crate) writes_as: Option<fhir_scopes::Interaction>,
+    /// Top-level elements a write may not change (the policy's `readOnly` obligation).
+    pub(crate) read_only: Vec<String>,
+    /// The decision obliges the server to hide elements of returned resources: the reply
+    /// goes through [`Guard::redact`].
+    pub(crate) redacts: bool,
 }
 
 /// A refused request: the error it is answered with (401 or 403) and the rules that decided,
@@ -69,13 +83,6 @@ impl From<Error> for Denial {
 
 /// One constraint on what a search may match.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "built by the policy guard of the next slice; the tests build both"
-    )
-)]
 pub(crate) enum Narrowing {
     /// The resource must be in one of these compartments (none: nothing matches).
     InCompartments(Vec<Compartment>),
@@ -126,6 +133,21 @@ pub(crate) trait Guard: Send + Sync + fmt::Debug {
 
     /// Records the request. An error fails the request closed (503, nothing returned).
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error>;
+
+    /// Removes what the caller may not see from a reply body (a resource, or a Bundle of
+    /// them); called when a permit said so.
+    fn redact(&self, _caller: &Caller, _body: &mut Value) {}
+
+    /// Whether `GET AuditEvent` searches this guard's audit log (instead of the store).
+    fn serves_audit_events(&self) -> bool {
+        false
+    }
+
+    /// The audit log as BALP AuditEvents matching a search (newest last, at most `max`);
+    /// each still goes through `may_read`.
+    fn audit_events(&self, _query: &SearchQuery, _max: usize) -> Result<Vec<Value>, Error> {
+        Ok(Vec::new())
+    }
 
     /// Called once when the server stops, after the last request: flush what `audit` queued.
     fn flush(&self) -> Result<(), Error> {

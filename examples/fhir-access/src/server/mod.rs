@@ -18,6 +18,7 @@ mod outcome;
 mod properties;
 mod request;
 mod search;
+pub(crate) mod security;
 mod seed;
 mod store;
 
@@ -81,6 +82,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let guard: Arc<dyn Guard> = match config.authorization {
+        Authorization::Policy => Arc::new(policy_guard(&config, &base_url, &compartments)?),
         Authorization::Locked => {
             tracing::warn!(
                 "authorization `locked`: every FHIR request except metadata is answered 401"
@@ -97,7 +99,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let capabilities = capability::Capabilities {
         base_url: &base_url,
         update_create: config.update_create,
-        security: None,
+        security: (config.authorization == Authorization::Policy).then(|| {
+            serde_json::json!({
+                "service": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR"
+                }]}],
+                "description": "Bearer tokens (RFC 6750) signed by this server's key or a trusted issuer; see docs/server.md."
+            })
+        }),
     }
     .statement();
     let engine = Engine {
@@ -130,6 +140,49 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     engine.guard.flush().context("flushing the audit records")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The real guard: the server's key (created on first start) and the configured issuers,
+/// the policy, the audit store, and the demo users written for `token mint --user`.
+fn policy_guard(
+    config: &Config,
+    base_url: &str,
+    compartments: &fhir_compartment::Compartments,
+) -> anyhow::Result<security::PolicyGuard> {
+    use smart_token::{ClaimMapping, HttpFetcher, KeySet, KeySource, TrustedIssuer, Validator};
+    let key = security::key::load(&config.data_dir, true)?;
+    if config.seed {
+        security::users::seed(&config.data_dir)?;
+    }
+    let mapping = security::users::ATTRIBUTES
+        .iter()
+        .fold(ClaimMapping::default(), |m, name| m.attribute(*name, *name));
+    let own = KeySource::fixed(KeySet::new([key.verifying_key()?]));
+    let mut issuers = vec![TrustedIssuer::new(base_url, base_url, own).mapping(mapping.clone())];
+    let fetcher = Arc::new(HttpFetcher::new());
+    for trusted in &config.trusted_issuers {
+        let audience = trusted.audience.as_deref().unwrap_or(base_url);
+        let keys = KeySource::remote(trusted.jwks_uri.clone(), fetcher.clone());
+        issuers.push(
+            TrustedIssuer::new(trusted.issuer.clone(), audience, keys).mapping(mapping.clone()),
+        );
+    }
+    let validator = Validator::new(issuers).cache(10_000);
+    let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
+    let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
+    tracing::info!(
+        policy = policy.id(),
+        rules = policy.rule_count(),
+        issuer = base_url,
+        "authorization `policy`"
+    );
+    Ok(security::PolicyGuard {
+        validator,
+        policy,
+        audit,
+        compartments: compartments.clone(),
+        explain: config.explain,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

@@ -57,14 +57,11 @@ pub(crate) enum Error {
     /// The caller may not perform this interaction, decided without stored data.
     #[error("forbidden")]
     Forbidden,
+    /// A 403 with the policy's explanation: explain mode only (a developer setting, refused
+    /// off loopback).
+    #[error("forbidden: {0}")]
+    ForbiddenExplained(String),
     /// The audit record could not be written: the request fails closed.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "returned by the audit store of the next slice; tested here"
-        )
-    )]
     #[error("audit unavailable")]
     AuditUnavailable,
     /// A storage or other internal failure; the cause is logged, not returned.
@@ -86,7 +83,7 @@ impl Error {
             Error::TooCostly(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::ForbiddenExplained(_) => StatusCode::FORBIDDEN,
             Error::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,7 +100,7 @@ impl Error {
             Error::TooLarge { .. } | Error::TooCostly(_) => "too-costly",
             Error::Timeout { .. } => "timeout",
             Error::Unauthenticated => "login",
-            Error::Forbidden => "forbidden",
+            Error::Forbidden | Error::ForbiddenExplained(_) => "forbidden",
             Error::AuditUnavailable => "transient",
             Error::Internal(_) => "exception",
         }

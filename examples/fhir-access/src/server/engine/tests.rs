@@ -41,6 +41,7 @@ impl Guard for OnlyA {
         Ok(Permit {
             narrowing,
             rules: vec![format!("only-a:{}", interaction.name())],
+            ..Permit::default()
         })
     }
 

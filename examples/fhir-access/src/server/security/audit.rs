@@ -1,0 +1,200 @@
+//! Requests as `fhir-audit` records in the file store of the data directory (`audit/`).
+//! Every request waits until its record is durable; a store failure answers 503.
+
+use std::path::Path;
+
+use fhir_audit::{
+    AuditRecord, BreakGlass, Client, ClientKind, Decision, FileStore, Interaction, Searcher,
+    Sink as _, StoreConfig, Timestamp, User,
+};
+use serde_json::Value;
+use smart_token::AccessContext;
+
+use super::super::search::SearchQuery;
+
+use super::super::guard;
+use super::super::outcome::Error;
+
+/// The audit store and this server's id in its records.
+#[derive(Debug)]
+pub(crate) struct Auditor {
+    store: FileStore,
+    store_dir: std::path::PathBuf,
+    server_id: String,
+}
+
+/// The audit directory inside the data directory.
+pub(crate) const AUDIT_DIR: &str = "audit";
+
+impl Auditor {
+    /// Opens (or creates) the store under `data_dir`.
+    pub(crate) fn open(data_dir: &Path, server_id: String) -> anyhow::Result<Auditor> {
+        let store_dir = data_dir.join(AUDIT_DIR);
+        let store = FileStore::open(&store_dir, StoreConfig::default())?;
+        Ok(Auditor {
+            store,
+            store_dir,
+            server_id,
+        })
+    }
+
+    /// Stores the record of one request and waits until it is durable.
+    pub(crate) fn record(
+        &self,
+        record: &guard::AuditRecord<'_>,
+        context: Option<&AccessContext>,
+    ) -> Result<(), Error> {
+        let stored = self
+            .store
+            .append(convert(record, context, &self.server_id))
+            .and_then(fhir_audit::Receipt::wait);
+        stored.map_err(|error| {
+            tracing::error!(%error, "audit store failed: failing the request closed");
+            Error::AuditUnavailable
+        })
+    }
+
+    /// The records matching a FHIR AuditEvent search (`patient`, `agent`, `date` with `ge`,
+    /// `gt`, `le`, `lt`, `_count`), newest last, as BALP AuditEvents. Other parameters are a
+    /// 400: an ignored filter would return more than was asked for.
+    pub(crate) fn search(&self, query: &SearchQuery, max: usize) -> Result<Vec<Value>, Error> {
+        let mut filter = fhir_audit::Query {
+            limit: query.count.unwrap_or(max).min(max),
+            ..fhir_audit::Query::default()
+        };
+        for (name, value) in &query.params {
+            match name.as_str() {
+                "patient" => {
+                    let id = value.rsplit('/').next().unwrap_or(value);
+                    filter.patient = Some(format!("Patient/{id}"));
+                }
+                "agent" => filter.user = Some(value.clone()),
+                "date" => {
+                    let (prefix, rest) = value.split_at(value.len().min(2));
+                    let time = Timestamp::parse_date_or_time(rest)
+                        .map_err(|e| Error::Invalid(format!("date: {e}")))?;
+                    match prefix {
+                        "ge" | "gt" => filter.since = Some(time),
+                        "le" | "lt" => filter.until = Some(time),
+                        _ => {
+                            return Err(Error::Invalid(
+                                "AuditEvent date takes ge, gt, le or lt".to_owned(),
+                            ));
+                        }
+                    }
+                }
+                "_count" => {}
+                other => {
+                    return Err(Error::NotSupported(format!(
+                        "AuditEvent search parameter `{other}`"
+                    )));
+                }
+            }
+        }
+        self.store.flush().map_err(|_| Error::AuditUnavailable)?;
+        let mut searcher = Searcher::open(self.store_dir.as_path()).map_err(|error| {
+            tracing::error!(%error, "opening the audit log");
+            Error::AuditUnavailable
+        })?;
+        let found = searcher.search(&filter).map_err(|error| {
+            tracing::error!(%error, "searching the audit log");
+            Error::AuditUnavailable
+        })?;
+        Ok(found
+            .iter()
+            .flat_map(|stored| stored.record.audit_events())
+            .collect())
+    }
+
+    /// Flushes what is queued (at shutdown).
+    pub(crate) fn flush(&self) -> Result<(), Error> {
+        self.store.flush().map_err(|error| {
+            tracing::error!(%error, "flushing the audit store");
+            Error::AuditUnavailable
+        })
+    }
+}
+
+fn interaction(record: &guard::AuditRecord<'_>) -> Interaction {
+    match record.interaction {
+        Some("capabilities") => Interaction::Capabilities,
+        Some("read") => Interaction::Read,
+        Some("vread") => Interaction::Vread,
+        Some("create") => Interaction::Create,
+        Some("update") => Interaction::Update,
+        Some("patch") => Interaction::Patch,
+        Some("delete") => Interaction::Delete,
+        Some("search-type") => Interaction::SearchType,
+        Some("history-instance") => Interaction::HistoryInstance,
+        Some("history-type") => Interaction::HistoryType,
+        Some("operation") => Interaction::Operation,
+        Some("batch") => Interaction::Batch,
+        Some("transaction") => Interaction::Transaction,
+        // A request that did not parse: what its method asked for.
+        _ => match record.method {
+            "POST" => Interaction::Create,
+            "PUT" => Interaction::Update,
+            "PATCH" => Interaction::Patch,
+            "DELETE" => Interaction::Delete,
+            _ => Interaction::Read,
+        },
+    }
+}
+
+fn convert(
+    record: &guard::AuditRecord<'_>,
+    context: Option<&AccessContext>,
+    server_id: &str,
+) -> AuditRecord {
+    let decision = match record.status {
+        401 | 403 => Decision::Denied,
+        status if status < 400 => Decision::Permitted,
+        _ => Decision::Error,
+    };
+    let mut out = AuditRecord::new(
+        Timestamp::now(),
+        interaction(record),
+        decision,
+        record.status,
+        server_id,
+    );
+    let mut segments = record.path.split('/').filter(|s| !s.is_empty());
+    out.action.resource_type = segments
+        .next()
+        .filter(|s| s.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+        .map(str::to_owned);
+    out.action.resource_id = segments
+        .next()
+        .filter(|s| out.action.resource_type.is_some() && !s.starts_with(['_', '$']))
+        .map(str::to_owned);
+    if let Some(context) = context {
+        out.user = context.subject().map(|id| User {
+            id: id.to_owned(),
+            fhir_user: context.fhir_user().map(str::to_owned),
+            roles: context.roles().to_vec(),
+        });
+        out.client = context.client_id().map(|id| Client {
+            id: id.to_owned(),
+            kind: ClientKind::Public,
+        });
+        out.token_jti = context.jti().map(str::to_owned);
+    }
+    // fhir-audit's convention: patients as references.
+    out.patients = record
+        .patients
+        .iter()
+        .map(|id| format!("Patient/{id}"))
+        .collect();
+    out.outcome.rules = record.rules.to_vec();
+    out.origin.client_ip = record.caller.peer.map(|p| p.ip().to_string());
+    out.purpose_of_use = record.caller.purpose_of_use.iter().cloned().collect();
+    out.break_glass = record
+        .caller
+        .break_glass
+        .as_ref()
+        .filter(|r| !r.trim().is_empty())
+        .map(|reason| BreakGlass {
+            reason: reason.clone(),
+        });
+    out
+}

@@ -1,0 +1,569 @@
+//! The real [`Guard`]: bearer token -> `smart-token` -> `fhir-policy` (scopes, policy) ->
+//! narrowing and per-resource checks -> one `fhir-audit` record per request.
+//!
+//! Modules: `key` (the server's signing key), `policy` (the default policy), `users` (the
+//! demo users), `audit` (requests as audit records).
+
+pub(crate) mod audit;
+pub(crate) mod key;
+pub(crate) mod narrowing;
+pub(crate) mod policy;
+pub(crate) mod users;
+
+use std::sync::Arc;
+
+use fhir_compartment::{Compartment, CompartmentKind};
+use fhir_policy::{Action, AttributeValue, Client, Engine, Environment, Request, Scopes, Subject};
+use fhir_scopes::{Interaction as ScopeInteraction, Permissions, Query, ResourceType};
+use serde_json::Value;
+use smart_token::{AccessContext, Validator};
+
+use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Permit};
+use super::outcome::Error;
+use super::request::Interaction;
+use super::search::SearchQuery;
+
+/// Token validation, the policy and the audit store.
+pub(crate) struct PolicyGuard {
+    pub(crate) validator: Validator,
+    pub(crate) policy: Engine,
+    pub(crate) audit: audit::Auditor,
+    pub(crate) compartments: fhir_compartment::Compartments,
+    /// Explain mode: a policy denial's 403 carries the policy's explanation.
+    pub(crate) explain: bool,
+}
+
+impl std::fmt::Debug for PolicyGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyGuard")
+            .field("policy", &self.policy.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an interaction is, in the policy's terms.
+struct Asked<'q> {
+    interaction: ScopeInteraction,
+    resource_type: Option<ResourceType>,
+    id: Option<&'q str>,
+    operation: Option<&'static str>,
+    /// The interaction each returned resource is checked for.
+    reads_as: ScopeInteraction,
+}
+
+fn scope_type(name: &str) -> Option<ResourceType> {
+    ResourceType::from_name(name)
+}
+
+fn asked(interaction: &Interaction) -> Option<Asked<'_>> {
+    let plain = |interaction, resource_type: &dyn std::fmt::Display, id| Asked {
+        interaction,
+        resource_type: scope_type(&resource_type.to_string()),
+        id,
+        operation: None,
+        reads_as: interaction,
+    };
+    Some(match interaction {
+        Interaction::Capabilities | Interaction::Batch(_) | Interaction::Transaction(_) => {
+            return None;
+        }
+        Interaction::Read(t) => plain(ScopeInteraction::Read, &t.resource_type, Some(&*t.id)),
+        Interaction::Vread(t, _) => plain(ScopeInteraction::Vread, &t.resource_type, Some(&*t.id)),
+        Interaction::Create {
+            resource_type,
+            if_none_exist,
+            ..
+        } => Asked {
+            reads_as: ScopeInteraction::Read,
+            ..plain(
+                if if_none_exist.is_some() {
+                    ScopeInteraction::ConditionalCreate
+                } else {
+                    ScopeInteraction::Create
+                },
+                resource_type,
+                None,
+            )
+        },
+        Interaction::Update { target, .. } => Asked {
+            reads_as: ScopeInteraction::Read,
+            ..plain(
+                ScopeInteraction::Update,
+                &target.resource_type,
+                Some(&*target.id),
+            )
+        },
+        Interaction::Patch { target, .. } => Asked {
+            reads_as: ScopeInteraction::Read,
+            ..plain(
+                ScopeInteraction::Patch,
+                &target.resource_type,
+                Some(&*target.id),
+            )
+        },
+        Interaction::Delete(t) => Asked {
+            reads_as: ScopeInteraction::Read,
+            ..plain(ScopeInteraction::Delete, &t.resource_type, Some(&*t.id))
+        },
+        Interaction::Search { resource_type, .. } => {
+            plain(ScopeInteraction::SearchType, resource_type, None)
+        }
+        Interaction::History {
+            resource_type, id, ..
+        } => match id {
+            Some(id) => plain(
+                ScopeInteraction::HistoryInstance,
+                resource_type,
+                Some(&**id),
+            ),
+            None => plain(ScopeInteraction::HistoryType, resource_type, None),
+        },
+        Interaction::Everything(t) => Asked {
+            operation: Some("$everything"),
+            reads_as: ScopeInteraction::Read,
+            ..plain(
+                ScopeInteraction::Operation(Permissions::READ),
+                &t.resource_type,
+                Some(&*t.id),
+            )
+        },
+    })
+}
+
+fn is_write(interaction: ScopeInteraction) -> bool {
+    matches!(
+        interaction,
+        ScopeInteraction::Create
+            | ScopeInteraction::ConditionalCreate
+            | ScopeInteraction::Update
+            | ScopeInteraction::Patch
+            | ScopeInteraction::Delete
+    )
+}
+
+/// Whether a search names a patient other than `patient` in a parameter that links its type
+/// to the Patient compartment (`subject=Patient/x`, `patient=x`, `subject:Patient=x`), or as
+/// `_id` of a Patient search: decided from the query alone, before any data is read.
+fn names_other_patient(
+    compartments: &fhir_compartment::Compartments,
+    resource_type: fhir_compartment::ResourceType,
+    params: &[(String, String)],
+    patient: &str,
+) -> bool {
+    let links = compartments.parameters(resource_type, CompartmentKind::Patient);
+    params.iter().any(|(name, value)| {
+        let (base, modifier) = name.split_once(':').unwrap_or((name, ""));
+        let own_id = resource_type == fhir_compartment::ResourceType::Patient && base == "_id";
+        if !own_id && base != "patient" && !links.contains(&base) {
+            return false;
+        }
+        value
+            .split(',')
+            .any(|value| match value.rsplit_once("Patient/") {
+                Some((_, id)) => id != patient,
+                None if value.contains('/') => false,
+                None => (own_id || base == "patient" || modifier == "Patient") && value != patient,
+            })
+    })
+}
+
+/// The bearer token of the `Authorization` header.
+fn bearer(caller: &Caller) -> Option<&str> {
+    let header = caller.authorization.as_deref()?;
+    let (scheme, token) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The policy subject a token stands for.
+pub(crate) fn subject(context: &AccessContext) -> Subject {
+    let id = context
+        .fhir_user()
+        .or(context.subject())
+        .unwrap_or("anonymous");
+    let mut subject = Subject::new(id);
+    for role in context.roles() {
+        subject = subject.with_role(role.clone());
+    }
+    for (name, value) in context.attributes() {
+        let value = match value {
+            Value::String(s) => AttributeValue::String(s.clone()),
+            Value::Bool(b) => AttributeValue::Boolean(*b),
+            Value::Number(n) => match n.as_f64() {
+                Some(n) => AttributeValue::Number(n),
+                None => continue,
+            },
+            Value::Array(items) => AttributeValue::StringSet(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        subject = subject.with_attribute(name.clone(), value);
+    }
+    subject
+}
+
+fn environment(caller: &Caller) -> Environment {
+    Environment {
+        time: Some(chrono::Local::now().naive_local()),
+        ip: caller.peer.map(|p| p.ip()),
+        purpose_of_use: caller.purpose_of_use.clone(),
+        break_glass: caller.break_glass.clone(),
+    }
+}
+
+impl PolicyGuard {
+    /// The caller's validated token, or `None` (no, malformed or invalid token).
+    pub(crate) fn context(&self, caller: &Caller) -> Option<Arc<AccessContext>> {
+        let token = bearer(caller)?;
+        match self.validator.validate(token) {
+            Ok(context) => Some(context),
+            Err(error) => {
+                tracing::info!(error = error.code(), "token refused");
+                None
+            }
+        }
+    }
+
+    /// The elements the policy hides from the caller in `resource`. Empty for a denied read:
+    /// such resources never reach the reply (`may_read` left them out).
+    fn hidden(&self, caller: &Caller, resource: &Value) -> Vec<String> {
+        let Some(context) = self.context(caller) else {
+            return Vec::new();
+        };
+        let Some(resource_type) = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .and_then(scope_type)
+        else {
+            return Vec::new();
+        };
+        let subject = subject(&context);
+        let client = Client::new(context.client_id().unwrap_or(""));
+        let environment = environment(caller);
+        let mut request = Request::new(
+            &subject,
+            &client,
+            context.scope_context(),
+            Action::new(ScopeInteraction::Read, resource_type),
+            &environment,
+        );
+        request.scopes = Scopes::Token(context.scopes());
+        request.resource = Some(resource);
+        self.policy.decide(&request).obligations().hide
+    }
+
+    /// Decides `interaction` on `resource` (its type taken from the resource) for the caller.
+    fn decide_on(&self, caller: &Caller, interaction: ScopeInteraction, resource: &Value) -> bool {
+        let Some(context) = self.context(caller) else {
+            return false;
+        };
+        let Some(resource_type) = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .and_then(scope_type)
+        else {
+            return false;
+        };
+        let subject = subject(&context);
+        let client = Client::new(context.client_id().unwrap_or(""));
+        let environment = environment(caller);
+        let mut action = Action::new(interaction, resource_type);
+        action.id = resource.get("id").and_then(Value::as_str);
+        let mut request = Request::new(
+            &subject,
+            &client,
+            context.scope_context(),
+            action,
+            &environment,
+        );
+        request.scopes = Scopes::Token(context.scopes());
+        request.resource = Some(resource);
+        self.policy.decide(&request).is_permit()
+    }
+}
+
+/// Marks a resource as redacted (v3 ObservationValue `REDACTED`), as FHIR security labels do.
+fn tag_redacted(resource: &mut serde_json::Map<String, Value>) {
+    let tag = serde_json::json!({
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+        "code": "REDACTED"
+    });
+    let meta = resource
+        .entry("meta")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Some(meta) = meta.as_object_mut() {
+        let security = meta
+            .entry("security")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(labels) = security.as_array_mut() {
+            labels.push(tag);
+        }
+    }
+}
+
+impl Guard for PolicyGuard {
+    fn decide(&self, caller: &Caller, interaction: &Interaction) -> Result<Permit, Denial> {
+        if matches!(interaction, Interaction::Capabilities) {
+            return Ok(Permit::default());
+        }
+        let context = self.context(caller).ok_or(Error::Unauthenticated)?;
+        // A Bundle's entries are decided one by one, each like a top-level request.
+        let Some(asked) = asked(interaction) else {
+            return Ok(Permit {
+                reads_as: Some(ScopeInteraction::Read),
+                ..Permit::default()
+            });
+        };
+        let patient = context.patient();
+        let (query_text, compartment) = match interaction {
+            Interaction::Search {
+                query, compartment, ..
+            } => (
+                Some(
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(query.params.iter())
+                        .finish(),
+                ),
+                compartment.as_ref(),
+            ),
+            _ => (None, None),
+        };
+        // A patient-context token naming another patient's compartment: refused from the
+        // request alone.
+        if let (Some(patient), Some(compartment)) = (patient, compartment) {
+            if compartment.kind() == CompartmentKind::Patient && compartment.id() != patient {
+                return Err(Error::Forbidden.into());
+            }
+        }
+        if let (
+            Some(patient),
+            Interaction::Search {
+                resource_type,
+                query,
+                ..
+            },
+        ) = (patient, interaction)
+        {
+            if names_other_patient(&self.compartments, *resource_type, &query.params, patient) {
+                return Err(Error::Forbidden.into());
+            }
+        }
+        let query = match query_text.as_deref().filter(|q| !q.is_empty()) {
+            Some(text) => Some(Query::parse(text).map_err(|_| Error::Forbidden)?),
+            None => None,
+        };
+        let subject = subject(&context);
+        let client = Client::new(context.client_id().unwrap_or(""));
+        let environment = environment(caller);
+        let mut action = match asked.resource_type {
+            Some(resource_type) => Action::new(asked.interaction, resource_type),
+            None => return Err(Error::Forbidden.into()),
+        };
+        action.id = asked.id;
+        action.operation = asked.operation;
+        action.query = query.as_ref();
+        let mut request = Request::new(
+            &subject,
+            &client,
+            context.scope_context(),
+            action,
+            &environment,
+        );
+        request.scopes = Scopes::Token(context.scopes());
+        let decision = self.policy.decide(&request);
+        let rules: Vec<String> = decision.rules().map(str::to_owned).collect();
+        if !decision.is_permit() {
+            tracing::debug!(explanation = %decision.explanation(), "denied");
+            let error = if self.explain {
+                Error::ForbiddenExplained(decision.explanation().to_string())
+            } else {
+                Error::Forbidden
+            };
+            return Err(Denial { error, rules });
+        }
+        let obligations = decision.obligations();
+        let mut narrowing = Vec::new();
+        // A patient-context token searches inside its patient's compartment.
+        if let (Some(patient), Some(owner_type)) = (
+            patient,
+            asked
+                .resource_type
+                .and_then(|t| fhir_compartment::ResourceType::from_name(t.as_str())),
+        ) {
+            if owner_type == fhir_compartment::ResourceType::Patient
+                || !self
+                    .compartments
+                    .parameters(owner_type, CompartmentKind::Patient)
+                    .is_empty()
+            {
+                let compartment = Compartment::new(CompartmentKind::Patient, patient)
+                    .map_err(|_| Error::Forbidden)?;
+                narrowing.push(Narrowing::InCompartments(vec![compartment]));
+            }
+        }
+        if let (Some(tree), Some(resource_type)) = (
+            &obligations.search,
+            asked
+                .resource_type
+                .and_then(|t| fhir_compartment::ResourceType::from_name(t.as_str())),
+        ) {
+            narrowing.extend(narrowing::translate(
+                tree,
+                resource_type,
+                &self.compartments,
+            ));
+        }
+        let mut records = rules;
+        if decision.is_break_glass() {
+            records.push("break-glass".to_owned());
+        }
+        Ok(Permit {
+            narrowing,
+            rules: records,
+            reads_as: Some(asked.reads_as),
+            writes_as: is_write(asked.interaction).then_some(asked.interaction),
+            read_only: obligations.read_only,
+            redacts: !obligations.hide.is_empty(),
+        })
+    }
+
+    fn may_read(&self, caller: &Caller, permit: &Permit, resource: &Value) -> bool {
+        match permit.reads_as {
+            // Only the public CapabilityStatement goes out without a token.
+            None => {
+                resource.get("resourceType").and_then(Value::as_str) == Some("CapabilityStatement")
+            }
+            Some(interaction) => self.decide_on(caller, interaction, resource),
+        }
+    }
+
+    fn may_write(
+        &self,
+        caller: &Caller,
+        permit: &Permit,
+        stored: Option<&Value>,
+        new: Option<&Value>,
+    ) -> bool {
+        let Some(interaction) = permit
+            .writes_as
+            .or(permit.reads_as.map(|_| ScopeInteraction::Update))
+        else {
+            return false;
+        };
+        // Both versions must be writable: nothing moves into or out of a compartment the
+        // caller may not write.
+        let versions_allowed = stored
+            .into_iter()
+            .chain(new)
+            .all(|resource| self.decide_on(caller, interaction, resource));
+        let read_only_kept = match (stored, new) {
+            (Some(stored), Some(new)) => permit
+                .read_only
+                .iter()
+                .all(|field| stored.get(field) == new.get(field)),
+            _ => true,
+        };
+        (stored.is_some() || new.is_some()) && versions_allowed && read_only_kept
+    }
+
+    fn redact(&self, caller: &Caller, body: &mut Value) {
+        if body.get("resourceType").and_then(Value::as_str) == Some("Bundle") {
+            if let Some(entries) = body.get_mut("entry").and_then(Value::as_array_mut) {
+                for entry in entries {
+                    if let Some(resource) = entry.get_mut("resource") {
+                        self.redact(caller, resource);
+                    }
+                }
+            }
+            return;
+        }
+        let hide = self.hidden(caller, body);
+        if let Some(object) = body.as_object_mut() {
+            let mut removed = false;
+            for name in &hide {
+                removed |= object.remove(name).is_some();
+            }
+            if removed {
+                tag_redacted(object);
+            }
+        }
+    }
+
+    fn serves_audit_events(&self) -> bool {
+        true
+    }
+
+    fn audit_events(&self, query: &SearchQuery, max: usize) -> Result<Vec<Value>, Error> {
+        self.audit.search(query, max)
+    }
+
+    fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
+        let context = self.context(record.caller);
+        self.audit.record(record, context.as_deref())
+    }
+
+    fn flush(&self) -> Result<(), Error> {
+        self.audit.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fhir_compartment::ResourceType as Type;
+
+    fn names(resource_type: Type, params: &[(&str, &str)]) -> bool {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        names_other_patient(
+            &fhir_compartment::Compartments::r4(),
+            resource_type,
+            &params,
+            "a",
+        )
+    }
+
+    #[test]
+    fn a_query_naming_another_patient_is_recognised_from_the_query_alone() {
+        assert!(names(Type::Observation, &[("subject", "Patient/b")]));
+        assert!(names(
+            Type::Observation,
+            &[("subject", "Patient/a,Patient/b")]
+        ));
+        assert!(names(Type::Observation, &[("subject:Patient", "b")]));
+        assert!(names(Type::Observation, &[("patient", "b")]));
+        assert!(names(
+            Type::Observation,
+            &[("performer", "http://x/fhir/Patient/b")]
+        ));
+        assert!(names(Type::Patient, &[("_id", "b")]));
+        assert!(!names(Type::Observation, &[("subject", "Patient/a")]));
+        assert!(!names(Type::Observation, &[("patient", "a")]));
+        assert!(!names(Type::Observation, &[("subject", "Group/g")]));
+        assert!(!names(Type::Observation, &[("code", "Patient/b")]));
+        assert!(!names(Type::Practitioner, &[("_id", "b")]));
+    }
+
+    #[test]
+    fn only_a_non_empty_bearer_credential_is_a_token() {
+        let with = |header: &str| Caller {
+            authorization: Some(header.to_owned()),
+            ..Caller::default()
+        };
+        assert_eq!(bearer(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&with("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(&with("Basic abc")), None);
+        assert_eq!(bearer(&with("Bearer ")), None);
+        assert_eq!(bearer(&with("Bearer")), None);
+        assert_eq!(bearer(&Caller::default()), None);
+    }
+}

@@ -1,0 +1,792 @@
+//! The policy guard of `fhir-access serve` over real HTTP, on the seeded Synthea data: patient
+//! A (Lucien Hahn) holds a patient-context token; patient B (Catharine Morar) must never
+//! show through any route. Tokens are minted with `fhir-access token mint --data-dir`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    dead_code,
+    reason = "test helpers: a panic is a failed test; the HTTP helper is shared in shape with cli_server.rs"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+/// A server started for one test; killed (by its own process id) when dropped.
+struct Server {
+    child: Child,
+    /// `127.0.0.1:port`.
+    address: String,
+    /// `http://127.0.0.1:port/fhir`.
+    base: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Development mode, no seed, in a fresh directory.
+    fn start() -> Server {
+        Server::with(&["--authorization", "allow-all", "--seed", "false"])
+    }
+
+    fn with(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server::in_dir(dir.path(), args);
+        server._dir = Some(dir);
+        server
+    }
+
+    fn in_dir(dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::logged(dir, args, "warn", Stdio::null())
+    }
+
+    /// A server whose log (at `filter`) goes to `stderr`.
+    fn logged(dir: &std::path::Path, args: &[&str], filter: &str, stderr: Stdio) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("FHIR_ACCESS_LOG", filter)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        let address = base
+            .trim_start_matches("http://")
+            .trim_end_matches("/fhir")
+            .to_owned();
+        Server {
+            child,
+            address,
+            base,
+            _dir: None,
+        }
+    }
+
+    /// Sends one request; `path` is below `/fhir` (or absolute from `/` when it starts with `/`).
+    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        let target = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/fhir/{path}")
+        };
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        let mut head = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        stream.write_all(&request).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        Response::parse(&raw)
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.send("GET", path, &[], b"")
+    }
+
+    fn json(&self, method: &str, path: &str, body: &Value) -> Response {
+        self.send(
+            method,
+            path,
+            &[("Content-Type", "application/fhir+json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Creates a resource under a chosen id.
+    fn put(&self, resource: Value) {
+        let path = format!(
+            "{}/{}",
+            resource["resourceType"].as_str().unwrap(),
+            resource["id"].as_str().unwrap()
+        );
+        let response = self.json("PUT", &path, &resource);
+        assert!(
+            response.status == 201 || response.status == 200,
+            "{}",
+            response.text()
+        );
+    }
+
+    /// The ids (`Type/id`) a search returns, in order.
+    fn search(&self, query: &str) -> Vec<String> {
+        let response = self.get(query);
+        assert_eq!(response.status, 200, "{query}: {}", response.text());
+        ids(&response.json())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn parse(raw: &[u8]) -> Response {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response");
+        let head = std::str::from_utf8(&raw[..split]).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .map(|l| {
+                let (n, v) = l.split_once(": ").unwrap();
+                (n.to_ascii_lowercase(), v.to_owned())
+            })
+            .collect();
+        Response {
+            status,
+            headers,
+            body: raw[split + 4..].to_vec(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+
+    /// Asserts an OperationOutcome with this status, issue code and diagnostics.
+    fn assert_outcome(&self, status: u16, code: &str, diagnostics: &str) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/fhir+json; charset=utf-8")
+        );
+        assert_eq!(
+            self.json(),
+            json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]})
+        );
+    }
+}
+
+const A: &str = "717282e4-5d08-4cbd-afad-596051966367";
+const B: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
+
+impl Server {
+    /// The default mode (policy), seeded, in a fresh directory.
+    fn secured() -> Server {
+        Server::with(&[])
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        self._dir.as_ref().unwrap().path()
+    }
+
+    /// A token for a demo user, signed with the server's key; `extra` flags override claims.
+    fn mint(&self, user: &str, extra: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
+            .args(["token", "mint", "--data-dir"])
+            .arg(self.data_dir())
+            .args(["--user", user, "--aud", &self.base])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Response {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("Authorization", auth.as_str())];
+        let text = body.map(Value::to_string).unwrap_or_default();
+        if body.is_some() {
+            headers.push(("Content-Type", "application/fhir+json"));
+        }
+        self.send(method, path, &headers, text.as_bytes())
+    }
+
+    fn read_as(&self, token: &str, path: &str) -> Response {
+        self.call(token, "GET", path, None)
+    }
+
+    /// The audit records stored so far, in order.
+    fn audit_records(&self) -> Vec<Value> {
+        let dir = self.data_dir().join("audit");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .flat_map(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"].clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// Every resource of a searchset, as `Type/id`.
+fn ids(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|e| e["resource"]["resourceType"] != "OperationOutcome")
+                .map(|e| {
+                    format!(
+                        "{}/{}",
+                        e["resource"]["resourceType"].as_str().unwrap(),
+                        e["resource"]["id"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether any reference anywhere in `value` points at patient B.
+fn mentions_b(value: &Value) -> bool {
+    value.to_string().contains(B)
+}
+
+fn first_observation(server: &Server, token: &str) -> Value {
+    let page = server.read_as(token, "Observation?_count=1").json();
+    page["entry"][0]["resource"].clone()
+}
+
+#[test]
+fn patient_a_reads_a_and_never_b_on_any_read_route() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let b = server.mint("catharine", &[]);
+
+    let own = server.read_as(&a, &format!("Patient/{A}"));
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json()["id"], A);
+
+    // Another patient, a missing id and a deleted-looking id: byte-identical 404s.
+    let other = server.read_as(&a, &format!("Patient/{B}"));
+    let missing = server.read_as(&a, "Patient/no-such-patient");
+    assert_eq!(other.status, 404);
+    assert_eq!(missing.status, 404);
+    assert_eq!(other.body, missing.body);
+    assert_eq!(other.headers, missing.headers);
+
+    // vread and history of B: the same 404.
+    let vread = server.read_as(&a, &format!("Patient/{B}/_history/1"));
+    assert_eq!(
+        (vread.status, vread.body.clone()),
+        (404, missing.body.clone())
+    );
+    let history = server.read_as(&a, &format!("Patient/{B}/_history"));
+    assert_eq!(history.status, 404, "{}", history.text());
+    let own_history = server.read_as(&a, &format!("Patient/{A}/_history"));
+    assert_eq!(own_history.status, 200);
+    assert_eq!(ids(&own_history.json()), [format!("Patient/{A}")]);
+
+    // B's own observation, read by A: 404.
+    let b_obs = first_observation(&server, &b);
+    let b_obs_id = b_obs["id"].as_str().unwrap();
+    assert_eq!(b_obs["subject"]["reference"], format!("Patient/{B}"));
+    let read = server.read_as(&a, &format!("Observation/{b_obs_id}"));
+    assert_eq!(
+        (read.status, read.body.clone()),
+        (404, missing.body.clone())
+    );
+
+    // Searches: only A's compartment, whatever the query asks for.
+    let patients = server.read_as(&a, "Patient?_count=50").json();
+    assert_eq!(ids(&patients), [format!("Patient/{A}")]);
+    assert_eq!(patients["total"], 1);
+    let observations = server.read_as(&a, "Observation?_count=200").json();
+    let listed = observations["entry"].as_array().unwrap();
+    assert!(!listed.is_empty());
+    for entry in listed {
+        assert_eq!(
+            entry["resource"]["subject"]["reference"],
+            format!("Patient/{A}")
+        );
+    }
+    assert!(!mentions_b(&observations));
+    let by_id = server
+        .read_as(&a, &format!("Observation?_id={b_obs_id}"))
+        .json();
+    assert_eq!(by_id["total"], 0);
+
+    // _include and _revinclude never bring B in.
+    let included = server
+        .read_as(&a, "Observation?_count=5&_include=Observation:subject")
+        .json();
+    assert!(ids(&included).contains(&format!("Patient/{A}")));
+    assert!(!mentions_b(&included));
+    let revincluded = server
+        .read_as(&a, "Patient?_revinclude=Observation:subject&_count=1")
+        .json();
+    assert!(ids(&revincluded).len() > 1);
+    assert!(!mentions_b(&revincluded));
+
+    // A search naming B explicitly: refused from the query alone.
+    let named = server.read_as(&a, &format!("Observation?subject=Patient/{B}"));
+    named.assert_outcome(403, "forbidden", "forbidden");
+    let named = server.read_as(&a, &format!("Observation?patient={B}"));
+    named.assert_outcome(403, "forbidden", "forbidden");
+    // `_has` and chains are not offered: 400 before any data is read.
+    assert_eq!(
+        server
+            .read_as(&a, "Patient?_has:Observation:patient:code=8867-4")
+            .status,
+        400
+    );
+    assert_eq!(
+        server.read_as(&a, "Observation?subject.name=Morar").status,
+        400
+    );
+
+    // Compartment search naming B: refused from the request alone.
+    let compartment = server.read_as(&a, &format!("Patient/{B}/Observation"));
+    compartment.assert_outcome(403, "forbidden", "forbidden");
+    let own_compartment = server.read_as(&a, &format!("Patient/{A}/Condition")).json();
+    assert!(!ids(&own_compartment).is_empty());
+    assert!(!mentions_b(&own_compartment));
+
+    // $everything: A's works, B's is the missing answer.
+    let everything = server.read_as(&a, &format!("Patient/{A}/$everything"));
+    assert_eq!(everything.status, 200, "{}", everything.text());
+    assert!(!mentions_b(&everything.json()));
+    let not_theirs = server.read_as(&a, &format!("Patient/{B}/$everything"));
+    assert_eq!(not_theirs.status, 404, "{}", not_theirs.text());
+
+    // A batch: each entry on its own, B's read answered like a missing resource.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": format!("Patient/{A}")}},
+        {"request": {"method": "GET", "url": format!("Patient/{B}")}},
+        {"request": {"method": "GET", "url": "Patient"}}
+    ]});
+    let reply = server.call(&a, "POST", "", Some(&batch));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = reply.json();
+    assert_eq!(reply["entry"][0]["response"]["status"], "200 OK");
+    assert_eq!(reply["entry"][1]["response"]["status"], "404 Not Found");
+    assert_eq!(
+        ids(&reply["entry"][2]["resource"]),
+        [format!("Patient/{A}")]
+    );
+    assert!(!mentions_b(&reply["entry"][2]));
+}
+
+#[test]
+fn patient_a_cannot_write_into_b() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let b = server.mint("catharine", &[]);
+    let observation = |patient: &str| {
+        json!({"resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "urn:test", "code": "home-pulse"}]},
+            "subject": {"reference": format!("Patient/{patient}")},
+            "valueQuantity": {"value": 72, "unit": "/min"}})
+    };
+    // Create for A: allowed; for B: 403.
+    let created = server.call(&a, "POST", "Observation", Some(&observation(A)));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let into_b = server.call(&a, "POST", "Observation", Some(&observation(B)));
+    into_b.assert_outcome(403, "forbidden", "forbidden");
+
+    // Update moving it to B: 403, and it stays A's.
+    let mut moved = observation(B);
+    moved["id"] = json!(id);
+    let update = server.call(&a, "PUT", &format!("Observation/{id}"), Some(&moved));
+    update.assert_outcome(403, "forbidden", "forbidden");
+    // PATCH moving it to B: 403.
+    let patch =
+        json!([{"op": "replace", "path": "/subject/reference", "value": format!("Patient/{B}")}]);
+    let patched = server.send(
+        "PATCH",
+        &format!("Observation/{id}"),
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        patch.to_string().as_bytes(),
+    );
+    patched.assert_outcome(403, "forbidden", "forbidden");
+    let stored = server.read_as(&a, &format!("Observation/{id}"));
+    assert_eq!(stored.status, 200);
+    assert_eq!(
+        stored.json()["subject"]["reference"],
+        format!("Patient/{A}")
+    );
+    assert_eq!(stored.json()["meta"]["versionId"], "1");
+    // B never sees it.
+    assert_eq!(server.read_as(&b, &format!("Observation/{id}")).status, 404);
+
+    // B's observation cannot be updated by A: the same 404 as a missing one.
+    let b_obs = first_observation(&server, &b);
+    let b_id = b_obs["id"].as_str().unwrap();
+    let mut hijack = b_obs.clone();
+    hijack["subject"]["reference"] = json!(format!("Patient/{A}"));
+    let update = server.call(&a, "PUT", &format!("Observation/{b_id}"), Some(&hijack));
+    assert_eq!(update.status, 404, "{}", update.text());
+
+    // A transaction with one entry into B: refused as a whole, nothing written.
+    let before = server.read_as(&a, "Observation?_summary=count").json()["total"].clone();
+    let transaction = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:1", "resource": observation(A), "request": {"method": "POST", "url": "Observation"}},
+        {"fullUrl": "urn:uuid:2", "resource": observation(B), "request": {"method": "POST", "url": "Observation"}}
+    ]});
+    let reply = server.call(&a, "POST", "", Some(&transaction));
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    let after = server.read_as(&a, "Observation?_summary=count").json()["total"].clone();
+    assert_eq!(before, after);
+    let b_count = server
+        .read_as(&b, "Observation?code=urn:test|home-pulse&_summary=count")
+        .json();
+    assert_eq!(b_count["total"], 0);
+
+    // Conditional create naming B's observation: A cannot see it, so it creates A's own
+    // (never answers with B's resource).
+    let conditional = server.send(
+        "POST",
+        "Observation",
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/fhir+json"),
+            ("If-None-Exist", &format!("_id={b_id}")),
+        ],
+        observation(A).to_string().as_bytes(),
+    );
+    assert_eq!(conditional.status, 201, "{}", conditional.text());
+    assert!(!mentions_b(&conditional.json()));
+}
+
+#[test]
+fn write_only_tokens_cannot_read_back_and_bad_tokens_are_401() {
+    let server = Server::secured();
+    let writer = server.mint("lucien", &["--scope", "patient/Observation.c"]);
+    let observation = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": format!("Patient/{A}")}});
+    let created = server.call(&writer, "POST", "Observation", Some(&observation));
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert!(created.body.is_empty(), "{}", created.text());
+    let location = created.header("location").unwrap().to_owned();
+    let id = location.split('/').rev().nth(2).unwrap();
+    let read = server.read_as(&writer, &format!("Observation/{id}"));
+    read.assert_outcome(403, "forbidden", "forbidden");
+
+    // No token, a malformed one, a forged one, an expired one: 401 with WWW-Authenticate.
+    let good = server.mint("lucien", &[]);
+    let mut forged = good.clone();
+    forged.pop();
+    forged.push(if good.ends_with('A') { 'B' } else { 'A' });
+    let expired = server.mint("lucien", &["--exp", "-3600"]);
+    let path = format!("Patient/{A}");
+    for response in [
+        server.get(&path),
+        server.read_as("not-a-jwt", &path),
+        server.read_as(&forged, &path),
+        server.read_as(&expired, &path),
+        server.send(
+            "GET",
+            &path,
+            &[("Authorization", &format!("Basic {good}"))],
+            b"",
+        ),
+    ] {
+        response.assert_outcome(401, "login", "authentication required");
+        assert_eq!(
+            response.header("www-authenticate"),
+            Some("Bearer realm=\"fhir-access\"")
+        );
+    }
+    assert_eq!(server.read_as(&good, &path).status, 200);
+}
+
+#[test]
+fn every_request_leaves_exactly_one_audit_record() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let statuses: Vec<u16> = vec![
+        server.get("metadata").status,
+        server.get(&format!("Patient/{A}")).status,
+        server.read_as(&a, &format!("Patient/{A}")).status,
+        server.read_as(&a, &format!("Patient/{B}")).status,
+        server
+            .read_as(&a, &format!("Patient/{B}/Observation"))
+            .status,
+        server.read_as(&a, "NotAType/1").status,
+        server.get("/not-fhir").status,
+    ];
+    assert_eq!(statuses, [200, 401, 200, 404, 403, 404, 404]);
+    let records = server.audit_records();
+    assert_eq!(records.len(), statuses.len(), "{records:#?}");
+    let got: Vec<(u64, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"]["status"].as_u64().unwrap(),
+                r["outcome"]["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (200, "permitted"),
+            (401, "denied"),
+            (200, "permitted"),
+            (404, "error"),
+            (403, "denied"),
+            (404, "error"),
+            (404, "error"),
+        ]
+    );
+    let read = &records[2];
+    assert_eq!(read["user"]["id"], "lucien");
+    assert_eq!(read["patients"], json!([format!("Patient/{A}")]));
+    assert_eq!(
+        read["outcome"]["rules"],
+        json!(["patient-reads-own-record"])
+    );
+    assert_eq!(read["action"]["resource_id"], A);
+    // The denied read of B names no patient: it returned nothing.
+    assert_eq!(records[3].get("patients"), None);
+}
+
+#[test]
+fn the_audit_log_is_searchable_as_audit_events_by_the_auditor_and_the_admin_only() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    assert_eq!(server.read_as(&a, &format!("Patient/{A}")).status, 200);
+    // A break-glass read: the header's reason reaches the policy and the record.
+    let urgent = server.send(
+        "GET",
+        &format!("Patient/{B}"),
+        &[
+            ("Authorization", &format!("Bearer {doctor}")),
+            ("X-Break-Glass", "unconscious patient in the ER"),
+        ],
+        b"",
+    );
+    assert_eq!(urgent.status, 200, "{}", urgent.text());
+
+    // A patient and a doctor may not search the log: 403 from the request alone.
+    for token in [&a, &doctor] {
+        server
+            .read_as(token, "AuditEvent")
+            .assert_outcome(403, "forbidden", "forbidden");
+    }
+    for user in ["auditor", "admin"] {
+        let token = server.mint(user, &[]);
+        let log = server.read_as(&token, &format!("AuditEvent?patient=Patient/{A}"));
+        assert_eq!(log.status, 200, "{user}: {}", log.text());
+        let log = log.json();
+        assert_eq!(log["type"], "searchset");
+        // Exactly the patient's own read names Lucien.
+        assert_eq!(log["total"], 1, "{log:#}");
+        let event = &log["entry"][0]["resource"];
+        assert_eq!(event["resourceType"], "AuditEvent");
+        assert!(event.to_string().contains(&format!("Patient/{A}")));
+        let everything = server.read_as(&token, "AuditEvent?_count=200").json();
+        assert!(everything["total"].as_u64().unwrap() >= 5, "{everything:#}");
+        assert_eq!(
+            server.read_as(&token, "AuditEvent?entity-type=2").status,
+            400
+        );
+    }
+    let records = server.audit_records();
+    let glass: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.get("break_glass").is_some())
+        .collect();
+    assert_eq!(glass.len(), 1);
+    assert_eq!(
+        glass[0]["break_glass"]["reason"],
+        "unconscious patient in the ER"
+    );
+    assert_eq!(glass[0]["user"]["id"], "dr-grey");
+}
+
+#[test]
+fn explain_mode_adds_the_policy_explanation_to_a_403() {
+    let server = Server::with(&["--explain", "true"]);
+    let a = server.mint("lucien", &[]);
+    let denied = server.call(&a, "DELETE", &format!("Patient/{A}"), None);
+    assert_eq!(denied.status, 403, "{}", denied.text());
+    let diagnostics = denied.json()["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(diagnostics.starts_with("forbidden: "), "{diagnostics}");
+    assert!(diagnostics.contains("scopes"), "{diagnostics}");
+}
+
+const DARRELL: &str = "85c63cf3-278e-454c-b5ba-df5889815eb7";
+
+#[test]
+fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
+    let server = Server::secured();
+    // The doctor: assigned Lucien (A) and Catharine (B), not Darrell.
+    let doctor = server.mint("dr-grey", &[]);
+    assert_eq!(server.read_as(&doctor, &format!("Patient/{A}")).status, 200);
+    let unassigned = server.read_as(&doctor, &format!("Patient/{DARRELL}"));
+    let missing = server.read_as(&doctor, "Patient/no-such-patient");
+    assert_eq!((unassigned.status, &unassigned.body), (404, &missing.body));
+    let searched = server.read_as(&doctor, "Observation?_count=200").json();
+    assert!(!ids(&searched).is_empty());
+    assert!(!searched.to_string().contains(DARRELL));
+    assert_eq!(
+        server
+            .read_as(&doctor, &format!("Patient/{A}/$everything"))
+            .status,
+        200
+    );
+
+    // The cardiology nurse: Darrell's and Valentine's records, not Lucien's.
+    let nurse = server.mint("nurse-cardio", &[]);
+    let records = server
+        .read_as(
+            &nurse,
+            &format!("Observation?subject=Patient/{DARRELL}&_count=5"),
+        )
+        .json();
+    assert_eq!(ids(&records).len(), 5, "{records:#}");
+    let theirs = server
+        .read_as(
+            &nurse,
+            &format!("Observation?subject=Patient/{A}&_summary=count"),
+        )
+        .json();
+    assert_eq!(theirs["total"], 0);
+    // No rule lets a nurse delete a Condition (and one forbids everyone).
+    let condition = server
+        .read_as(
+            &nurse,
+            &format!("Condition?subject=Patient/{DARRELL}&_count=1"),
+        )
+        .json();
+    let condition_id = condition["entry"][0]["resource"]["id"].as_str().unwrap();
+    server
+        .call(&nurse, "DELETE", &format!("Condition/{condition_id}"), None)
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // The admin: claims, not clinical records.
+    let admin = server.mint("admin", &[]);
+    let claims = server.read_as(&admin, "Claim?_count=3").json();
+    assert_eq!(ids(&claims).len(), 3);
+    server
+        .read_as(&admin, "Observation")
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // The auditor never writes, and reads no clinical data.
+    let auditor = server.mint("auditor", &[]);
+    server
+        .read_as(&auditor, &format!("Patient/{A}"))
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // The researcher: only with the research purpose of use.
+    let researcher = server.mint("researcher", &[]);
+    server
+        .read_as(&researcher, "Patient")
+        .assert_outcome(403, "forbidden", "forbidden");
+    let research = server.send(
+        "GET",
+        "Patient?_count=10",
+        &[
+            ("Authorization", &format!("Bearer {researcher}")),
+            ("X-Purpose-Of-Use", "HRESCH"),
+        ],
+        b"",
+    );
+    assert_eq!(research.status, 200, "{}", research.text());
+    let research = research.json();
+    assert_eq!(ids(&research).len(), 4);
+    // De-identified: the policy's `hide` obligation removed the identifying elements.
+    for entry in research["entry"].as_array().unwrap() {
+        let patient = &entry["resource"];
+        for hidden in ["identifier", "name", "telecom", "address", "birthDate"] {
+            assert_eq!(patient.get(hidden), None, "{hidden} in {patient:#}");
+        }
+        assert!(patient["gender"].is_string());
+        assert!(patient["meta"]["security"].to_string().contains("REDACTED"));
+    }
+}
+
+#[test]
+fn token_mint_from_a_data_dir_fails_clearly_without_a_key_or_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mint = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fhir-access"))
+            .args(["token", "mint", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let no_key = mint(&["--user", "lucien"]);
+    assert_eq!(no_key.status.code(), Some(2), "{no_key:?}");
+    let stderr = String::from_utf8(no_key.stderr).unwrap();
+    assert!(stderr.contains("no server key at"), "{stderr}");
+    assert!(!dir.path().join("server-key.p8").exists());
+
+    // Once the server has started there, an unknown user names the known ones.
+    let server = Server::in_dir(dir.path(), &["--seed", "true"]);
+    let unknown = mint(&["--user", "mallory", "--aud", &server.base]);
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    let stderr = String::from_utf8(unknown.stderr).unwrap();
+    assert!(stderr.contains("no user `mallory`"), "{stderr}");
+    assert!(stderr.contains("dr-grey"), "{stderr}");
+    let token = mint(&["--user", "admin", "--aud", &server.base]);
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap();
+    assert_eq!(server.read_as(token.trim(), "Claim?_count=1").status, 200);
+}
