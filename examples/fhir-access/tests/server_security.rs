@@ -7,207 +7,15 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
-    dead_code,
-    reason = "test helpers: a panic is a failed test; the HTTP helper is shared in shape with cli_server.rs"
+    reason = "test helpers: a panic is a failed test"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::{Response, Server, entry_ids};
 use serde_json::{Value, json};
-
-/// A server started for one test; killed (by its own process id) when dropped.
-struct Server {
-    child: Child,
-    /// `127.0.0.1:port`.
-    address: String,
-    /// `http://127.0.0.1:port/fhir`.
-    base: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Server {
-    /// Development mode, no seed, in a fresh directory.
-    fn start() -> Server {
-        Server::with(&["--authorization", "allow-all", "--seed", "false"])
-    }
-
-    fn with(args: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut server = Server::in_dir(dir.path(), args);
-        server._dir = Some(dir);
-        server
-    }
-
-    fn in_dir(dir: &std::path::Path, args: &[&str]) -> Server {
-        Server::logged(dir, args, "warn", Stdio::null())
-    }
-
-    /// A server whose log (at `filter`) goes to `stderr`.
-    fn logged(dir: &std::path::Path, args: &[&str], filter: &str, stderr: Stdio) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env("FHIR_ACCESS_LOG", filter)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        let address = base
-            .trim_start_matches("http://")
-            .trim_end_matches("/fhir")
-            .to_owned();
-        Server {
-            child,
-            address,
-            base,
-            _dir: None,
-        }
-    }
-
-    /// Sends one request; `path` is below `/fhir` (or absolute from `/` when it starts with `/`).
-    fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        let target = if path.starts_with('/') {
-            path.to_owned()
-        } else {
-            format!("/fhir/{path}")
-        };
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        let mut head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.address,
-            body.len()
-        );
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
-        stream.write_all(&request).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        Response::parse(&raw)
-    }
-
-    fn get(&self, path: &str) -> Response {
-        self.send("GET", path, &[], b"")
-    }
-
-    fn json(&self, method: &str, path: &str, body: &Value) -> Response {
-        self.send(
-            method,
-            path,
-            &[("Content-Type", "application/fhir+json")],
-            body.to_string().as_bytes(),
-        )
-    }
-
-    /// Creates a resource under a chosen id.
-    fn put(&self, resource: Value) {
-        let path = format!(
-            "{}/{}",
-            resource["resourceType"].as_str().unwrap(),
-            resource["id"].as_str().unwrap()
-        );
-        let response = self.json("PUT", &path, &resource);
-        assert!(
-            response.status == 201 || response.status == 200,
-            "{}",
-            response.text()
-        );
-    }
-
-    /// The ids (`Type/id`) a search returns, in order.
-    fn search(&self, query: &str) -> Vec<String> {
-        let response = self.get(query);
-        assert_eq!(response.status, 200, "{query}: {}", response.text());
-        ids(&response.json())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn parse(raw: &[u8]) -> Response {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response");
-        let head = std::str::from_utf8(&raw[..split]).unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .map(|l| {
-                let (n, v) = l.split_once(": ").unwrap();
-                (n.to_ascii_lowercase(), v.to_owned())
-            })
-            .collect();
-        Response {
-            status,
-            headers,
-            body: raw[split + 4..].to_vec(),
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
-    }
-
-    /// Asserts an OperationOutcome with this status, issue code and diagnostics.
-    fn assert_outcome(&self, status: u16, code: &str, diagnostics: &str) {
-        assert_eq!(self.status, status, "{}", self.text());
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/fhir+json; charset=utf-8")
-        );
-        assert_eq!(
-            self.json(),
-            json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]})
-        );
-    }
-}
 
 const A: &str = "717282e4-5d08-4cbd-afad-596051966367";
 const B: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
@@ -271,26 +79,6 @@ impl Server {
     }
 }
 
-/// Every resource of a searchset, as `Type/id`.
-fn ids(bundle: &Value) -> Vec<String> {
-    bundle["entry"]
-        .as_array()
-        .map(|entries| {
-            entries
-                .iter()
-                .filter(|e| e["resource"]["resourceType"] != "OperationOutcome")
-                .map(|e| {
-                    format!(
-                        "{}/{}",
-                        e["resource"]["resourceType"].as_str().unwrap(),
-                        e["resource"]["id"].as_str().unwrap()
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Whether any reference anywhere in `value` points at patient B.
 fn mentions_b(value: &Value) -> bool {
     value.to_string().contains(B)
@@ -329,7 +117,7 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
     assert_eq!(history.status, 404, "{}", history.text());
     let own_history = server.read_as(&a, &format!("Patient/{A}/_history"));
     assert_eq!(own_history.status, 200);
-    assert_eq!(ids(&own_history.json()), [format!("Patient/{A}")]);
+    assert_eq!(entry_ids(&own_history.json()), [format!("Patient/{A}")]);
 
     // B's own observation, read by A: 404.
     let b_obs = first_observation(&server, &b);
@@ -343,7 +131,7 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
 
     // Searches: only A's compartment, whatever the query asks for.
     let patients = server.read_as(&a, "Patient?_count=50").json();
-    assert_eq!(ids(&patients), [format!("Patient/{A}")]);
+    assert_eq!(entry_ids(&patients), [format!("Patient/{A}")]);
     assert_eq!(patients["total"], 1);
     let observations = server.read_as(&a, "Observation?_count=200").json();
     let listed = observations["entry"].as_array().unwrap();
@@ -364,12 +152,12 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
     let included = server
         .read_as(&a, "Observation?_count=5&_include=Observation:subject")
         .json();
-    assert!(ids(&included).contains(&format!("Patient/{A}")));
+    assert!(entry_ids(&included).contains(&format!("Patient/{A}")));
     assert!(!mentions_b(&included));
     let revincluded = server
         .read_as(&a, "Patient?_revinclude=Observation:subject&_count=1")
         .json();
-    assert!(ids(&revincluded).len() > 1);
+    assert!(entry_ids(&revincluded).len() > 1);
     assert!(!mentions_b(&revincluded));
 
     // A search naming B explicitly: refused from the query alone.
@@ -393,7 +181,7 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
     let compartment = server.read_as(&a, &format!("Patient/{B}/Observation"));
     compartment.assert_outcome(403, "forbidden", "forbidden");
     let own_compartment = server.read_as(&a, &format!("Patient/{A}/Condition")).json();
-    assert!(!ids(&own_compartment).is_empty());
+    assert!(!entry_ids(&own_compartment).is_empty());
     assert!(!mentions_b(&own_compartment));
 
     // $everything: A's works, B's is the missing answer.
@@ -415,7 +203,7 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
     assert_eq!(reply["entry"][0]["response"]["status"], "200 OK");
     assert_eq!(reply["entry"][1]["response"]["status"], "404 Not Found");
     assert_eq!(
-        ids(&reply["entry"][2]["resource"]),
+        entry_ids(&reply["entry"][2]["resource"]),
         [format!("Patient/{A}")]
     );
     assert!(!mentions_b(&reply["entry"][2]));
@@ -682,7 +470,7 @@ fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
     let missing = server.read_as(&doctor, "Patient/no-such-patient");
     assert_eq!((unassigned.status, &unassigned.body), (404, &missing.body));
     let searched = server.read_as(&doctor, "Observation?_count=200").json();
-    assert!(!ids(&searched).is_empty());
+    assert!(!entry_ids(&searched).is_empty());
     assert!(!searched.to_string().contains(DARRELL));
     assert_eq!(
         server
@@ -699,7 +487,7 @@ fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
             &format!("Observation?subject=Patient/{DARRELL}&_count=5"),
         )
         .json();
-    assert_eq!(ids(&records).len(), 5, "{records:#}");
+    assert_eq!(entry_ids(&records).len(), 5, "{records:#}");
     let theirs = server
         .read_as(
             &nurse,
@@ -722,7 +510,7 @@ fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
     // The admin: claims, not clinical records.
     let admin = server.mint("admin", &[]);
     let claims = server.read_as(&admin, "Claim?_count=3").json();
-    assert_eq!(ids(&claims).len(), 3);
+    assert_eq!(entry_ids(&claims).len(), 3);
     server
         .read_as(&admin, "Observation")
         .assert_outcome(403, "forbidden", "forbidden");
@@ -749,7 +537,7 @@ fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
     );
     assert_eq!(research.status, 200, "{}", research.text());
     let research = research.json();
-    assert_eq!(ids(&research).len(), 4);
+    assert_eq!(entry_ids(&research).len(), 4);
     // De-identified: the policy's `hide` obligation removed the identifying elements.
     for entry in research["entry"].as_array().unwrap() {
         let patient = &entry["resource"];
