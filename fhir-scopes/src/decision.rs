@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use crate::grammar::{Level, ResourceScope};
 use crate::permissions::Permissions;
 use crate::request::{Context, Interaction, Request};
@@ -41,7 +43,9 @@ impl<'a> Decision<'a> {
 /// permit with no clauses is unrestricted by scopes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Permit<'a> {
-    pub(crate) clauses: Vec<Clause<'a>>,
+    // Inline: a permit usually has one clause of one or two grants, and deciding runs on
+    // every request, so it should not allocate.
+    pub(crate) clauses: SmallVec<[Clause<'a>; 1]>,
 }
 
 impl<'a> Permit<'a> {
@@ -60,7 +64,7 @@ impl<'a> Permit<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Clause<'a> {
     pub(crate) letter: Permissions,
-    pub(crate) grants: Vec<Grant<'a>>,
+    pub(crate) grants: SmallVec<[Grant<'a>; 2]>,
 }
 
 impl<'a> Clause<'a> {
@@ -222,7 +226,7 @@ impl ScopeSet {
         if required.is_empty() {
             return Decision::Deny(self.denial(request, Permissions::NONE));
         }
-        let mut clauses = Vec::new();
+        let mut clauses = SmallVec::new();
         for letter in required.letters() {
             match self.grants(request, letter) {
                 Ok(None) => {}
@@ -238,8 +242,8 @@ impl ScopeSet {
         &'a self,
         request: &Request<'a>,
         letter: Permissions,
-    ) -> Result<Option<Vec<Grant<'a>>>, ()> {
-        let mut grants: Vec<Grant<'a>> = Vec::new();
+    ) -> Result<Option<SmallVec<[Grant<'a>; 2]>>, ()> {
+        let mut grants: SmallVec<[Grant<'a>; 2]> = SmallVec::new();
         for scope in self.resources() {
             if !scope.permissions.contains(letter) || !type_applies(scope, request) {
                 continue;
