@@ -54,6 +54,11 @@ pub(crate) struct Args {
     /// `false`.
     #[arg(long, env = "FHIR_ACCESS_EXPLAIN", value_name = "BOOL")]
     explain: Option<bool>,
+    /// Dynamic client registration (RFC 7591) at `/register`: new clients are stored
+    /// pending and work once `fhir-access client approve <id>` activates them. Defaults to
+    /// `false` (the endpoint does not exist).
+    #[arg(long, env = "FHIR_ACCESS_REGISTRATION", value_name = "BOOL")]
+    registration: Option<bool>,
     /// Whether `PUT` to an id that does not exist creates the resource. Defaults to `true`.
     #[arg(long, env = "FHIR_ACCESS_UPDATE_CREATE", value_name = "BOOL")]
     update_create: Option<bool>,
@@ -113,6 +118,7 @@ struct File {
     authorization: Option<Authorization>,
     policy: Option<PathBuf>,
     explain: Option<bool>,
+    registration: Option<bool>,
     #[serde(default)]
     trusted_issuers: Vec<TrustedIssuerConfig>,
     update_create: Option<bool>,
@@ -153,6 +159,8 @@ pub(crate) struct Config {
     pub(crate) policy: Option<PathBuf>,
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
     pub(crate) explain: bool,
+    /// Dynamic client registration at `/register`.
+    pub(crate) registration: bool,
     pub(crate) update_create: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
@@ -190,6 +198,7 @@ impl Config {
             policy: args.policy.or(file.policy),
             trusted_issuers: file.trusted_issuers,
             explain: args.explain.or(file.explain).unwrap_or(false),
+            registration: args.registration.or(file.registration).unwrap_or(false),
             update_create: args.update_create.or(file.update_create).unwrap_or(true),
             max_body_bytes: args
                 .max_body_bytes

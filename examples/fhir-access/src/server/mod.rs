@@ -3,7 +3,8 @@
 //! Layout: `config` (flags, environment, TOML), `app` (axum router and HTTP rendering),
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
-//! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome).
+//! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
+//! `oauth` (the SMART authorization server).
 
 mod app;
 mod bundle;
@@ -13,6 +14,7 @@ mod date;
 mod engine;
 mod guard;
 mod index;
+pub(crate) mod oauth;
 mod outcome;
 #[cfg(test)]
 mod properties;
@@ -81,8 +83,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!(resources = written, "seeded the Synthea patients");
         }
     }
+    // The authorization server issues the tokens the policy guard accepts; they share the
+    // revocation store, so a revoked token stops working at the FHIR endpoint at once.
+    let oauth = match config.authorization {
+        Authorization::Policy => Some(oauth::build(
+            &config.data_dir,
+            &base_url,
+            config.seed,
+            oauth::Settings {
+                registration: config.registration,
+            },
+        )?),
+        Authorization::Locked | Authorization::AllowAll => None,
+    };
     let guard: Arc<dyn Guard> = match config.authorization {
-        Authorization::Policy => Arc::new(policy_guard(&config, &base_url, &compartments)?),
+        Authorization::Policy => Arc::new(policy_guard(
+            &config,
+            &base_url,
+            &compartments,
+            oauth
+                .as_ref()
+                .map(|(_, revocations)| Arc::clone(revocations)),
+        )?),
         Authorization::Locked => {
             tracing::warn!(
                 "authorization `locked`: every FHIR request except metadata is answered 401"
@@ -99,15 +121,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let capabilities = capability::Capabilities {
         base_url: &base_url,
         update_create: config.update_create,
-        security: (config.authorization == Authorization::Policy).then(|| {
-            serde_json::json!({
-                "service": [{"coding": [{
-                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                    "code": "SMART-on-FHIR"
-                }]}],
-                "description": "Bearer tokens (RFC 6750) signed by this server's key or a trusted issuer; see docs/server.md."
-            })
-        }),
+        security: oauth
+            .as_ref()
+            .map(|(oauth, _)| oauth::security_extension(&oauth.origin, config.registration)),
     }
     .statement();
     let engine = Engine {
@@ -129,9 +145,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The line tests and scripts wait for; the port is the real one when `--listen` asked for 0.
     println!("listening on {base_url}");
     tracing::info!(%bound, %base_url, "listening");
+    let mut router = app::app(state);
+    if let Some((oauth, _)) = oauth {
+        router = router.merge(oauth::router(oauth));
+    }
     axum::serve(
         listener,
-        app::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
     .await
@@ -148,6 +168,7 @@ fn policy_guard(
     config: &Config,
     base_url: &str,
     compartments: &fhir_compartment::Compartments,
+    revocations: Option<Arc<dyn smart_token::RevocationStore>>,
 ) -> anyhow::Result<security::PolicyGuard> {
     use smart_token::{ClaimMapping, HttpFetcher, KeySet, KeySource, TrustedIssuer, Validator};
     let key = security::key::load(&config.data_dir, true)?;
@@ -167,7 +188,10 @@ fn policy_guard(
             TrustedIssuer::new(trusted.issuer.clone(), audience, keys).mapping(mapping.clone()),
         );
     }
-    let validator = Validator::new(issuers).cache(10_000);
+    let mut validator = Validator::new(issuers).cache(10_000);
+    if let Some(revocations) = revocations {
+        validator = validator.revocations(revocations);
+    }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
     let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
     tracing::info!(
