@@ -578,3 +578,164 @@ fn token_mint_from_a_data_dir_fails_clearly_without_a_key_or_user() {
     let token = String::from_utf8(token.stdout).unwrap();
     assert_eq!(server.read_as(token.trim(), "Claim?_count=1").status, 200);
 }
+
+impl Server {
+    /// A request with extra headers (purpose of use, break-glass, Prefer, ...).
+    fn call_with(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
+        let auth = format!("Bearer {token}");
+        let mut all = vec![("Authorization", auth.as_str())];
+        if body.is_some() {
+            all.push(("Content-Type", "application/fhir+json"));
+        }
+        all.extend_from_slice(headers);
+        let text = body.map(Value::to_string).unwrap_or_default();
+        self.send(method, path, &all, text.as_bytes())
+    }
+
+    fn total(&self, token: &str, query: &str, headers: &[(&str, &str)]) -> u64 {
+        let response = self.call_with(token, "GET", query, headers, None);
+        assert_eq!(response.status, 200, "{query}: {}", response.text());
+        response.json()["total"].as_u64().unwrap()
+    }
+}
+
+/// Lucien's privacy Consent: the root permits, nested provisions deny nurses (by the role
+/// code the hospital policy gives them) and the researcher (by reference).
+fn lucien_consent() -> Value {
+    json!({
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": format!("Patient/{A}")},
+        "provision": {"type": "permit", "provision": [
+            {"type": "deny", "actor": [{"role": {"coding": [{"system": "http://snomed.info/sct", "code": "106292003"}]}}]},
+            {"type": "deny", "actor": [{
+                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                "reference": {"reference": "Practitioner/researcher"}}]}
+        ]}
+    })
+}
+
+#[test]
+fn a_patients_deny_consent_hides_their_data_from_the_roles_it_names() {
+    let server = Server::secured();
+    let lucien = server.mint("lucien", &[]);
+    let nurse = server.mint("nurse-peds", &[]);
+    let researcher = server.mint("researcher", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let research = [("X-Purpose-Of-Use", "HRESCH")];
+    let own = first_observation(&server, &lucien);
+    let own_path = format!("Observation/{}", own["id"].as_str().unwrap());
+    let b_obs = first_observation(&server, &server.mint("catharine", &[]));
+    let b_path = format!("Observation/{}", b_obs["id"].as_str().unwrap());
+
+    // Before: the pediatrics nurse (Lucien and Catharine are in her department) and the
+    // researcher see Lucien's record.
+    let a_count = server.total(&lucien, "Observation?_summary=count", &[]);
+    let b_count = server.total(
+        &nurse,
+        &format!("Observation?subject=Patient/{B}&_summary=count"),
+        &[],
+    );
+    let all = server.total(&researcher, "Observation?_summary=count", &research);
+    assert!(a_count > 0 && b_count > 0);
+    assert_eq!(
+        server.total(&nurse, "Observation?_summary=count", &[]),
+        a_count + b_count
+    );
+    assert_eq!(server.read_as(&nurse, &own_path).status, 200);
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &own_path, &research, None)
+            .status,
+        200
+    );
+
+    // Lucien records his Consent (his portal token may create Consents in his compartment).
+    let created = server.call(&lucien, "POST", "Consent", Some(&lucien_consent()));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let consent_id = created.json()["id"].as_str().unwrap().to_owned();
+    // Nobody records a Consent for another patient.
+    let mut for_b = lucien_consent();
+    for_b["patient"]["reference"] = json!(format!("Patient/{B}"));
+    server
+        .call(&lucien, "POST", "Consent", Some(&for_b))
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // After: the nurse gets the one 404 for Lucien's observation and still sees Catharine's;
+    // her searches no longer count Lucien's data.
+    let hidden = server.read_as(&nurse, &own_path);
+    let missing = server.read_as(&nurse, "Observation/no-such-observation");
+    assert_eq!((hidden.status, &hidden.body), (404, &missing.body));
+    assert_eq!(hidden.headers, missing.headers);
+    assert_eq!(server.read_as(&nurse, &b_path).status, 200);
+    assert_eq!(
+        server.total(&nurse, "Observation?_summary=count", &[]),
+        b_count
+    );
+    let page = server.read_as(&nurse, "Observation?_count=200").json();
+    assert!(
+        !page.to_string().contains(A),
+        "Lucien's data in a nurse's search"
+    );
+    // The researcher: the same, for research.
+    let hidden = server.call_with(&researcher, "GET", &own_path, &research, None);
+    assert_eq!((hidden.status, &hidden.body), (404, &missing.body));
+    assert_eq!(
+        server.total(&researcher, "Observation?_summary=count", &research),
+        all - a_count
+    );
+    // Roles the Consent does not name keep their access: the doctor, and Lucien himself.
+    assert_eq!(server.read_as(&doctor, &own_path).status, 200);
+    assert_eq!(server.read_as(&lucien, &own_path).status, 200);
+    assert_eq!(
+        server.total(&lucien, "Observation?_summary=count", &[]),
+        a_count
+    );
+
+    // The audit records say which Consent provision decided.
+    let records = server.audit_records();
+    let nurse_read = records
+        .iter()
+        .rfind(|r| r["user"]["id"] == "nurse-peds" && r["action"]["resource_id"] == own["id"])
+        .unwrap();
+    assert_eq!(nurse_read["outcome"]["status"], 404);
+    assert_eq!(
+        nurse_read["outcome"]["rules"],
+        json!([
+            "nurse-department-records",
+            format!("Consent/{consent_id}#provision.provision[0]")
+        ])
+    );
+    let researcher_search = records
+        .iter()
+        .rfind(|r| r["user"]["id"] == "researcher")
+        .unwrap();
+    assert_eq!(
+        researcher_search["outcome"]["rules"],
+        json!([
+            "research-records-deidentified",
+            format!("Consent/{consent_id}#provision.provision[1]")
+        ])
+    );
+
+    // Revoking it (status inactive) gives the nurse her access back at once.
+    let mut revoked = lucien_consent();
+    revoked["id"] = json!(consent_id);
+    revoked["status"] = json!("inactive");
+    let updated = server.call(
+        &lucien,
+        "PUT",
+        &format!("Consent/{consent_id}"),
+        Some(&revoked),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    assert_eq!(server.read_as(&nurse, &own_path).status, 200);
+}

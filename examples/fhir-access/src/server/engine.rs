@@ -15,7 +15,7 @@ use super::guard::{AuditRecord, Caller, Guard, Narrowing, Permit};
 use super::index;
 use super::outcome::{Error, operation_outcome};
 use super::request::{self, Interaction, RawRequest, Target};
-use super::search::{Filter, Include, SearchQuery};
+use super::search::{Filter, Include, SearchQuery, Sort};
 use super::store::{self, Indexing, Search, Store, Stored};
 
 /// The bounds the engine enforces.
@@ -90,6 +90,10 @@ pub(crate) struct Trail {
     rules: Vec<String>,
     /// A decision carried a `hide` obligation: the reply's resources are redacted.
     redact: bool,
+    /// What each permit noted while the request ran (read once, for the audit record).
+    withheld: Vec<super::guard::Withheld>,
+    /// A Consent was written: the guard forgets cached Consents after the commit.
+    consents_changed: bool,
 }
 
 impl Trail {
@@ -104,6 +108,7 @@ impl Trail {
             Ok(permit) => {
                 self.rules.extend(permit.rules.iter().cloned());
                 self.redact |= permit.redacts;
+                self.withheld.push(permit.withheld.clone());
                 Ok(permit)
             }
             Err(denial) => {
@@ -154,6 +159,16 @@ impl Engine {
             }
         };
         let patients: Vec<String> = trail.patients.into_iter().collect();
+        let mut rules = trail.rules;
+        for noted in trail
+            .withheld
+            .iter()
+            .flat_map(super::guard::Withheld::rules)
+        {
+            if !rules.contains(&noted) {
+                rules.push(noted);
+            }
+        }
         let record = AuditRecord {
             caller,
             interaction: name,
@@ -161,7 +176,7 @@ impl Engine {
             path: raw.path,
             status: reply.status.as_u16(),
             patients: &patients,
-            rules: &trail.rules,
+            rules: &rules,
         };
         match self.guard.audit(&record) {
             Ok(()) => reply,
@@ -211,6 +226,7 @@ impl Engine {
                 let tx = conn.transaction()?;
                 let reply = super::bundle::transaction(self, &tx, caller, bundle, trail)?;
                 tx.commit()?;
+                self.committed(trail);
                 Ok(reply)
             }
             write if write.is_write() => {
@@ -218,12 +234,20 @@ impl Engine {
                 let tx = conn.transaction()?;
                 let reply = self.execute(&tx, caller, &permit, write, None, trail)?;
                 tx.commit()?;
+                self.committed(trail);
                 Ok(reply)
             }
             read => {
                 let conn = self.store.reader();
                 self.execute(&conn, caller, &permit, read, None, trail)
             }
+        }
+    }
+
+    /// After a commit: Consents written in it change what the guard decides from now on.
+    fn committed(&self, trail: &mut Trail) {
+        if std::mem::take(&mut trail.consents_changed) {
+            self.guard.consents_changed();
         }
     }
 
@@ -245,6 +269,15 @@ impl Engine {
         new_id: Option<&str>,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
+        let written_type = match interaction {
+            Interaction::Create { resource_type, .. } => Some(*resource_type),
+            Interaction::Update { target, .. } | Interaction::Patch { target, .. } => {
+                Some(target.resource_type)
+            }
+            Interaction::Delete(target) => Some(target.resource_type),
+            _ => None,
+        };
+        trail.consents_changed |= written_type == Some(ResourceType::Consent);
         match interaction {
             Interaction::Read(target) => {
                 let stored = self.readable(conn, caller, permit, target)?;
@@ -523,13 +556,8 @@ impl Engine {
         query: &SearchQuery,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
-        let (filters, compartments) = self.narrowed(resource_type, compartment, query, permit)?;
-        let search = Search {
-            resource_type,
-            filters: &filters,
-            compartments: &compartments,
-            sort: &query.sort,
-        };
+        let narrowed = self.narrowed(resource_type, compartment, query, permit)?;
+        let search = narrowed.search(resource_type, &query.sort);
         let total = search.count(conn)?;
         let count = self.count(query.count);
         if query.summary_count {
@@ -590,23 +618,26 @@ impl Engine {
         compartment: Option<&Compartment>,
         query: &SearchQuery,
         permit: &Permit,
-    ) -> Result<(Vec<Filter>, Vec<Vec<Compartment>>), Error> {
-        let mut filters = query.filters.clone();
-        let mut compartments: Vec<Vec<Compartment>> =
-            compartment.map(|c| vec![c.clone()]).into_iter().collect();
+    ) -> Result<Narrowed, Error> {
+        let mut narrowed = Narrowed {
+            filters: query.filters.clone(),
+            compartments: compartment.map(|c| vec![c.clone()]).into_iter().collect(),
+            excluded: Vec::new(),
+        };
         for narrowing in &permit.narrowing {
             match narrowing {
-                Narrowing::InCompartments(set) => compartments.push(set.clone()),
+                Narrowing::InCompartments(set) => narrowed.compartments.push(set.clone()),
+                Narrowing::NotInCompartments(set) => narrowed.excluded.extend(set.iter().cloned()),
                 Narrowing::Parameters(params) => {
                     // The guard's own parameters: one that does not parse is a server fault,
                     // not the client's, and fails closed.
                     let narrowing = SearchQuery::parse(resource_type, params, &self.bases)
                         .map_err(|e| Error::Internal(format!("guard narrowing: {e}")))?;
-                    filters.extend(narrowing.filters);
+                    narrowed.filters.extend(narrowing.filters);
                 }
             }
         }
-        Ok((filters, compartments))
+        Ok(narrowed)
     }
 
     /// Up to `limit` current resources matching a (narrowed) query that the caller may see:
@@ -620,13 +651,8 @@ impl Engine {
         query: &SearchQuery,
         limit: usize,
     ) -> Result<Vec<Stored>, Error> {
-        let (filters, compartments) = self.narrowed(resource_type, None, query, permit)?;
-        let search = Search {
-            resource_type,
-            filters: &filters,
-            compartments: &compartments,
-            sort: &[],
-        };
+        let narrowed = self.narrowed(resource_type, None, query, permit)?;
+        let search = narrowed.search(resource_type, &[]);
         Ok(search
             .page(conn, limit, 0)?
             .into_iter()
@@ -806,14 +832,8 @@ impl Engine {
             }
         }
         // A narrowed caller sees the history of the resources its narrowing currently admits.
-        let (filters, compartments) =
-            self.narrowed(resource_type, None, &SearchQuery::default(), permit)?;
-        let within = Search {
-            resource_type,
-            filters: &filters,
-            compartments: &compartments,
-            sort: &[],
-        };
+        let narrowed = self.narrowed(resource_type, None, &SearchQuery::default(), permit)?;
+        let within = narrowed.search(resource_type, &[]);
         let narrowed = !permit.narrowing.is_empty();
         let (total, versions) = store::history(
             conn,
@@ -937,6 +957,28 @@ impl Engine {
         Ok(Reply::ok(json!({
             "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries
         })))
+    }
+}
+
+/// A search's constraints once the permit's narrowing is added.
+#[derive(Debug, Default)]
+struct Narrowed {
+    filters: Vec<Filter>,
+    /// For each set, the resource must be in one of its compartments.
+    compartments: Vec<Vec<Compartment>>,
+    /// The resource must be in none of these.
+    excluded: Vec<Compartment>,
+}
+
+impl Narrowed {
+    fn search<'a>(&'a self, resource_type: ResourceType, sort: &'a [Sort]) -> Search<'a> {
+        Search {
+            resource_type,
+            filters: &self.filters,
+            compartments: &self.compartments,
+            excluded: &self.excluded,
+            sort,
+        }
     }
 }
 

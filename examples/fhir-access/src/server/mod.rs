@@ -181,6 +181,7 @@ fn policy_guard(
         policy,
         audit,
         compartments: compartments.clone(),
+        consents: security::consents::ConsentIndex::open(&config.data_dir)?,
         explain: config.explain,
     })
 }
