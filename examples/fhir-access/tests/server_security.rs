@@ -739,3 +739,73 @@ fn a_patients_deny_consent_hides_their_data_from_the_roles_it_names() {
     assert_eq!(updated.status, 200, "{}", updated.text());
     assert_eq!(server.read_as(&nurse, &own_path).status, 200);
 }
+
+#[test]
+fn types_outside_the_patient_compartment_are_readable_by_patients_only_when_allow_listed() {
+    // Default: none. A patient's token reads no Practitioner or Organization.
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let practitioners = server.read_as(&doctor, "Practitioner?_count=1").json();
+    let practitioner = entry_ids(&practitioners)[0].clone();
+    let hidden = server.read_as(&a, &practitioner);
+    let missing = server.read_as(&a, "Practitioner/no-such-practitioner");
+    assert_eq!((hidden.status, &hidden.body), (404, &missing.body));
+    assert_eq!(server.total(&a, "Practitioner?_summary=count", &[]), 0);
+    let encounters = server
+        .read_as(&a, "Encounter?_count=1&_include=Encounter:service-provider")
+        .json();
+    assert_eq!(
+        entry_ids(&encounters)
+            .iter()
+            .filter(|id| id.starts_with("Organization/"))
+            .count(),
+        0
+    );
+    drop(server);
+
+    // Allow-listed Practitioner and Organization (flag, as the environment and TOML do).
+    let server = Server::with(&["--patient-readable-types", "Practitioner,Organization"]);
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let read = server.read_as(&a, &practitioner);
+    assert_eq!(read.status, 200, "{}", read.text());
+    for directory in ["Practitioner", "Organization"] {
+        let query = format!("{directory}?_summary=count");
+        let all = server.total(&doctor, &query, &[]);
+        assert!(all > 0);
+        assert_eq!(server.total(&a, &query, &[]), all);
+    }
+    let encounters = server
+        .read_as(&a, "Encounter?_count=1&_include=Encounter:service-provider")
+        .json();
+    assert_eq!(
+        entry_ids(&encounters)
+            .iter()
+            .filter(|id| id.starts_with("Organization/"))
+            .count(),
+        1,
+        "{encounters:#}"
+    );
+    // Not listed: Location stays out. Listed but not granted by the token: 403.
+    assert_eq!(server.total(&a, "Location?_summary=count", &[]), 0);
+    let observation_only = server.mint("lucien", &["--scope", "patient/Observation.rs"]);
+    server
+        .read_as(&observation_only, &practitioner)
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Writes are never allow-listed.
+    let mut changed = read.json();
+    changed["active"] = json!(false);
+    server
+        .call(&a, "PUT", &practitioner, Some(&changed))
+        .assert_outcome(403, "forbidden", "forbidden");
+    let records = server.audit_records();
+    let record = records
+        .iter()
+        .find(|r| r["user"]["id"] == "lucien" && r["outcome"]["status"] == 200)
+        .unwrap();
+    assert_eq!(
+        record["outcome"]["rules"],
+        json!(["config:patient_readable_types"])
+    );
+}

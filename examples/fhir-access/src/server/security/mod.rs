@@ -33,6 +33,9 @@ pub(crate) struct PolicyGuard {
     pub(crate) compartments: fhir_compartment::Compartments,
     /// The patients' active Consents, the third bound of every decision on their data.
     pub(crate) consents: consents::ConsentIndex,
+    /// Types outside the Patient compartment that patient-context tokens may read
+    /// (`patient_readable_types`).
+    pub(crate) patient_readable: Vec<ResourceType>,
     /// Explain mode: a policy denial's 403 carries the policy's explanation.
     pub(crate) explain: bool,
 }
@@ -299,10 +302,13 @@ impl PolicyGuard {
         if decision.is_permit() {
             return Ok(());
         }
-        Err(decision
+        let denied_by = decision
             .consent_provision()
-            .or_else(|| decision.rules().next())
-            .map(str::to_owned))
+            .or_else(|| decision.rules().next());
+        if self.allow_listed(&context, interaction, resource_type, denied_by) {
+            return Ok(());
+        }
+        Err(denied_by.map(str::to_owned))
     }
 
     /// The active Consents of the patients whose compartments hold `resource`.
@@ -359,6 +365,39 @@ impl PolicyGuard {
             }
         }
         Ok(excluded)
+    }
+}
+
+/// The rule id audit records carry when the `patient_readable_types` allow-list decided.
+const PATIENT_READABLE: &str = "config:patient_readable_types";
+
+impl PolicyGuard {
+    /// Whether the allow-list lets a patient-context token do `interaction` on a type outside
+    /// the Patient compartment that the policy did not permit: the type is listed, the
+    /// interaction is a read, the token's scopes grant it for the type, and no deny rule
+    /// decided (`denied_by`).
+    fn allow_listed(
+        &self,
+        context: &AccessContext,
+        interaction: ScopeInteraction,
+        resource_type: ResourceType,
+        denied_by: Option<&str>,
+    ) -> bool {
+        context.patient().is_some()
+            && denied_by.is_none()
+            && matches!(
+                interaction,
+                ScopeInteraction::Read | ScopeInteraction::Vread | ScopeInteraction::SearchType
+            )
+            && self.patient_readable.contains(&resource_type)
+            && context
+                .scopes()
+                .decide(&fhir_scopes::Request::new(
+                    context.scope_context(),
+                    interaction,
+                    Some(resource_type),
+                ))
+                .is_permit()
     }
 }
 
@@ -456,6 +495,23 @@ impl Guard for PolicyGuard {
         request.scopes = Scopes::Token(context.scopes());
         let decision = self.policy.decide(&request);
         let rules: Vec<String> = decision.rules().map(str::to_owned).collect();
+        // An allow-listed type is read without the patient bound (a Practitioner is in no
+        // patient's compartment, so the policy's patient rules cannot permit it); deny rules
+        // still win, and each resource is decided again on its way out.
+        let deny_rule = (!decision.is_permit())
+            .then(|| rules.first().map(String::as_str))
+            .flatten();
+        if request
+            .action
+            .resource_type
+            .is_some_and(|t| self.allow_listed(&context, asked.interaction, t, deny_rule))
+        {
+            return Ok(Permit {
+                rules: vec![PATIENT_READABLE.to_owned()],
+                reads_as: Some(asked.reads_as),
+                ..Permit::default()
+            });
+        }
         if !decision.is_permit() {
             tracing::debug!(explanation = %decision.explanation(), "denied");
             let error = if self.explain {
