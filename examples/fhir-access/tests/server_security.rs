@@ -165,18 +165,6 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
     named.assert_outcome(403, "forbidden", "forbidden");
     let named = server.read_as(&a, &format!("Observation?patient={B}"));
     named.assert_outcome(403, "forbidden", "forbidden");
-    // `_has` and chains are not offered: 400 before any data is read.
-    assert_eq!(
-        server
-            .read_as(&a, "Patient?_has:Observation:patient:code=8867-4")
-            .status,
-        400
-    );
-    assert_eq!(
-        server.read_as(&a, "Observation?subject.name=Morar").status,
-        400
-    );
-
     // Compartment search naming B: refused from the request alone.
     let compartment = server.read_as(&a, &format!("Patient/{B}/Observation"));
     compartment.assert_outcome(403, "forbidden", "forbidden");
@@ -599,6 +587,12 @@ impl Server {
         self.send(method, path, &all, text.as_bytes())
     }
 
+    fn search_as(&self, token: &str, query: &str) -> Vec<String> {
+        let response = self.read_as(token, query);
+        assert_eq!(response.status, 200, "{query}: {}", response.text());
+        entry_ids(&response.json())
+    }
+
     fn total(&self, token: &str, query: &str, headers: &[(&str, &str)]) -> u64 {
         let response = self.call_with(token, "GET", query, headers, None);
         assert_eq!(response.status, 200, "{query}: {}", response.text());
@@ -807,5 +801,99 @@ fn types_outside_the_patient_compartment_are_readable_by_patients_only_when_allo
     assert_eq!(
         record["outcome"]["rules"],
         json!(["config:patient_readable_types"])
+    );
+}
+
+#[test]
+fn chained_search_and_has_range_only_over_what_the_caller_may_see() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let nurse = server.mint("nurse-cardio", &[]);
+    let a_obs = first_observation(&server, &a)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_obs = first_observation(&server, &server.mint("catharine", &[]))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a_count = server.total(&a, "Observation?_summary=count", &[]);
+    let b_count = server.total(
+        &doctor,
+        &format!("Observation?subject=Patient/{B}&_summary=count"),
+        &[],
+    );
+
+    // Chains: A's own name finds A's data; B's name finds exactly what a name nobody has
+    // finds (the chain never reaches B), typed or not.
+    for chain in ["subject:Patient.name", "subject.name", "patient.family"] {
+        assert_eq!(
+            server.total(&a, &format!("Observation?{chain}=Hahn&_summary=count"), &[]),
+            a_count,
+            "{chain}"
+        );
+        let morar = server.read_as(&a, &format!("Observation?{chain}=Morar"));
+        let nobody = server.read_as(&a, &format!("Observation?{chain}=Nobody"));
+        assert_eq!((morar.status, nobody.status), (200, 200));
+        assert_eq!(morar.json()["total"], 0);
+        assert_eq!(morar.json()["entry"], nobody.json()["entry"]);
+        // The doctor, assigned Catharine, finds hers through the same chain.
+        assert_eq!(
+            server.total(
+                &doctor,
+                &format!("Observation?{chain}=Morar&_summary=count"),
+                &[]
+            ),
+            b_count,
+            "{chain}"
+        );
+    }
+    // A chain naming B by id is a search of B: refused from the query alone.
+    server
+        .read_as(&a, &format!("Observation?subject:Patient._id={B}"))
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // `_has`: A's observation leads to A; B's observation leads nowhere for A, as a missing
+    // one does; the doctor, who may see B's, is led to B.
+    let has = |token: &str, observation: &str| {
+        server.search_as(
+            token,
+            &format!("Patient?_has:Observation:patient:_id={observation}"),
+        )
+    };
+    assert_eq!(has(&a, &a_obs), [format!("Patient/{A}")]);
+    assert_eq!(has(&a, &b_obs), Vec::<String>::new());
+    assert_eq!(has(&a, "no-such-observation"), Vec::<String>::new());
+    assert_eq!(has(&doctor, &b_obs), [format!("Patient/{B}")]);
+    // The cardiology nurse (Darrell, Valentine) is led to neither A nor B.
+    assert_eq!(has(&nurse, &a_obs), Vec::<String>::new());
+    assert_eq!(has(&nurse, &b_obs), Vec::<String>::new());
+    // `_has` naming B explicitly in the inner search: 403, decided from the query.
+    server
+        .read_as(
+            &a,
+            &format!("Patient?_has:Observation:patient:subject=Patient/{B}"),
+        )
+        .assert_outcome(403, "forbidden", "forbidden");
+    // An inner search the caller's scopes do not allow at all: 403.
+    let observations_only = server.mint("lucien", &["--scope", "patient/Patient.rs"]);
+    server
+        .read_as(
+            &observations_only,
+            &format!("Patient?_has:Observation:patient:_id={a_obs}"),
+        )
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // Each inner search's decision is in the request's one audit record (the Patient search,
+    // then the Observation search behind `_has`).
+    let records = server.audit_records();
+    let last_doctor = records
+        .iter()
+        .rfind(|r| r["user"]["id"] == "dr-grey")
+        .unwrap();
+    assert_eq!(
+        last_doctor["outcome"]["rules"],
+        json!(["doctor-reads-assigned", "doctor-reads-assigned"])
     );
 }

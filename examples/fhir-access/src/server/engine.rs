@@ -301,7 +301,7 @@ impl Engine {
             } => {
                 if let Some(condition) = if_none_exist {
                     let found =
-                        self.visible_matches(conn, caller, permit, *resource_type, condition, 50)?;
+                        self.visible(conn, caller, permit, *resource_type, condition, trail)?;
                     match found.as_slice() {
                         [] => {}
                         [existing] => {
@@ -556,7 +556,10 @@ impl Engine {
         query: &SearchQuery,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
-        let narrowed = self.narrowed(resource_type, compartment, query, permit)?;
+        let mut narrowed = self.narrowed(resource_type, compartment, query, permit)?;
+        narrowed
+            .filters
+            .extend(self.resolve(conn, caller, resource_type, query, trail)?);
         let search = narrowed.search(resource_type, &query.sort);
         let total = search.count(conn)?;
         let count = self.count(query.count);
@@ -640,21 +643,115 @@ impl Engine {
         Ok(narrowed)
     }
 
-    /// Up to `limit` current resources matching a (narrowed) query that the caller may see:
-    /// the search behind conditional interactions.
-    fn visible_matches(
+    /// A query's chained parameters and `_has` as filters on references and ids. Each is
+    /// run as a search of its own: decided by the guard (a denial of a named type is the
+    /// request's), narrowed, and checked resource by resource, so it ranges only over what
+    /// the caller may see and can tell nothing about the rest.
+    fn resolve(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        resource_type: ResourceType,
+        query: &SearchQuery,
+        trail: &mut Trail,
+    ) -> Result<Vec<Filter>, Error> {
+        let mut filters = Vec::new();
+        for chain in &query.chains {
+            let targets = match chain.target {
+                Some(target) => vec![target],
+                None => store::referenced_types(conn, resource_type, chain.param)?,
+            };
+            let mut references = Vec::new();
+            let mut unparsed = None;
+            let mut parsed_any = false;
+            for target in &targets {
+                let target = *target;
+                let inner = match chain.target {
+                    Some(_) => (*chain.query).clone(),
+                    // A type without that parameter is not a target of this chain.
+                    None => match SearchQuery::parse(target, &chain.query.params, &self.bases) {
+                        Ok(inner) => inner,
+                        Err(error) => {
+                            unparsed.get_or_insert(error);
+                            continue;
+                        }
+                    },
+                };
+                parsed_any = true;
+                let interaction = Interaction::Search {
+                    resource_type: target,
+                    compartment: None,
+                    query: inner.clone(),
+                };
+                let permit = match trail.decide(&*self.guard, caller, &interaction) {
+                    Ok(permit) => permit,
+                    Err(error) if chain.target.is_some() => return Err(error),
+                    // A type found in the data that the caller may not search adds nothing.
+                    Err(_) => continue,
+                };
+                for found in self.visible(conn, caller, &permit, target, &inner, trail)? {
+                    references.push(format!("{target}/{}", found.id));
+                }
+            }
+            // No target type knows the parameter: the client's error, as for a plain one.
+            if let (false, Some(error)) = (parsed_any, unparsed) {
+                return Err(error);
+            }
+            filters.push(Filter::references(chain.param, references));
+        }
+        for has in &query.has {
+            let interaction = Interaction::Search {
+                resource_type: has.source,
+                compartment: None,
+                query: (*has.query).clone(),
+            };
+            let permit = trail.decide(&*self.guard, caller, &interaction)?;
+            let parameter = search_parameter(has.source, has.param)
+                .ok_or_else(|| Error::Internal(format!("no parameter `{}`", has.param)))?;
+            let mut ids: Vec<String> = Vec::new();
+            for found in self.visible(conn, caller, &permit, has.source, &has.query, trail)? {
+                let Some(resource) = &found.resource else {
+                    continue;
+                };
+                for value in parameter.expression().evaluate(resource) {
+                    if let Some((target, id)) = index::local_target(value, &self.bases) {
+                        if target == resource_type && !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+            filters.push(Filter::ids(ids));
+        }
+        Ok(filters)
+    }
+
+    /// Every current resource matching a search (chains resolved) that the caller may see:
+    /// the inner searches of chains and `_has`, and the condition of a conditional create.
+    /// At most `max_everything` (more is a 422).
+    fn visible(
         &self,
         conn: &Connection,
         caller: &Caller,
         permit: &Permit,
         resource_type: ResourceType,
         query: &SearchQuery,
-        limit: usize,
+        trail: &mut Trail,
     ) -> Result<Vec<Stored>, Error> {
-        let narrowed = self.narrowed(resource_type, None, query, permit)?;
-        let search = narrowed.search(resource_type, &[]);
-        Ok(search
-            .page(conn, limit, 0)?
+        let mut narrowed = self.narrowed(resource_type, None, query, permit)?;
+        narrowed
+            .filters
+            .extend(self.resolve(conn, caller, resource_type, query, trail)?);
+        let limit = self.limits.max_everything;
+        let found = narrowed
+            .search(resource_type, &[])
+            .page(conn, limit.saturating_add(1), 0)?;
+        if found.len() > limit {
+            return Err(Error::TooCostly(format!(
+                "a chained or `_has` parameter matched more than {limit} resources"
+            )));
+        }
+        Ok(found
             .into_iter()
             .filter(|s| {
                 s.resource

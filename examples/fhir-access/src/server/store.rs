@@ -492,6 +492,26 @@ pub(crate) fn referencing(
     rows.into_iter().map(stored).collect()
 }
 
+/// The resource types that the stored values of a reference parameter point to (the
+/// targets of a chain that names no type).
+pub(crate) fn referenced_types(
+    conn: &Connection,
+    resource_type: ResourceType,
+    param: &str,
+) -> Result<Vec<ResourceType>, Error> {
+    let names: Vec<String> = conn
+        .prepare_cached(
+            "SELECT DISTINCT substr(value, 1, instr(value, '/') - 1) FROM idx \
+             WHERE type = ?1 AND param = ?2 AND instr(value, '/') > 1",
+        )?
+        .query_map(params![resource_type.as_str(), param], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names
+        .iter()
+        .filter_map(|n| ResourceType::from_name(n))
+        .collect())
+}
+
 /// Every current resource in a compartment (of any type), up to `limit`.
 pub(crate) fn compartment_members(
     conn: &Connection,

@@ -442,9 +442,15 @@ impl Guard for PolicyGuard {
             Interaction::Search {
                 query, compartment, ..
             } => (
+                // Chains and `_has` are decided by the engine as searches of their own.
                 Some(
                     form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(query.params.iter())
+                        .extend_pairs(
+                            query
+                                .params
+                                .iter()
+                                .filter(|(name, _)| !SearchQuery::is_chained(name)),
+                        )
                         .finish(),
                 ),
                 compartment.as_ref(),
