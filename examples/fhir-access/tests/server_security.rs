@@ -244,13 +244,46 @@ fn patient_a_cannot_write_into_b() {
     // B never sees it.
     assert_eq!(server.read_as(&b, &format!("Observation/{id}")).status, 404);
 
-    // B's observation cannot be updated by A: the same 404 as a missing one.
+    // B's observation cannot be updated by A, nor overwritten as if its id were free: the
+    // answer is byte for byte the one for an id nobody uses (A may not create by PUT).
     let b_obs = first_observation(&server, &b);
     let b_id = b_obs["id"].as_str().unwrap();
     let mut hijack = b_obs.clone();
     hijack["subject"]["reference"] = json!(format!("Patient/{A}"));
     let update = server.call(&a, "PUT", &format!("Observation/{b_id}"), Some(&hijack));
-    assert_eq!(update.status, 404, "{}", update.text());
+    let mut fresh = hijack.clone();
+    fresh["id"] = json!("no-such-observation");
+    let free = server.call(&a, "PUT", "Observation/no-such-observation", Some(&fresh));
+    update.assert_outcome(
+        405,
+        "not-supported",
+        "update as create is not offered to callers with restricted access: create with POST",
+    );
+    assert_eq!((&update.headers, &update.body), (&free.headers, &free.body));
+    let b_stored = server.read_as(&b, &format!("Observation/{b_id}")).json();
+    assert_eq!(b_stored["meta"]["versionId"], b_obs["meta"]["versionId"]);
+    assert_eq!(b_stored["subject"]["reference"], format!("Patient/{B}"));
+    // PATCH of B's: the one 404 of a missing resource.
+    let patch_b = server.send(
+        "PATCH",
+        &format!("Observation/{b_id}"),
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        b"[]",
+    );
+    let patch_missing = server.send(
+        "PATCH",
+        "Observation/no-such-observation",
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        b"[]",
+    );
+    assert_eq!(patch_b.status, 404);
+    assert_eq!(patch_b.body, patch_missing.body);
 
     // A transaction with one entry into B: refused as a whole, nothing written.
     let before = server.read_as(&a, "Observation?_summary=count").json()["total"].clone();
@@ -896,4 +929,84 @@ fn chained_search_and_has_range_only_over_what_the_caller_may_see() {
         last_doctor["outcome"]["rules"],
         json!(["doctor-reads-assigned", "doctor-reads-assigned"])
     );
+}
+
+#[test]
+fn write_only_updates_answer_no_body_and_update_as_create_reveals_nothing() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let updater = server.mint("lucien", &["--scope", "patient/Observation.u"]);
+    let own = first_observation(&server, &a);
+    let id = own["id"].as_str().unwrap().to_owned();
+    let path = format!("Observation/{id}");
+    let mut changed = own.clone();
+    changed["status"] = json!("amended");
+
+    // A write-only token updates what it may write, and gets no body back, whatever it
+    // prefers: the status, `ETag` and `Location` only.
+    for prefer in ["return=representation", "return=minimal"] {
+        let updated = server.call_with(
+            &updater,
+            "PUT",
+            &path,
+            &[("Prefer", prefer)],
+            Some(&changed),
+        );
+        assert_eq!(updated.status, 200, "{prefer}: {}", updated.text());
+        assert!(updated.body.is_empty(), "{prefer}: {}", updated.text());
+        assert!(updated.header("etag").is_some());
+    }
+    assert_eq!(server.read_as(&a, &path).json()["status"], "amended");
+    assert_eq!(server.read_as(&a, &path).json()["meta"]["versionId"], "3");
+    server
+        .read_as(&updater, &path)
+        .assert_outcome(403, "forbidden", "forbidden");
+    // It cannot move the resource out of A's compartment either.
+    let mut moved = changed.clone();
+    moved["subject"]["reference"] = json!(format!("Patient/{B}"));
+    server
+        .call(&updater, "PUT", &path, Some(&moved))
+        .assert_outcome(403, "forbidden", "forbidden");
+    // PATCH reads before it writes (a JSON Patch `test` would be a read): a write-only
+    // token gets the one 404.
+    let patched = server.send(
+        "PATCH",
+        &path,
+        &[
+            ("Authorization", &format!("Bearer {updater}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        br#"[{"op": "test", "path": "/status", "value": "amended"}]"#,
+    );
+    let missing = server.read_as(&a, "Observation/no-such-observation");
+    assert_eq!((patched.status, &patched.body), (404, &missing.body));
+    // A reader with `Prefer: return=minimal` gets no body; by default, the resource.
+    let minimal = server.call_with(
+        &a,
+        "PUT",
+        &path,
+        &[("Prefer", "return=minimal")],
+        Some(&changed),
+    );
+    assert_eq!((minimal.status, minimal.body.is_empty()), (200, true));
+    let full = server.call(&a, "PUT", &path, Some(&changed));
+    assert_eq!(full.json()["id"], id.as_str());
+
+    // Update as create: open to a caller whose access does not depend on content (the
+    // admin's billing role), refused alike for free and hidden ids to restricted callers.
+    let admin = server.mint("admin", &[]);
+    let claim = json!({"resourceType": "Claim", "id": "claim-by-put", "status": "active",
+        "use": "claim", "patient": {"reference": format!("Patient/{A}")}});
+    let created = server.call(&admin, "PUT", "Claim/claim-by-put", Some(&claim));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let doctor = server.mint("dr-grey", &[]);
+    let fresh = json!({"resourceType": "Observation", "id": "by-put", "status": "final",
+        "code": {"coding": [{"code": "x"}]}, "subject": {"reference": format!("Patient/{A}")}});
+    server
+        .call(&doctor, "PUT", "Observation/by-put", Some(&fresh))
+        .assert_outcome(
+            405,
+            "not-supported",
+            "update as create is not offered to callers with restricted access: create with POST",
+        );
 }

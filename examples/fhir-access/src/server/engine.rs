@@ -337,26 +337,36 @@ impl Engine {
                 resource,
                 if_match,
             } => {
-                let stored = store::current(conn, target.resource_type, &target.id)?;
-                let visible = stored
-                    .as_ref()
-                    .and_then(|s| s.resource.as_ref())
-                    .filter(|r| self.guard.may_read(caller, permit, r));
-                let status = match (&stored, visible) {
-                    (None, _) if !self.update_create => {
+                // What the caller may not reach is answered as a free id would be, and a
+                // free id is created only for a caller who could reach any resource under
+                // it: a hidden resource is never overwritten, nor told apart from a free id.
+                let current = store::current(conn, target.resource_type, &target.id)?;
+                let exists = current.is_some();
+                let stored = current.filter(|s| self.may_reach(caller, permit, s));
+                let status = match &stored {
+                    Some(_) => StatusCode::OK,
+                    None if self.update_create && !permit.content_bound && !exists => {
+                        StatusCode::CREATED
+                    }
+                    None if !self.update_create => {
                         return Err(Error::MethodNotAllowed(
                             "update as create is switched off: create with POST".to_owned(),
                         ));
                     }
-                    (None, _) => StatusCode::CREATED,
-                    (Some(_), None) => return Err(Error::NotFound),
-                    (Some(_), Some(_)) => StatusCode::OK,
+                    None => {
+                        return Err(Error::MethodNotAllowed(
+                            "update as create is not offered to callers with restricted access: create with POST"
+                                .to_owned(),
+                        ));
+                    }
                 };
                 check_version(stored.as_ref(), *if_match)?;
-                if !self
-                    .guard
-                    .may_write(caller, permit, visible, Some(resource))
-                {
+                if !self.guard.may_write(
+                    caller,
+                    permit,
+                    stored.as_ref().and_then(|s| s.resource.as_ref()),
+                    Some(resource),
+                ) {
                     return Err(Error::Forbidden);
                 }
                 let written = store::write(
@@ -406,11 +416,11 @@ impl Engine {
                 Ok(self.written_reply(StatusCode::OK, written, caller, permit, trail))
             }
             Interaction::Delete(target) => {
-                // Deleting what does not exist, or what the caller may not see, is a no-op.
-                let stored = match self.readable(conn, caller, permit, target) {
-                    Ok(stored) => stored,
-                    Err(Error::NotFound) => return Ok(no_content()),
-                    Err(other) => return Err(other),
+                // Deleting what does not exist, or what the caller may not reach, is a no-op.
+                let Some(stored) = store::current(conn, target.resource_type, &target.id)?
+                    .filter(|s| self.may_reach(caller, permit, s))
+                else {
+                    return Ok(no_content());
                 };
                 if !self
                     .guard
@@ -495,6 +505,16 @@ impl Engine {
                     .is_some_and(|r| self.guard.may_read(caller, permit, r))
             })
             .ok_or(Error::NotFound)
+    }
+
+    /// Whether the caller may read a stored version or do the permitted write to it: a
+    /// write-only token (`patient/Observation.u`) updates what it may not read back.
+    fn may_reach(&self, caller: &Caller, permit: &Permit, stored: &Stored) -> bool {
+        stored.resource.as_ref().is_some_and(|r| {
+            self.guard.may_read(caller, permit, r)
+                || (permit.writes_as.is_some()
+                    && self.guard.may_write(caller, permit, Some(r), None))
+        })
     }
 
     fn resource_reply(&self, status: StatusCode, stored: Stored, trail: &mut Trail) -> Reply {

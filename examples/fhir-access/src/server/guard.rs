@@ -63,6 +63,11 @@ pub(crate) struct Permit {
     /// The decision obliges the server to hide elements of returned resources: the reply
     /// goes through [`Guard::redact`].
     pub(crate) redacts: bool,
+    /// Whether what the caller may see depends on resource content (the permit narrows, or
+    /// checks each resource, or a Consent may hide one): such a caller cannot create by
+    /// `PUT` to a chosen id, since a hidden resource under that id could be neither
+    /// overwritten nor answered like a free id.
+    pub(crate) content_bound: bool,
     /// The rules (deny rules, Consent provisions) that withheld resources from this request
     /// in `may_read` or narrowed it, for the audit record.
     pub(crate) withheld: Withheld,

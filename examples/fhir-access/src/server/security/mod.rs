@@ -477,6 +477,25 @@ impl Guard for PolicyGuard {
                 return Err(Error::Forbidden.into());
             }
         }
+        // A conditional create's condition is a search too.
+        if let (
+            Some(patient),
+            Interaction::Create {
+                resource_type,
+                if_none_exist: Some(condition),
+                ..
+            },
+        ) = (patient, interaction)
+        {
+            if names_other_patient(
+                &self.compartments,
+                *resource_type,
+                &condition.params,
+                patient,
+            ) {
+                return Err(Error::Forbidden.into());
+            }
+        }
         let query = match query_text.as_deref().filter(|q| !q.is_empty()) {
             Some(text) => Some(Query::parse(text).map_err(|_| Error::Forbidden)?),
             None => None,
@@ -515,6 +534,7 @@ impl Guard for PolicyGuard {
             return Ok(Permit {
                 rules: vec![PATIENT_READABLE.to_owned()],
                 reads_as: Some(asked.reads_as),
+                content_bound: true,
                 ..Permit::default()
             });
         }
@@ -575,7 +595,11 @@ impl Guard for PolicyGuard {
         if decision.is_break_glass() {
             records.push("break-glass".to_owned());
         }
+        let content_bound = decision.needs_resource_check()
+            || !narrowing.is_empty()
+            || self.consents.patients().map_or(true, |p| !p.is_empty());
         Ok(Permit {
+            content_bound,
             narrowing,
             rules: records,
             reads_as: Some(asked.reads_as),
