@@ -1010,3 +1010,107 @@ fn write_only_updates_answer_no_body_and_update_as_create_reveals_nothing() {
             "update as create is not offered to callers with restricted access: create with POST",
         );
 }
+
+/// The `next` link of a searchset, made relative to the FHIR base.
+fn next_link(server: &Server, bundle: &Value) -> Option<String> {
+    bundle["link"].as_array()?.iter().find_map(|l| {
+        (l["relation"] == "next").then(|| {
+            l["url"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(&format!("{}/", server.base))
+                .unwrap()
+                .to_owned()
+        })
+    })
+}
+
+#[test]
+fn paging_links_are_re_decided_for_whoever_follows_them() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let b = server.mint("catharine", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+
+    // A's second page, followed by B: B's own second page, nothing of A's.
+    let first = server
+        .read_as(&a, "Observation?_count=5&_sort=-date")
+        .json();
+    let next = next_link(&server, &first).unwrap();
+    assert!(!next.contains(A), "{next}");
+    let a_page = server.read_as(&a, &next).json();
+    let b_page = server.read_as(&b, &next).json();
+    assert_eq!(entry_ids(&a_page).len(), 5);
+    assert!(!mentions_b(&a_page));
+    assert!(!b_page.to_string().contains(A), "A's data on B's page");
+    let b_own = server
+        .read_as(&b, "Observation?_count=5&_sort=-date&_offset=5")
+        .json();
+    assert_eq!(entry_ids(&b_page), entry_ids(&b_own));
+    assert_eq!(b_page["total"], b_own["total"]);
+
+    // The doctor's link naming Catharine, followed by Lucien: refused from the query alone.
+    let doctors = server
+        .read_as(
+            &doctor,
+            &format!("Observation?subject=Patient/{B}&_count=5"),
+        )
+        .json();
+    let next = next_link(&server, &doctors).unwrap();
+    server
+        .read_as(&a, &next)
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Followed without a token: 401.
+    server
+        .get(&next)
+        .assert_outcome(401, "login", "authentication required");
+}
+
+#[test]
+fn conditional_create_matches_only_what_the_caller_may_see() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let b = server.mint("catharine", &[]);
+    let observation = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "urn:test", "code": "conditional"}]},
+        "subject": {"reference": format!("Patient/{A}")}});
+    let conditional = |token: &str, condition: &str| {
+        server.call_with(
+            token,
+            "POST",
+            "Observation",
+            &[("If-None-Exist", condition)],
+            Some(&observation),
+        )
+    };
+    // A condition naming B: 403 from the condition alone.
+    conditional(
+        &a,
+        &format!("subject=Patient/{B}&code=urn:test|conditional"),
+    )
+    .assert_outcome(403, "forbidden", "forbidden");
+    conditional(&a, &format!("patient={B}")).assert_outcome(403, "forbidden", "forbidden");
+    // First time: created; second time: the existing one answers (200), not a copy.
+    let created = conditional(&a, "code=urn:test|conditional");
+    assert_eq!(created.status, 201, "{}", created.text());
+    let again = conditional(&a, "code=urn:test|conditional");
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["id"], created.json()["id"]);
+    // B's identical condition never matches A's resource: B creates B's own.
+    let mut bs = observation.clone();
+    bs["subject"]["reference"] = json!(format!("Patient/{B}"));
+    let b_created = server.call_with(
+        &b,
+        "POST",
+        "Observation",
+        &[("If-None-Exist", "code=urn:test|conditional")],
+        Some(&bs),
+    );
+    assert_eq!(b_created.status, 201, "{}", b_created.text());
+    assert_ne!(b_created.json()["id"], created.json()["id"]);
+    assert!(!b_created.text().contains(A));
+    // A chain in the condition goes through the same seam: B's name matches nothing of A's.
+    let chained = conditional(&a, "subject:Patient.name=Morar&code=urn:test|conditional");
+    assert_eq!(chained.status, 201, "{}", chained.text());
+    assert!(!mentions_b(&chained.json()));
+}
