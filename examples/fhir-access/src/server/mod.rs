@@ -205,6 +205,12 @@ fn policy_guard(
         policy,
         audit,
         compartments: compartments.clone(),
+        consents: security::consents::ConsentIndex::open(&config.data_dir)?,
+        patient_readable: config
+            .patient_readable_types
+            .iter()
+            .filter_map(|t| fhir_scopes::ResourceType::from_name(t.as_str()))
+            .collect(),
         explain: config.explain,
     })
 }
