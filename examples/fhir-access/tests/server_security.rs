@@ -1114,3 +1114,147 @@ fn conditional_create_matches_only_what_the_caller_may_see() {
     assert_eq!(chained.status, 201, "{}", chained.text());
     assert!(!mentions_b(&chained.json()));
 }
+
+#[test]
+fn the_backend_services_demo_client_reads_the_population_and_writes_nothing() {
+    let server = Server::secured();
+    let analytics = server.mint("analytics", &[]);
+    let admin = server.mint("admin", &[]);
+    assert_eq!(server.total(&analytics, "Patient?_summary=count", &[]), 4);
+    let doctor_view = server.total(
+        &server.mint("dr-grey", &[]),
+        "Observation?_summary=count",
+        &[],
+    );
+    let everyone = server.total(&analytics, "Observation?_summary=count", &[]);
+    assert!(everyone > doctor_view, "{everyone} <= {doctor_view}");
+    assert_eq!(
+        server
+            .read_as(&analytics, &format!("Patient/{DARRELL}"))
+            .status,
+        200
+    );
+    // Outside its scopes and role: 403; writes: 403.
+    for path in ["Practitioner", "Claim", "AuditEvent", "MedicationRequest"] {
+        server
+            .read_as(&analytics, path)
+            .assert_outcome(403, "forbidden", "forbidden");
+    }
+    let patient = server.read_as(&analytics, &format!("Patient/{A}")).json();
+    server
+        .call(&analytics, "PUT", &format!("Patient/{A}"), Some(&patient))
+        .assert_outcome(403, "forbidden", "forbidden");
+    let records = server.audit_records();
+    let last = records.last().unwrap();
+    assert_eq!(last["user"]["id"], "analytics-etl");
+    assert_eq!(last["client"]["id"], "analytics-etl");
+    let read = records
+        .iter()
+        .find(|r| r["action"]["resource_id"] == DARRELL)
+        .unwrap();
+    assert_eq!(read["outcome"]["rules"], json!(["role:analytics-service"]));
+    // The admin's view of patients is unchanged by the client's presence.
+    assert_eq!(server.total(&admin, "Patient?_summary=count", &[]), 4);
+}
+
+#[test]
+fn break_glass_reads_across_assignment_and_consent_and_is_flagged_in_the_record() {
+    let server = Server::secured();
+    let doctor = server.mint("dr-grey", &[]);
+    let nurse = server.mint("nurse-peds", &[]);
+    let lucien = server.mint("lucien", &[]);
+    let researcher = server.mint("researcher", &[]);
+    let glass = [("X-Break-Glass", "unconscious patient in the ER")];
+    let darrell = server
+        .read_as(&server.mint("darrell", &[]), "Observation?_count=1")
+        .json();
+    let darrell_obs = format!(
+        "Observation/{}",
+        darrell["entry"][0]["resource"]["id"].as_str().unwrap()
+    );
+
+    // Darrell is not assigned to Dr Grey: the one 404, then 200 with the header.
+    assert_eq!(server.read_as(&doctor, &darrell_obs).status, 404);
+    assert_eq!(
+        server
+            .read_as(&doctor, &format!("Patient/{DARRELL}"))
+            .status,
+        404
+    );
+    let urgent = server.call_with(&doctor, "GET", &darrell_obs, &glass, None);
+    assert_eq!(urgent.status, 200, "{}", urgent.text());
+    let urgent_patient =
+        server.call_with(&doctor, "GET", &format!("Patient/{DARRELL}"), &glass, None);
+    assert_eq!(urgent_patient.status, 200);
+    // A blank reason is no emergency.
+    assert_eq!(
+        server
+            .call_with(
+                &doctor,
+                "GET",
+                &darrell_obs,
+                &[("X-Break-Glass", " ")],
+                None
+            )
+            .status,
+        404
+    );
+    // Break-glass reads, never writes.
+    let mut changed = urgent.json();
+    changed["status"] = json!("amended");
+    server
+        .call_with(&doctor, "PUT", &darrell_obs, &glass, Some(&changed))
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Not a clinician: the header grants nothing.
+    let research = [("X-Break-Glass", "curious"), ("X-Purpose-Of-Use", "HRESCH")];
+    let lucien_obs = format!(
+        "Observation/{}",
+        first_observation(&server, &lucien)["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &lucien_obs, &research, None)
+            .status,
+        200
+    );
+
+    // Lucien's Consent denies nurses; in an emergency the nurse still reads his record.
+    let created = server.call(&lucien, "POST", "Consent", Some(&lucien_consent()));
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(server.read_as(&nurse, &lucien_obs).status, 404);
+    assert_eq!(
+        server
+            .call_with(&nurse, "GET", &lucien_obs, &glass, None)
+            .status,
+        200
+    );
+    // ... the researcher, not a clinician, does not.
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &lucien_obs, &research, None)
+            .status,
+        404
+    );
+
+    // The records: the reason, and the break-glass rule that decided.
+    let records = server.audit_records();
+    let flagged: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["outcome"]["status"] == 200 && r.get("break_glass").is_some())
+        .filter(|r| r["user"]["id"] != "researcher")
+        .collect();
+    assert_eq!(flagged.len(), 3, "{flagged:#?}");
+    for record in &flagged {
+        assert_eq!(
+            record["break_glass"]["reason"],
+            "unconscious patient in the ER"
+        );
+        let rules = record["outcome"]["rules"].as_array().unwrap();
+        assert!(
+            rules.contains(&json!("break-glass-clinicians"))
+                && rules.contains(&json!("break-glass")),
+            "{rules:?}"
+        );
+    }
+    assert_eq!(flagged[2]["user"]["id"], "nurse-peds");
+}

@@ -91,7 +91,7 @@ pub(crate) struct Trail {
     /// A decision carried a `hide` obligation: the reply's resources are redacted.
     redact: bool,
     /// What each permit noted while the request ran (read once, for the audit record).
-    withheld: Vec<super::guard::Withheld>,
+    noted: Vec<super::guard::Noted>,
     /// A Consent was written: the guard forgets cached Consents after the commit.
     consents_changed: bool,
 }
@@ -108,7 +108,7 @@ impl Trail {
             Ok(permit) => {
                 self.rules.extend(permit.rules.iter().cloned());
                 self.redact |= permit.redacts;
-                self.withheld.push(permit.withheld.clone());
+                self.noted.push(permit.noted.clone());
                 Ok(permit)
             }
             Err(denial) => {
@@ -160,11 +160,7 @@ impl Engine {
         };
         let patients: Vec<String> = trail.patients.into_iter().collect();
         let mut rules = trail.rules;
-        for noted in trail
-            .withheld
-            .iter()
-            .flat_map(super::guard::Withheld::rules)
-        {
+        for noted in trail.noted.iter().flat_map(super::guard::Noted::rules) {
             if !rules.contains(&noted) {
                 rules.push(noted);
             }
