@@ -14,70 +14,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{Response, Server, entry_ids};
+use common::secured::{A, B, DARRELL};
+use common::{Server, entry_ids};
 use serde_json::{Value, json};
-
-const A: &str = "717282e4-5d08-4cbd-afad-596051966367";
-const B: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
-
-impl Server {
-    /// The default mode (policy), seeded, in a fresh directory.
-    fn secured() -> Server {
-        Server::with(&[])
-    }
-
-    fn data_dir(&self) -> &std::path::Path {
-        self._dir.as_ref().unwrap().path()
-    }
-
-    /// A token for a demo user, signed with the server's key; `extra` flags override claims.
-    fn mint(&self, user: &str, extra: &[&str]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
-            .args(["token", "mint", "--data-dir"])
-            .arg(self.data_dir())
-            .args(["--user", user, "--aud", &self.base])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Response {
-        let auth = format!("Bearer {token}");
-        let mut headers = vec![("Authorization", auth.as_str())];
-        let text = body.map(Value::to_string).unwrap_or_default();
-        if body.is_some() {
-            headers.push(("Content-Type", "application/fhir+json"));
-        }
-        self.send(method, path, &headers, text.as_bytes())
-    }
-
-    fn read_as(&self, token: &str, path: &str) -> Response {
-        self.call(token, "GET", path, None)
-    }
-
-    /// The audit records stored so far, in order.
-    fn audit_records(&self) -> Vec<Value> {
-        let dir = self.data_dir().join("audit");
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .flat_map(|p| {
-                std::fs::read_to_string(p)
-                    .unwrap()
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"].clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-}
 
 /// Whether any reference anywhere in `value` points at patient B.
 fn mentions_b(value: &Value) -> bool {
@@ -479,8 +418,6 @@ fn explain_mode_adds_the_policy_explanation_to_a_403() {
     assert!(diagnostics.contains("scopes"), "{diagnostics}");
 }
 
-const DARRELL: &str = "85c63cf3-278e-454c-b5ba-df5889815eb7";
-
 #[test]
 fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
     let server = Server::secured();
@@ -598,39 +535,6 @@ fn token_mint_from_a_data_dir_fails_clearly_without_a_key_or_user() {
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap();
     assert_eq!(server.read_as(token.trim(), "Claim?_count=1").status, 200);
-}
-
-impl Server {
-    /// A request with extra headers (purpose of use, break-glass, Prefer, ...).
-    fn call_with(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Response {
-        let auth = format!("Bearer {token}");
-        let mut all = vec![("Authorization", auth.as_str())];
-        if body.is_some() {
-            all.push(("Content-Type", "application/fhir+json"));
-        }
-        all.extend_from_slice(headers);
-        let text = body.map(Value::to_string).unwrap_or_default();
-        self.send(method, path, &all, text.as_bytes())
-    }
-
-    fn search_as(&self, token: &str, query: &str) -> Vec<String> {
-        let response = self.read_as(token, query);
-        assert_eq!(response.status, 200, "{query}: {}", response.text());
-        entry_ids(&response.json())
-    }
-
-    fn total(&self, token: &str, query: &str, headers: &[(&str, &str)]) -> u64 {
-        let response = self.call_with(token, "GET", query, headers, None);
-        assert_eq!(response.status, 200, "{query}: {}", response.text());
-        response.json()["total"].as_u64().unwrap()
-    }
 }
 
 /// Lucien's privacy Consent: the root permits, nested provisions deny nurses (by the role
