@@ -573,9 +573,14 @@ impl Engine {
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
         let mut narrowed = self.narrowed(resource_type, compartment, query, permit)?;
-        narrowed
-            .filters
-            .extend(self.resolve(conn, caller, resource_type, query, trail)?);
+        narrowed.filters.extend(self.resolve(
+            conn,
+            caller,
+            &narrowed,
+            resource_type,
+            query,
+            trail,
+        )?);
         let search = narrowed.search(resource_type, &query.sort);
         let total = search.count(conn)?;
         let count = self.count(query.count);
@@ -663,10 +668,13 @@ impl Engine {
     /// run as a search of its own: decided by the guard (a denial of a named type is the
     /// request's), narrowed, and checked resource by resource, so it ranges only over what
     /// the caller may see and can tell nothing about the rest.
+    /// `within` is the searched type's narrowing: a chain without a type follows the types
+    /// that the references the caller's narrowing admits point to.
     fn resolve(
         &self,
         conn: &Connection,
         caller: &Caller,
+        within: &Narrowed,
         resource_type: ResourceType,
         query: &SearchQuery,
         trail: &mut Trail,
@@ -675,7 +683,9 @@ impl Engine {
         for chain in &query.chains {
             let targets = match chain.target {
                 Some(target) => vec![target],
-                None => store::referenced_types(conn, resource_type, chain.param)?,
+                None => {
+                    store::referenced_types(conn, &within.search(resource_type, &[]), chain.param)?
+                }
             };
             let mut references = Vec::new();
             let mut unparsed = None;
@@ -755,9 +765,14 @@ impl Engine {
         trail: &mut Trail,
     ) -> Result<Vec<Stored>, Error> {
         let mut narrowed = self.narrowed(resource_type, None, query, permit)?;
-        narrowed
-            .filters
-            .extend(self.resolve(conn, caller, resource_type, query, trail)?);
+        narrowed.filters.extend(self.resolve(
+            conn,
+            caller,
+            &narrowed,
+            resource_type,
+            query,
+            trail,
+        )?);
         let limit = self.limits.max_everything;
         let found = narrowed
             .search(resource_type, &[])
