@@ -358,6 +358,34 @@ impl PolicyGuard {
         })
     }
 
+    /// Whether the allow-list lets a patient-context token do `interaction` on a type outside
+    /// the Patient compartment that the policy did not permit: the type is listed, the
+    /// interaction is a read, the token's scopes grant it for the type, and no deny rule
+    /// decided (`denied_by`).
+    fn allow_listed(
+        &self,
+        context: &AccessContext,
+        interaction: ScopeInteraction,
+        resource_type: ResourceType,
+        denied_by: Option<&str>,
+    ) -> bool {
+        context.patient().is_some()
+            && denied_by.is_none()
+            && matches!(
+                interaction,
+                ScopeInteraction::Read | ScopeInteraction::Vread | ScopeInteraction::SearchType
+            )
+            && self.patient_readable.contains(&resource_type)
+            && context
+                .scopes()
+                .decide(&fhir_scopes::Request::new(
+                    context.scope_context(),
+                    interaction,
+                    Some(resource_type),
+                ))
+                .is_permit()
+    }
+
     /// The compartments of the patients whose Consent refuses a search outright (it depends
     /// on no resource content): the search must not reach into them. Their provisions are
     /// noted for the audit record.
@@ -389,36 +417,6 @@ impl PolicyGuard {
 
 /// The rule id audit records carry when the `patient_readable_types` allow-list decided.
 const PATIENT_READABLE: &str = "config:patient_readable_types";
-
-impl PolicyGuard {
-    /// Whether the allow-list lets a patient-context token do `interaction` on a type outside
-    /// the Patient compartment that the policy did not permit: the type is listed, the
-    /// interaction is a read, the token's scopes grant it for the type, and no deny rule
-    /// decided (`denied_by`).
-    fn allow_listed(
-        &self,
-        context: &AccessContext,
-        interaction: ScopeInteraction,
-        resource_type: ResourceType,
-        denied_by: Option<&str>,
-    ) -> bool {
-        context.patient().is_some()
-            && denied_by.is_none()
-            && matches!(
-                interaction,
-                ScopeInteraction::Read | ScopeInteraction::Vread | ScopeInteraction::SearchType
-            )
-            && self.patient_readable.contains(&resource_type)
-            && context
-                .scopes()
-                .decide(&fhir_scopes::Request::new(
-                    context.scope_context(),
-                    interaction,
-                    Some(resource_type),
-                ))
-                .is_permit()
-    }
-}
 
 fn no_consents() -> Arc<[fhir_policy::Consent]> {
     Arc::from(Vec::new())
