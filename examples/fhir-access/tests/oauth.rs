@@ -15,8 +15,18 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Response, Server};
 use serde_json::{Value, json};
+
+/// Lucien, a patient user, and his Patient id.
+const A: &str = "717282e4-5d08-4cbd-afad-596051966367";
+/// Catharine, another patient.
+const B: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
+/// The public demo app's redirect URI (registered as `http://127.0.0.1/callback`, any port).
+const REDIRECT: &str = "http://127.0.0.1:5555/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 impl Server {
     fn data_dir(&self) -> &std::path::Path {
@@ -287,4 +297,470 @@ fn client_credentials_introspection_and_revocation() {
         response.header("www-authenticate"),
         Some("Basic realm=\"fhir-access\"")
     );
+}
+
+/// The PKCE S256 challenge of a verifier.
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
+}
+
+/// The decoded value of `<input ... name="NAME" value="...">` in a page.
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = start + html[start..].find('"')?;
+    Some(unescape(&html[start..end]))
+}
+
+/// Every value of the inputs named `name`, in page order.
+fn input_values(html: &str, name: &str) -> Vec<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.match_indices(&marker)
+        .map(|(i, _)| {
+            let start = i + marker.len();
+            let end = start + html[start..].find('"').unwrap();
+            unescape(&html[start..end])
+        })
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A query parameter of a URL.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    form_urlencoded_pairs(query)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(n, v)| (decode(n), decode(v)))
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A browser: keeps the session cookie the server sets.
+struct Browser<'s> {
+    server: &'s Server,
+    cookie: Option<String>,
+}
+
+impl<'s> Browser<'s> {
+    fn new(server: &'s Server) -> Browser<'s> {
+        Browser {
+            server,
+            cookie: None,
+        }
+    }
+
+    fn remember(&mut self, response: &Response) {
+        if let Some(set) = response.header("set-cookie") {
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Response {
+        let mut headers = Vec::new();
+        if let Some(cookie) = &self.cookie {
+            headers.push(("Cookie", cookie.as_str()));
+        }
+        let response = self.server.send("GET", path, &headers, b"");
+        self.remember(&response);
+        response
+    }
+
+    fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Response {
+        let mut headers = Vec::new();
+        if let Some(cookie) = &self.cookie {
+            headers.push(("Cookie", cookie.as_str()));
+        }
+        let response = self.server.form(path, pairs, &headers);
+        self.remember(&response);
+        response
+    }
+}
+
+/// A seeded policy-mode server and its demo credentials.
+fn seeded() -> (Server, Value) {
+    let server = Server::with(&[]);
+    let credentials: Value = serde_json::from_slice(
+        &std::fs::read(server.data_dir().join("demo-credentials.json")).unwrap(),
+    )
+    .unwrap();
+    (server, credentials)
+}
+
+fn password(credentials: &Value, user: &str) -> String {
+    credentials["users"][user].as_str().unwrap().to_owned()
+}
+
+/// The `/authorize` query of the public demo app.
+fn authorize_path(server: &Server, client: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+    let challenge = challenge(VERIFIER);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope),
+        ("state", "st&ate 1"),
+        ("aud", server.base.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    format!("/authorize?{}", form_body(&pairs))
+}
+
+/// Logs `user` in on a login page; returns the consent page.
+fn log_in(browser: &mut Browser<'_>, page: &Response, user: &str, password: &str) -> Response {
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("<form id=\"login\""), "{html}");
+    let tx = input_value(&html, "tx").unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    browser.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "login"),
+            ("username", user),
+            ("password", password),
+        ],
+    )
+}
+
+/// Approves a consent page with `scopes` ticked and an optional patient; the redirect.
+fn approve(
+    browser: &mut Browser<'_>,
+    page: &Response,
+    scopes: &[&str],
+    patient: Option<&str>,
+) -> String {
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("<form id=\"consent\""), "{html}");
+    let tx = input_value(&html, "tx").unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let mut pairs = vec![
+        ("tx", tx.as_str()),
+        ("csrf", csrf.as_str()),
+        ("step", "consent"),
+    ];
+    for scope in scopes {
+        pairs.push(("scope", scope));
+    }
+    if let Some(patient) = patient {
+        pairs.push(("patient", patient));
+    }
+    pairs.push(("decision", "approve"));
+    let response = browser.post("/authorize", &pairs);
+    assert_eq!(response.status, 303, "{}", response.text());
+    response.header("location").unwrap().to_owned()
+}
+
+/// Exchanges a code of the public demo app.
+fn exchange(server: &Server, code: &str, client: &str) -> Response {
+    server.form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client),
+            ("code_verifier", VERIFIER),
+        ],
+        &[],
+    )
+}
+
+/// The whole standalone flow for `user`, ticking every scope offered; the token response.
+fn standalone(
+    server: &Server,
+    credentials: &Value,
+    user: &str,
+    scope: &str,
+    patient: Option<&str>,
+) -> Value {
+    let mut browser = Browser::new(server);
+    let page = browser.get(&authorize_path(server, "demo-app", scope, &[]));
+    let consent = log_in(&mut browser, &page, user, &password(credentials, user));
+    let offered = input_values(&consent.text(), "scope");
+    let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+    let location = approve(&mut browser, &consent, &offered, patient);
+    let code = query_param(&location, "code").unwrap();
+    let response = exchange(server, &code, "demo-app");
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()
+}
+
+fn fhir(server: &Server, token: &str, path: &str) -> Response {
+    server.send(
+        "GET",
+        path,
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    )
+}
+
+fn claims_of(jwt: &str) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn standalone_launch_through_the_login_and_consent_forms() {
+    let (server, credentials) = seeded();
+    let mut browser = Browser::new(&server);
+    let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
+    let page = browser.get(&authorize_path(&server, "demo-app", scope, &[]));
+    assert_eq!(page.status, 200, "{}", page.text());
+    // The page: accessible, phone-usable, unframeable, uncached; the cookie HttpOnly + Lax.
+    let html = page.text();
+    assert!(
+        html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+    );
+    assert!(html.contains("<label for=\"username\">User name</label>"));
+    assert!(html.contains("<label for=\"password\">Password</label>"));
+    assert!(html.contains("autofocus"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let cookie = page.header("set-cookie").unwrap();
+    assert!(cookie.starts_with("fhir_access_session="), "{cookie}");
+    assert!(cookie.contains("; HttpOnly; SameSite=Lax"), "{cookie}");
+    let css = server.get("/auth.css");
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+
+    // A wrong password: the login page again, 401, the same words for an unknown user.
+    let wrong = log_in(&mut browser, &page, "lucien", "not-his-password");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text().contains("The user name or password is wrong."));
+    let unknown = log_in(&mut browser, &page, "mallory", "whatever");
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown
+            .text()
+            .contains("The user name or password is wrong.")
+    );
+
+    let before = browser.cookie.clone();
+    let consent = log_in(
+        &mut browser,
+        &page,
+        "lucien",
+        &password(&credentials, "lucien"),
+    );
+    assert_eq!(consent.status, 200, "{}", consent.text());
+    // Logging in rotates the session.
+    assert_ne!(browser.cookie, before);
+    let html = consent.text();
+    assert_eq!(
+        input_values(&html, "scope"),
+        [
+            "launch/patient",
+            "openid",
+            "fhirUser",
+            "offline_access",
+            "patient/*.rs"
+        ]
+    );
+    assert!(
+        html.contains("Read and search all kinds of records of the patient in context"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Keep access after you log out, until you revoke it"),
+        "{html}"
+    );
+    // A patient user is their own patient: no picker.
+    assert!(input_values(&html, "patient").is_empty());
+    assert!(
+        html.contains(&format!("Patient in context: <code>{A}</code>")),
+        "{html}"
+    );
+
+    let location = approve(
+        &mut browser,
+        &consent,
+        &[
+            "launch/patient",
+            "openid",
+            "fhirUser",
+            "offline_access",
+            "patient/*.rs",
+        ],
+        None,
+    );
+    assert!(
+        location.starts_with(&format!("{REDIRECT}?code=")),
+        "{location}"
+    );
+    assert_eq!(query_param(&location, "state").as_deref(), Some("st&ate 1"));
+    let code = query_param(&location, "code").unwrap();
+    let response = exchange(&server, &code, "demo-app");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    let token = response.json();
+    assert_eq!(token["patient"], A);
+    assert_eq!(token["need_patient_banner"], true);
+    assert_eq!(
+        token["scope"],
+        "launch/patient openid fhirUser offline_access patient/*.rs"
+    );
+    assert_eq!(token["token_type"], "Bearer");
+    let id_token = claims_of(token["id_token"].as_str().unwrap());
+    assert_eq!(id_token["sub"], "lucien");
+    assert_eq!(id_token["aud"], "demo-app");
+    assert_eq!(id_token["fhirUser"], format!("Patient/{A}"));
+    let access = token["access_token"].as_str().unwrap();
+    let claims = claims_of(access);
+    assert_eq!(claims["roles"], json!(["patient"]));
+    assert_eq!(claims["iss"], json!(server.base));
+
+    // The FHIR endpoint: his record, not Catharine's (404 like a missing one).
+    let own = fhir(&server, access, &format!("Patient/{A}"));
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json()["id"], A);
+    assert_eq!(fhir(&server, access, &format!("Patient/{B}")).status, 404);
+    assert_eq!(
+        fhir(
+            &server,
+            access,
+            &format!("Observation?patient={A}&_summary=count")
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn refresh_rotation_reuse_detection_and_a_restart() {
+    let (server, credentials) = seeded();
+    let token = standalone(
+        &server,
+        &credentials,
+        "lucien",
+        "launch/patient offline_access patient/*.rs",
+        None,
+    );
+    let first = token["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |refresh_token: &str, scope: Option<&str>| {
+        let mut pairs = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", "demo-app"),
+        ];
+        if let Some(scope) = scope {
+            pairs.push(("scope", scope));
+        }
+        server.form("/token", &pairs, &[])
+    };
+    // Scope escalation on refresh is refused (and does not spend the token).
+    let escalation = refresh(&first, Some("patient/*.cruds"));
+    assert_eq!(escalation.status, 400, "{}", escalation.text());
+    assert_eq!(escalation.json()["error"], "invalid_scope");
+    // Narrowing works; the public client's token rotates.
+    let narrowed = refresh(&first, Some("patient/Observation.rs"));
+    assert_eq!(narrowed.status, 200, "{}", narrowed.text());
+    let narrowed = narrowed.json();
+    assert_eq!(narrowed["scope"], "patient/Observation.rs");
+    assert_eq!(narrowed["patient"], A);
+    let second = narrowed["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let narrowed_access = narrowed["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fhir(
+            &server,
+            &narrowed_access,
+            &format!("Observation?patient={A}&_count=1")
+        )
+        .status,
+        200
+    );
+
+    // Restart the server on the same data directory: the refresh token still works.
+    let dir = server._dir.as_ref().unwrap().path().to_owned();
+    let mut server = server;
+    let kept = server._dir.take();
+    drop(server);
+    let server = Server::in_dir(&dir, &[]);
+    let refresh = |refresh_token: &str| {
+        server.form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", "demo-app"),
+            ],
+            &[],
+        )
+    };
+    let third = refresh(&second);
+    assert_eq!(third.status, 200, "{}", third.text());
+    let third = third.json();
+    let third_access = third["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fhir(&server, &third_access, &format!("Patient/{A}")).status,
+        200
+    );
+
+    // Reusing a rotated token: the family is revoked, with its access tokens.
+    let reuse = refresh(&first);
+    assert_eq!(reuse.status, 400, "{}", reuse.text());
+    assert_eq!(reuse.json()["error"], "invalid_grant");
+    assert_eq!(
+        reuse.json()["error_description"],
+        "invalid grant: the refresh token was already used; its family is revoked"
+    );
+    let latest = refresh(third["refresh_token"].as_str().unwrap());
+    assert_eq!(latest.json()["error"], "invalid_grant");
+    assert_eq!(
+        fhir(&server, &third_access, &format!("Patient/{A}")).status,
+        401
+    );
+    drop(kept);
 }
