@@ -467,7 +467,6 @@ fn approve(
     scopes: &[&str],
     patient: Option<&str>,
 ) -> String {
-    assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();
     assert!(html.contains("<form id=\"consent\""), "{html}");
     let tx = input_value(&html, "tx").unwrap();
@@ -763,4 +762,483 @@ fn refresh_rotation_reuse_detection_and_a_restart() {
         401
     );
     drop(kept);
+}
+
+#[test]
+fn clinicians_pick_the_patient_untick_scopes_and_ehr_launch() {
+    let (server, credentials) = seeded();
+    let mut browser = Browser::new(&server);
+    let scope = "launch/patient openid fhirUser offline_access patient/*.rs";
+    let page = browser.get(&authorize_path(&server, "demo-app", scope, &[]));
+    let consent = log_in(
+        &mut browser,
+        &page,
+        "dr-grey",
+        &password(&credentials, "dr-grey"),
+    );
+    assert_eq!(consent.status, 200, "{}", consent.text());
+    let html = consent.text();
+    let mut offered = input_values(&html, "patient");
+    offered.sort();
+    let mut expected = vec![
+        A.to_owned(),
+        B.to_owned(),
+        "6fb66073-3f3c-4741-82e5-ffb2fcc367a5".to_owned(),
+        "85c63cf3-278e-454c-b5ba-df5889815eb7".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(offered, expected);
+    assert!(html.contains("<legend>Patient</legend>"), "{html}");
+    // No patient chosen: the page again, with the reason.
+    let tx = input_value(&html, "tx").unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let again = browser.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("scope", "launch/patient"),
+            ("scope", "patient/*.rs"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(again.status, 400);
+    assert!(again.text().contains("Choose a patient."));
+    // A patient id that does not exist is no choice either.
+    let made_up = browser.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("scope", "launch/patient"),
+            ("patient", "no-such-patient"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(made_up.status, 400);
+    // Unticked: offline_access and fhirUser. Granted: fewer scopes, no refresh token.
+    let location = approve(
+        &mut browser,
+        &again,
+        &["launch/patient", "openid", "patient/*.rs"],
+        Some(B),
+    );
+    let code = query_param(&location, "code").unwrap();
+    let token = exchange(&server, &code, "demo-app").json();
+    assert_eq!(token["scope"], "launch/patient openid patient/*.rs");
+    assert_eq!(token["patient"], B);
+    assert_eq!(token.get("refresh_token"), None);
+    let claims = claims_of(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], json!(["doctor"]));
+    assert_eq!(claims["fhirUser"], "Practitioner/dr-grey");
+    assert_eq!(claims["assignedPatients"], json!([A, B]));
+    assert_eq!(
+        fhir(
+            &server,
+            token["access_token"].as_str().unwrap(),
+            &format!("Patient/{B}")
+        )
+        .status,
+        200
+    );
+
+    // EHR launch: the launch context names the patient; no picker.
+    let (ok, out) = server.cli(
+        &["launch", "create", "--patient", A, "--encounter", "enc-1"],
+        "",
+    );
+    assert!(ok, "{out}");
+    let launch = serde_json::from_str::<Value>(&out).unwrap()["launch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "launch openid fhirUser patient/*.rs",
+        &[("launch", &launch)],
+    ));
+    // Still logged in: straight to consent.
+    let html = page.text();
+    assert!(html.contains("<form id=\"consent\""), "{html}");
+    assert!(input_values(&html, "patient").is_empty());
+    assert!(
+        html.contains(&format!("Patient in context: <code>{A}</code>")),
+        "{html}"
+    );
+    let location = approve(
+        &mut browser,
+        &page,
+        &["launch", "openid", "fhirUser", "patient/*.rs"],
+        None,
+    );
+    let token = exchange(
+        &server,
+        &query_param(&location, "code").unwrap(),
+        "demo-app",
+    )
+    .json();
+    assert_eq!(token["patient"], A);
+    assert_eq!(token["encounter"], "enc-1");
+    assert_eq!(token["need_patient_banner"], false);
+    // An unknown launch goes back to the app as an error.
+    let response = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "launch patient/*.rs",
+        &[("launch", "nope")],
+    ));
+    assert_eq!(response.status, 303);
+    let location = response.header("location").unwrap();
+    assert_eq!(
+        query_param(location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(location, "state").as_deref(), Some("st&ate 1"));
+}
+
+#[test]
+fn the_admin_endpoint_creates_launch_contexts() {
+    let (server, credentials) = seeded();
+    let admin = standalone(&server, &credentials, "admin", "user/*.rs", None);
+    let admin = admin["access_token"].as_str().unwrap();
+    let response = server.form(
+        "/launch",
+        &[("patient", B)],
+        &[("Authorization", &format!("Bearer {admin}"))],
+    );
+    assert_eq!(response.status, 201, "{}", response.text());
+    let launch = response.json()["launch"].as_str().unwrap().to_owned();
+    assert_eq!(launch.len(), 32);
+    let lucien = standalone(&server, &credentials, "lucien", "patient/*.rs", None);
+    let lucien = lucien["access_token"].as_str().unwrap();
+    let refused = server.form(
+        "/launch",
+        &[("patient", B)],
+        &[("Authorization", &format!("Bearer {lucien}"))],
+    );
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["error"], "access_denied");
+    assert_eq!(server.form("/launch", &[("patient", B)], &[]).status, 403);
+    // A patient user cannot be launched into another patient's record.
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "launch patient/*.rs",
+        &[("launch", &launch)],
+    ));
+    let consent = log_in(
+        &mut browser,
+        &page,
+        "lucien",
+        &password(&credentials, "lucien"),
+    );
+    let html = consent.text();
+    let tx = input_value(&html, "tx").unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let response = browser.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("scope", "launch"),
+            ("scope", "patient/*.rs"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(response.status, 303);
+    let location = response.header("location").unwrap();
+    assert_eq!(
+        query_param(location, "error").as_deref(),
+        Some("access_denied")
+    );
+}
+
+#[test]
+fn attack_classes_end_to_end() {
+    let (server, credentials) = seeded();
+    let scope = "launch/patient patient/*.rs";
+    let lucien = password(&credentials, "lucien");
+
+    // PKCE missing or `plain`: back to the app with invalid_request.
+    for (name, extra) in [
+        ("missing", vec![]),
+        (
+            "plain",
+            vec![
+                ("code_challenge", "abc"),
+                ("code_challenge_method", "plain"),
+            ],
+        ),
+    ] {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", "demo-app"),
+            ("redirect_uri", REDIRECT),
+            ("scope", scope),
+            ("state", "s"),
+            ("aud", server.base.as_str()),
+        ];
+        pairs.extend(extra);
+        let response = server.get(&format!("/authorize?{}", form_body(&pairs)));
+        assert_eq!(response.status, 303, "{name}: {}", response.text());
+        let location = response.header("location").unwrap();
+        assert!(
+            location.starts_with(&format!("{REDIRECT}?error=invalid_request")),
+            "{name}: {location}"
+        );
+        assert_eq!(query_param(location, "state").as_deref(), Some("s"));
+    }
+    // A wrong `aud`: back to the app too.
+    let response = server.get(
+        &authorize_path(&server, "demo-app", scope, &[])
+            .replace(&encode(&server.base), &encode("https://other.example/fhir")),
+    );
+    assert_eq!(response.status, 303);
+    assert_eq!(
+        query_param(response.header("location").unwrap(), "error").as_deref(),
+        Some("invalid_request")
+    );
+
+    // Redirect URI tricks and open redirects: an error page, never a redirect.
+    for redirect in [
+        "http://evil.example/callback",
+        "http://127.0.0.1:5555/callback/",
+        "http://127.0.0.1:5555/callback?next=http://evil.example",
+        "http://127.0.0.1:5555/callback#frag",
+        "http://localhost:5555/callback",
+        "http://127.0.0.1.evil.example:5555/callback",
+        "http://127.0.0.1:5555@evil.example/callback",
+        "https://127.0.0.1:5555/callback",
+        "",
+    ] {
+        let path = authorize_path(&server, "demo-app", scope, &[])
+            .replace(&encode(REDIRECT), &encode(redirect));
+        let response = server.get(&path);
+        assert_eq!(response.status, 400, "{redirect}");
+        assert_eq!(response.header("location"), None, "{redirect}");
+        assert!(
+            response.text().contains("is not one it registered"),
+            "{redirect}"
+        );
+    }
+    let path = authorize_path(&server, "no-such-app", scope, &[])
+        .replace(&encode(REDIRECT), &encode("http://evil.example/"));
+    let response = server.get(&path);
+    assert_eq!(response.status, 400);
+    assert_eq!(response.header("location"), None);
+    // A parameter sent twice is refused outright.
+    let response = server.get(&format!(
+        "{}&client_id=demo-app",
+        authorize_path(&server, "demo-app", scope, &[])
+    ));
+    assert_eq!(response.status, 400);
+    assert_eq!(response.header("location"), None);
+
+    // CSRF: the consent form without the session's token, or from another session.
+    let mut victim = Browser::new(&server);
+    let page = victim.get(&authorize_path(&server, "demo-app", scope, &[]));
+    let consent = log_in(&mut victim, &page, "lucien", &lucien);
+    let html = consent.text();
+    let tx = input_value(&html, "tx").unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let forged = victim.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", "forged"),
+            ("step", "consent"),
+            ("scope", "patient/*.rs"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(forged.status, 400);
+    assert_eq!(forged.header("location"), None);
+    let missing = victim.post(
+        "/authorize",
+        &[("tx", &tx), ("step", "consent"), ("decision", "approve")],
+    );
+    assert_eq!(missing.status, 400);
+    let mut attacker = Browser::new(&server);
+    attacker.get(&authorize_path(&server, "demo-app", scope, &[]));
+    let cross = attacker.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(cross.status, 400);
+    assert_eq!(cross.header("location"), None);
+    // Without any cookie (a cross-site form post whose cookie was not sent).
+    let bare = server.form(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("decision", "approve"),
+        ],
+        &[],
+    );
+    assert_eq!(bare.status, 400);
+    // The victim's own form still works, once.
+    let location = approve(
+        &mut victim,
+        &consent,
+        &["launch/patient", "patient/*.rs"],
+        None,
+    );
+    let code = query_param(&location, "code").unwrap();
+    let twice = victim.post(
+        "/authorize",
+        &[
+            ("tx", &tx),
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(twice.status, 400);
+
+    // Cross-client code use: the confidential app cannot redeem the public app's code.
+    let secret = credentials["clients"]["demo-confidential-app"]
+        .as_str()
+        .unwrap();
+    let stolen = server.form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        &[("Authorization", &basic("demo-confidential-app", secret))],
+    );
+    assert_eq!(stolen.status, 400, "{}", stolen.text());
+    assert_eq!(
+        stolen.json()["error_description"],
+        "invalid grant: the code was issued to another client"
+    );
+
+    // Code replay: the second use fails and revokes what the first issued.
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(&server, "demo-app", scope, &[]));
+    let consent = log_in(&mut browser, &page, "lucien", &lucien);
+    let location = approve(
+        &mut browser,
+        &consent,
+        &["launch/patient", "patient/*.rs"],
+        None,
+    );
+    let code = query_param(&location, "code").unwrap();
+    let first = exchange(&server, &code, "demo-app").json();
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&server, access, &format!("Patient/{A}")).status, 200);
+    let replay = exchange(&server, &code, "demo-app");
+    assert_eq!(replay.status, 400);
+    assert_eq!(
+        replay.json()["error_description"],
+        "invalid grant: the code was already used; the tokens it issued are revoked"
+    );
+    assert_eq!(fhir(&server, access, &format!("Patient/{A}")).status, 401);
+
+    // PKCE mismatch: a wrong verifier spends the code; a different redirect URI too.
+    for (name, verifier, redirect) in [
+        ("wrong verifier", "x".repeat(43), REDIRECT),
+        (
+            "other redirect",
+            VERIFIER.to_owned(),
+            "http://127.0.0.1:6666/callback",
+        ),
+    ] {
+        let page = browser.get(&authorize_path(&server, "demo-app", scope, &[]));
+        let location = approve(
+            &mut browser,
+            &page,
+            &["launch/patient", "patient/*.rs"],
+            None,
+        );
+        let code = query_param(&location, "code").unwrap();
+        let response = server.form(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect),
+                ("client_id", "demo-app"),
+                ("code_verifier", &verifier),
+            ],
+            &[],
+        );
+        assert_eq!(response.status, 400, "{name}");
+        assert_eq!(response.json()["error"], "invalid_grant", "{name}");
+        assert_eq!(
+            exchange(&server, &code, "demo-app").json()["error"],
+            "invalid_grant",
+            "{name}"
+        );
+    }
+
+    // Denying sends the app access_denied.
+    let page = browser.get(&authorize_path(&server, "demo-app", scope, &[]));
+    let html = page.text();
+    let response = browser.post(
+        "/authorize",
+        &[
+            ("tx", &input_value(&html, "tx").unwrap()),
+            ("csrf", &input_value(&html, "csrf").unwrap()),
+            ("step", "consent"),
+            ("decision", "deny"),
+        ],
+    );
+    assert_eq!(response.status, 303);
+    let location = response.header("location").unwrap();
+    assert!(
+        location.starts_with(&format!("{REDIRECT}?error=access_denied")),
+        "{location}"
+    );
+
+    // Revoking a refresh token (a public client, by client_id) ends its family.
+    let token = standalone(
+        &server,
+        &credentials,
+        "lucien",
+        "offline_access patient/*.rs",
+        None,
+    );
+    let refresh = token["refresh_token"].as_str().unwrap();
+    let revoked = server.form(
+        "/revoke",
+        &[("token", refresh), ("client_id", "demo-app")],
+        &[],
+    );
+    assert_eq!(revoked.status, 200);
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "demo-app"),
+        ],
+        &[],
+    );
+    assert_eq!(response.json()["error"], "invalid_grant");
+    // Unknown tokens revoke "successfully" (RFC 7009 2.2).
+    assert_eq!(
+        server
+            .form(
+                "/revoke",
+                &[("token", "junk"), ("client_id", "demo-app")],
+                &[]
+            )
+            .status,
+        200
+    );
 }
