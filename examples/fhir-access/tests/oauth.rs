@@ -1242,3 +1242,380 @@ fn attack_classes_end_to_end() {
         200
     );
 }
+
+/// An ES384 key pair for a backend client: the signing key and its public JWKS.
+fn backend_key() -> (ring::signature::EcdsaKeyPair, Value) {
+    use ring::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let rng = ring::rand::SystemRandom::new();
+    let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let key =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, der.as_ref(), &rng).unwrap();
+    let point = key.public_key().as_ref();
+    let jwks = json!({"keys": [{
+        "kty": "EC", "crv": "P-384", "kid": "backend-1", "alg": "ES384", "use": "sig",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..49]),
+        "y": URL_SAFE_NO_PAD.encode(&point[49..97]),
+    }]});
+    (key, jwks)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A compact JWS of `header` and `claims` signed by `sign`.
+fn jws(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[test]
+fn backend_services_assertions_replay_lifetime_and_forgeries() {
+    let server = bare();
+    let (key, jwks) = backend_key();
+    let jwks_file = server.data_dir().join("backend.jwks.json");
+    std::fs::write(&jwks_file, jwks.to_string()).unwrap();
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "backend",
+            "--auth",
+            "private_key_jwt",
+            "--jwks",
+            jwks_file.to_str().unwrap(),
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "system/Patient.rs system/Observation.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let rng = ring::rand::SystemRandom::new();
+    let es384 = |input: &[u8]| key.sign(&rng, input).unwrap().as_ref().to_vec();
+    let token_endpoint = format!("{}/token", server.origin());
+    let claims = |jti: &str, lifetime: i64| json!({"iss": "backend", "sub": "backend", "aud": token_endpoint, "exp": now() + lifetime, "jti": jti});
+    let header = json!({"alg": "ES384", "kid": "backend-1", "typ": "JWT"});
+    let ask = |assertion: &str| {
+        server.form(
+            "/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "system/Observation.rs"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ],
+            &[],
+        )
+    };
+    let assertion = jws(&header, &claims("a-1", 240), es384);
+    let response = ask(&assertion);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let token = response.json();
+    assert_eq!(token["scope"], "system/Observation.rs");
+    let access = token["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(access)["client_id"], "backend");
+    assert_ne!(fhir(&server, access, "Observation?_count=1").status, 401);
+
+    let refused = |response: Response, description: &str| {
+        assert_eq!(response.status, 401, "{}", response.text());
+        assert_eq!(
+            response.json(),
+            json!({"error": "invalid_client", "error_description": description})
+        );
+    };
+    // Replayed.
+    refused(
+        ask(&assertion),
+        "client assertion rejected: `jti` was already used",
+    );
+    // Over-long: more than five minutes.
+    refused(
+        ask(&jws(&header, &claims("a-2", 3600), es384)),
+        "client assertion rejected: `exp` is more than five minutes ahead",
+    );
+    // Expired.
+    refused(
+        ask(&jws(&header, &claims("a-3", -600), es384)),
+        "client assertion rejected: the assertion expired",
+    );
+    // For another audience.
+    let mut other = claims("a-4", 240);
+    other["aud"] = json!("https://other.example/token");
+    refused(
+        ask(&jws(&header, &other, es384)),
+        "client assertion rejected: `aud` must be the token endpoint",
+    );
+    // alg none.
+    refused(
+        ask(&jws(&json!({"alg": "none"}), &claims("a-5", 240), |_| {
+            Vec::new()
+        })),
+        "unsigned tokens (`alg` `none`) are never accepted",
+    );
+    // HS256 keyed with the client's public key (key confusion).
+    let public = jwks.to_string();
+    let hmac = |input: &[u8]| {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public.as_bytes());
+        ring::hmac::sign(&key, input).as_ref().to_vec()
+    };
+    refused(
+        ask(&jws(
+            &json!({"alg": "HS256", "kid": "backend-1"}),
+            &claims("a-6", 240),
+            hmac,
+        )),
+        "client assertion rejected: the algorithm must be RS384 or ES384",
+    );
+    // Another key's signature.
+    let (stranger, _) = backend_key();
+    let forged = |input: &[u8]| stranger.sign(&rng, input).unwrap().as_ref().to_vec();
+    refused(
+        ask(&jws(&header, &claims("a-7", 240), forged)),
+        "client authentication failed",
+    );
+    // A `jku` header pointing elsewhere.
+    refused(
+        ask(&jws(
+            &json!({"alg": "ES384", "kid": "backend-1", "jku": "https://evil.example/jwks"}),
+            &claims("a-8", 240),
+            es384,
+        )),
+        "header `jku` is not accepted: keys come only from the issuer's configured key set",
+    );
+    // Garbage.
+    refused(
+        ask("not.a.jwt"),
+        "malformed token: header is not canonical base64url",
+    );
+}
+
+#[test]
+fn device_flow_with_the_user_code_page() {
+    let (server, credentials) = seeded();
+    let response = server.form(
+        "/device_authorization",
+        &[
+            ("client_id", "demo-device"),
+            ("scope", "launch/patient offline_access patient/*.rs"),
+        ],
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    let device = response.json();
+    let user_code = device["user_code"].as_str().unwrap().to_owned();
+    let device_code = device["device_code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        device["verification_uri"],
+        json!(format!("{}/device", server.origin()))
+    );
+    assert_eq!(device["interval"], 5);
+    assert_eq!(user_code.len(), 9);
+    let poll = || {
+        server.form(
+            "/token",
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", &device_code),
+                ("client_id", "demo-device"),
+            ],
+            &[],
+        )
+    };
+    assert_eq!(poll().json()["error"], "authorization_pending");
+    assert_eq!(poll().json()["error"], "slow_down");
+
+    let mut browser = Browser::new(&server);
+    let entry = browser.get("/device");
+    assert_eq!(entry.status, 200);
+    assert!(entry.text().contains("<form id=\"code\""));
+    let unknown = browser.get("/device?user_code=BBBB-BBBB");
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown
+            .text()
+            .contains("This code is unknown or has expired.")
+    );
+    // Typed in lower case with a space: still the code.
+    let typed = user_code.to_lowercase().replace('-', " ");
+    let login = browser.get(&format!("/device?user_code={}", encode(&typed)));
+    assert_eq!(login.status, 200, "{}", login.text());
+    let html = login.text();
+    assert!(html.contains("<form id=\"login\""), "{html}");
+    let csrf = input_value(&html, "csrf").unwrap();
+    let lucien = password(&credentials, "lucien");
+    let consent = browser.post(
+        "/device",
+        &[
+            ("csrf", &csrf),
+            ("step", "login"),
+            ("user_code", &typed),
+            ("username", "lucien"),
+            ("password", &lucien),
+        ],
+    );
+    assert_eq!(consent.status, 200, "{}", consent.text());
+    let html = consent.text();
+    assert!(html.contains("<form id=\"device\""), "{html}");
+    assert_eq!(
+        input_values(&html, "scope"),
+        ["launch/patient", "offline_access", "patient/*.rs"]
+    );
+    // A forged CSRF token decides nothing.
+    let forged = browser.post(
+        "/device",
+        &[
+            ("csrf", "forged"),
+            ("step", "consent"),
+            ("user_code", &typed),
+            ("scope", "patient/*.rs"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(forged.status, 400);
+    assert_eq!(poll().json()["error"], "slow_down");
+    let csrf = input_value(&html, "csrf").unwrap();
+    let done = browser.post(
+        "/device",
+        &[
+            ("csrf", &csrf),
+            ("step", "consent"),
+            ("user_code", &typed),
+            ("scope", "launch/patient"),
+            ("scope", "patient/*.rs"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(done.text().contains("Device connected"));
+    // The interval grew to 15 s with the two fast polls.
+    std::thread::sleep(std::time::Duration::from_secs(15));
+    let token = poll();
+    assert_eq!(token.status, 200, "{}", token.text());
+    let token = token.json();
+    assert_eq!(token["scope"], "launch/patient patient/*.rs");
+    assert_eq!(token["patient"], A);
+    assert_eq!(token.get("refresh_token"), None);
+    let access = token["access_token"].as_str().unwrap();
+    assert_eq!(fhir(&server, access, &format!("Patient/{A}")).status, 200);
+    // Once only.
+    assert_eq!(poll().json()["error"], "invalid_grant");
+}
+
+#[test]
+fn dynamic_registration_waits_for_approval() {
+    let server = Server::with(&["--seed", "false", "--registration", "true"]);
+    let origin = server.origin();
+    let config = server.get(".well-known/smart-configuration").json();
+    assert_eq!(
+        config["registration_endpoint"],
+        json!(format!("{origin}/register"))
+    );
+    let metadata = json!({
+        "client_name": "Registered app",
+        "redirect_uris": ["http://127.0.0.1/cb"],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "launch/patient patient/*.rs offline_access"
+    });
+    let response = server.send(
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        metadata.to_string().as_bytes(),
+    );
+    assert_eq!(response.status, 201, "{}", response.text());
+    let registered = response.json();
+    let id = registered["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(registered["token_endpoint_auth_method"], "none");
+    assert_eq!(registered["client_name"], "Registered app");
+    assert_eq!(registered.get("client_secret"), None);
+    let authorize = |client: &str| {
+        let challenge = challenge(VERIFIER);
+        server.get(&format!(
+            "/authorize?{}",
+            form_body(&[
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", "http://127.0.0.1:4444/cb"),
+                ("scope", "patient/*.rs"),
+                ("aud", &server.base),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+        ))
+    };
+    // Pending: it does not exist yet.
+    let pending = authorize(&id);
+    assert_eq!(pending.status, 400);
+    assert!(pending.text().contains("This app is not registered here"));
+    let (ok, listed) = server.cli(&["client", "list"], "");
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["status"], "pending");
+    assert_eq!(listed[0].get("secret_hash"), None);
+    let (ok, out) = server.cli(&["client", "approve", &id], "");
+    assert!(ok, "{out}");
+    let approved = authorize(&id);
+    assert_eq!(approved.status, 200, "{}", approved.text());
+    assert!(approved.text().contains("<strong>Registered app ("));
+
+    // A confidential registration gets its secret once; bad metadata is refused.
+    let confidential = json!({"redirect_uris": ["https://app.example/cb"], "scope": "user/*.rs"});
+    let response = server.send(
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        confidential.to_string().as_bytes(),
+    );
+    assert_eq!(response.status, 201, "{}", response.text());
+    assert_eq!(
+        response.json()["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    assert_eq!(response.json()["client_secret"].as_str().unwrap().len(), 43);
+    for (body, error) in [
+        (
+            json!({"redirect_uris": ["http://app.example/cb"]}).to_string(),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": []}).to_string(),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]})
+                .to_string(),
+            "invalid_client_metadata",
+        ),
+        ("{not json".to_owned(), "invalid_client_metadata"),
+    ] {
+        let response = server.send(
+            "POST",
+            "/register",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(response.status, 400, "{body}: {}", response.text());
+        assert_eq!(response.json()["error"], error, "{body}");
+    }
+    let response = server.send(
+        "POST",
+        "/register",
+        &[("Content-Type", "text/plain")],
+        b"{}",
+    );
+    assert_eq!(response.status, 400);
+}
