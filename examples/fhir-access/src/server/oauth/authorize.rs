@@ -14,10 +14,11 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fhir_scopes::{Scope, ScopeSet};
+use fhir_scopes::ScopeSet;
 use rusqlite::OptionalExtension as _;
 use smart_token::{Approval, AuthorizationRequest, Error, LaunchContext};
 
+use super::consent::{PatientContext, has_scope, patient_for, ticked};
 use super::db::{Db, now};
 use super::endpoints::form_pairs;
 use super::pages::{self, Consent};
@@ -206,7 +207,11 @@ fn render(oauth: &Oauth, current: &Current, tx: &str, error: Option<&str>) -> Re
         .iter()
         .map(|scope| (scope.to_string(), scopes::describe(scope)))
         .collect();
-    let context = patient_context(&user, &transaction);
+    let context = patient_for(
+        user.patient.as_deref(),
+        transaction.launch.as_ref(),
+        &transaction.pending.scopes,
+    );
     let patients = match &context {
         PatientContext::Pick => match patient_choices(&oauth.db) {
             Ok(list) => Some(list),
@@ -260,50 +265,6 @@ pub(crate) fn logged_in(
     match &current.user {
         None => Ok(None),
         Some(name) => users::find(&oauth.db, name).map_err(|_| Box::new(failed())),
-    }
-}
-
-/// Where the patient of the grant comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PatientContext {
-    /// No patient context.
-    None,
-    /// This patient (a patient user; an EHR launch).
-    Fixed(String),
-    /// The user picks one.
-    Pick,
-    /// An EHR launch for another patient than the patient user: refused.
-    Conflict,
-}
-
-fn has_scope(scopes: &ScopeSet, text: &str) -> bool {
-    scopes.iter().any(|scope| scope.to_string() == text)
-}
-
-/// The patient context for `user` and `transaction`, given the scopes asked.
-fn patient_context(user: &StoredUser, transaction: &Transaction) -> PatientContext {
-    patient_for(
-        user,
-        transaction.launch.as_ref(),
-        &transaction.pending.scopes,
-    )
-}
-
-/// The patient context for `user`, an EHR launch context and the scopes granted.
-pub(crate) fn patient_for(
-    user: &StoredUser,
-    launch: Option<&LaunchContext>,
-    granted: &ScopeSet,
-) -> PatientContext {
-    let ehr = launch
-        .filter(|_| has_scope(granted, "launch"))
-        .and_then(|l| l.patient.clone());
-    match (&user.patient, ehr) {
-        (Some(own), Some(launched)) if *own != launched => PatientContext::Conflict,
-        (Some(own), _) => PatientContext::Fixed(own.clone()),
-        (None, Some(launched)) => PatientContext::Fixed(launched),
-        (None, None) if has_scope(granted, "launch/patient") => PatientContext::Pick,
-        (None, None) => PatientContext::None,
     }
 }
 
@@ -412,16 +373,6 @@ fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Resp
     }
 }
 
-/// The scopes ticked on a consent form.
-pub(crate) fn ticked(pairs: &[(String, String)]) -> Result<ScopeSet, fhir_scopes::Error> {
-    let scopes = pairs
-        .iter()
-        .filter(|(name, _)| name == "scope")
-        .map(|(_, value)| Scope::parse(value))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(scopes.into_iter().collect())
-}
-
 fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)]) -> Response {
     let user = match logged_in(oauth, current) {
         Ok(Some(user)) => user,
@@ -451,7 +402,11 @@ fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)
     };
     // What is granted is bounded by what was asked (smart-token intersects again).
     let granted = ScopeSet::negotiate(&pending.scopes, &pending.scopes, Some(&granted));
-    let patient = match patient_for(&user, transaction.launch.as_ref(), &granted) {
+    let patient = match patient_for(
+        user.patient.as_deref(),
+        transaction.launch.as_ref(),
+        &granted,
+    ) {
         PatientContext::None => None,
         PatientContext::Fixed(patient) => Some(patient),
         PatientContext::Conflict => {
@@ -490,82 +445,5 @@ fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)
     match oauth.server.approve(transaction.pending, approval) {
         Ok(code) => see_other(&code.redirect, None),
         Err(_) => failed(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-
-    fn user(patient: Option<&str>) -> StoredUser {
-        StoredUser {
-            name: "u".into(),
-            fhir_user: None,
-            patient: patient.map(str::to_owned),
-            roles: Vec::new(),
-            attributes: BTreeMap::new(),
-            password_hash: String::new(),
-        }
-    }
-
-    #[test]
-    fn who_the_patient_is() {
-        let launch = LaunchContext {
-            patient: Some("p2".into()),
-            ..LaunchContext::default()
-        };
-        let scopes = |text: &str| ScopeSet::parse(text).unwrap();
-        let standalone = scopes("launch/patient patient/*.rs");
-        let ehr = scopes("launch patient/*.rs");
-        assert_eq!(
-            patient_for(&user(Some("p1")), None, &standalone),
-            PatientContext::Fixed("p1".into())
-        );
-        assert_eq!(
-            patient_for(&user(Some("p1")), None, &scopes("patient/*.rs")),
-            PatientContext::Fixed("p1".into())
-        );
-        assert_eq!(
-            patient_for(&user(Some("p1")), Some(&launch), &ehr),
-            PatientContext::Conflict
-        );
-        assert_eq!(
-            patient_for(&user(Some("p2")), Some(&launch), &ehr),
-            PatientContext::Fixed("p2".into())
-        );
-        assert_eq!(
-            patient_for(&user(None), Some(&launch), &ehr),
-            PatientContext::Fixed("p2".into())
-        );
-        // The launch context counts only with the `launch` scope granted.
-        assert_eq!(
-            patient_for(&user(None), Some(&launch), &standalone),
-            PatientContext::Pick
-        );
-        assert_eq!(
-            patient_for(&user(None), None, &standalone),
-            PatientContext::Pick
-        );
-        assert_eq!(
-            patient_for(&user(None), None, &scopes("user/*.rs")),
-            PatientContext::None
-        );
-    }
-
-    #[test]
-    fn ticked_scopes() {
-        let pairs = vec![
-            ("scope".to_owned(), "patient/Observation.rs".to_owned()),
-            ("tx".to_owned(), "x".to_owned()),
-            ("scope".to_owned(), "openid".to_owned()),
-        ];
-        assert_eq!(
-            ticked(&pairs).unwrap().to_string(),
-            "patient/Observation.rs openid"
-        );
-        let bad = vec![("scope".to_owned(), "patient/Nope.rs".to_owned())];
-        assert!(ticked(&bad).is_err());
     }
 }

@@ -11,9 +11,9 @@ use fhir_scopes::ScopeSet;
 use smart_token::{Approval, ClientStore as _, LaunchContext};
 
 use super::authorize::{
-    PatientContext, field, logged_in, patient_choices, patient_exists, patient_for, problem,
-    session_cookie, ticked,
+    field, logged_in, patient_choices, patient_exists, problem, session_cookie,
 };
+use super::consent::{PatientContext, patient_for, ticked};
 use super::endpoints::form_pairs;
 use super::pages::{self, Consent};
 use super::session::{Current, set_cookie};
@@ -114,7 +114,7 @@ fn render(oauth: &Oauth, current: &Current, code: &str, error: Option<&str>) -> 
         .iter()
         .map(|scope| (scope.to_string(), scopes::describe(scope)))
         .collect();
-    let context = patient_for(&user, None, &requested);
+    let context = patient_for(user.patient.as_deref(), None, &requested);
     let patients = match context {
         PatientContext::Pick => match patient_choices(&oauth.db) {
             Ok(list) => Some(list),
@@ -212,7 +212,7 @@ fn decide(oauth: &Oauth, current: &Current, code: &str, pairs: &[(String, String
         );
     };
     let granted = ScopeSet::negotiate(&requested, &requested, Some(&granted));
-    let patient = match patient_for(&user, None, &granted) {
+    let patient = match patient_for(user.patient.as_deref(), None, &granted) {
         PatientContext::None | PatientContext::Conflict => None,
         PatientContext::Fixed(patient) => Some(patient),
         PatientContext::Pick => match field(pairs, "patient") {

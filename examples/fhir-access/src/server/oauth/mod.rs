@@ -8,10 +8,12 @@
 //! (`.well-known/smart-configuration`, `jwks`, `oauth-uris`), `endpoints` (token,
 //! introspection, revocation, device authorization, registration, launch), `session`
 //! (browser sessions, CSRF), `pages` (HTML), `authorize` (login, consent, patient picker),
+//! `consent` (what a consent form decides),
 //! `device` (the user-code page), `scopes` (scopes in plain words).
 
 mod authorize;
 pub(crate) mod clients;
+mod consent;
 pub(crate) mod db;
 mod device;
 mod discovery;
@@ -19,6 +21,8 @@ mod endpoints;
 pub(crate) mod grants;
 pub(crate) mod launch;
 mod pages;
+#[cfg(test)]
+mod properties;
 mod scopes;
 pub(crate) mod seed;
 mod session;
