@@ -3,7 +3,8 @@
 //! Layout: `config` (flags, environment, TOML), `app` (axum router and HTTP rendering),
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
-//! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome).
+//! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
+//! `federation` (external identity providers).
 
 mod app;
 mod bundle;
@@ -11,6 +12,7 @@ mod capability;
 mod config;
 mod date;
 mod engine;
+mod federation;
 mod guard;
 mod index;
 mod outcome;
@@ -149,7 +151,9 @@ fn policy_guard(
     base_url: &str,
     compartments: &fhir_compartment::Compartments,
 ) -> anyhow::Result<security::PolicyGuard> {
-    use smart_token::{ClaimMapping, HttpFetcher, KeySet, KeySource, TrustedIssuer, Validator};
+    use smart_token::{
+        ClaimMapping, HttpFetcher, JwksFetcher, KeySet, KeySource, TrustedIssuer, Validator,
+    };
     let key = security::key::load(&config.data_dir, true)?;
     if config.seed {
         security::users::seed(&config.data_dir)?;
@@ -158,15 +162,13 @@ fn policy_guard(
         .iter()
         .fold(ClaimMapping::default(), |m, name| m.attribute(*name, *name));
     let own = KeySource::fixed(KeySet::new([key.verifying_key()?]));
-    let mut issuers = vec![TrustedIssuer::new(base_url, base_url, own).mapping(mapping.clone())];
-    let fetcher = Arc::new(HttpFetcher::new());
-    for trusted in &config.trusted_issuers {
-        let audience = trusted.audience.as_deref().unwrap_or(base_url);
-        let keys = KeySource::remote(trusted.jwks_uri.clone(), fetcher.clone());
-        issuers.push(
-            TrustedIssuer::new(trusted.issuer.clone(), audience, keys).mapping(mapping.clone()),
-        );
-    }
+    let mut issuers = vec![TrustedIssuer::new(base_url, base_url, own).mapping(mapping)];
+    let fetcher: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new());
+    issuers.extend(federation::trusted_issuers(
+        &config.trusted_issuers,
+        base_url,
+        &fetcher,
+    )?);
     let validator = Validator::new(issuers).cache(10_000);
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
     let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
