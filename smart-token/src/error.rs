@@ -72,10 +72,10 @@ pub enum Error {
     /// An issuer's discovery document (provider metadata) that cannot be used.
     #[error("invalid provider metadata: {0}")]
     InvalidMetadata(String),
-    /// The issuer's key set could not be fetched.
-    #[error("key set `{uri}` could not be fetched: {reason}")]
+    /// The issuer's key set (or discovery document) could not be fetched.
+    #[error("`{uri}` could not be fetched: {reason}")]
     Fetch {
-        /// The configured `jwks_uri`.
+        /// The `jwks_uri` or discovery document URL.
         uri: String,
         /// What went wrong.
         reason: String,

@@ -166,7 +166,7 @@ fn an_unreachable_issuer_is_a_fetch_error() {
     let token = rsa().sign(None, &claims()).unwrap();
     assert_eq!(
         validator.validate(&token).unwrap_err().to_string(),
-        "key set `https://auth.example.org/jwks` could not be fetched: connection refused"
+        "`https://auth.example.org/jwks` could not be fetched: connection refused"
     );
 }
 

@@ -346,3 +346,230 @@ fn mapped_roles_and_attributes_decide_and_unmapped_groups_give_nothing() {
         "authentication required",
     );
 }
+
+/// A browser: one cookie jar per `host:port` (paths and expiry ignored: short tests).
+#[derive(Default)]
+struct Browser {
+    cookies: Vec<(String, String, String)>,
+}
+
+impl Browser {
+    fn request(&mut self, method: &str, url: &str, body: Option<&str>) -> Response {
+        let rest = url.strip_prefix("http://").expect("an http URL");
+        let (address, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .filter(|(a, _, _)| a == address)
+            .map(|(_, n, v)| format!("{n}={v}"))
+            .collect();
+        let cookie = cookie.join("; ");
+        let mut headers = vec![];
+        if !cookie.is_empty() {
+            headers.push(("Cookie", cookie.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/x-www-form-urlencoded"));
+        }
+        let response = http(
+            address,
+            method,
+            target,
+            &headers,
+            body.unwrap_or("").as_bytes(),
+        );
+        for (name, value) in &response.headers {
+            if name != "set-cookie" {
+                continue;
+            }
+            let pair = value.split(';').next().unwrap();
+            let (n, v) = pair.split_once('=').unwrap();
+            self.cookies
+                .retain(|(a, name, _)| !(a == address && name == n));
+            if !v.is_empty() {
+                self.cookies
+                    .push((address.to_owned(), n.to_owned(), v.to_owned()));
+            }
+        }
+        response
+    }
+
+    /// The `Location` of a 303/302, made absolute against `url`.
+    fn location(url: &str, response: &Response) -> String {
+        assert!(
+            [302, 303].contains(&response.status),
+            "{url}: {} {}",
+            response.status,
+            response.text()
+        );
+        let location = response.header("location").unwrap();
+        if location.starts_with("http") {
+            return location.to_owned();
+        }
+        let origin_end = url[7..].find('/').map_or(url.len(), |i| i + 7);
+        format!("{}{location}", &url[..origin_end])
+    }
+
+    /// Starts a federated login and signs in at the provider as `account`; returns the URL
+    /// the provider sends the browser back to (the server's callback).
+    fn sign_in_at_provider(&mut self, server: &Server, account: &str) -> String {
+        let start = format!(
+            "http://{}/oauth/federation/hospital/login?return_to=%2Fauthorize%3Fclient_id%3Ddemo-app",
+            server.address
+        );
+        let response = self.request("GET", &start, None);
+        let mut url = Browser::location(&start, &response);
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(param("response_type").as_deref(), Some("code"));
+        assert_eq!(param("client_id").as_deref(), Some("fhir-access"));
+        assert_eq!(param("state").unwrap().len(), 43);
+        assert_eq!(param("nonce").unwrap().len(), 43);
+        assert_eq!(
+            param("redirect_uri").unwrap(),
+            format!(
+                "http://{}/oauth/federation/hospital/callback",
+                server.address
+            )
+        );
+        // The provider's pages: its authorization endpoint, our login form, back again.
+        for _ in 0..6 {
+            if url.contains("/oauth/federation/hospital/callback") {
+                return url;
+            }
+            let response = if url.contains("/interaction/") {
+                let form = self.request("GET", &url, None);
+                assert_eq!(form.status, 200, "{}", form.text());
+                assert!(form.text().contains("<form method=\"post\">"));
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("user", account)
+                    .finish();
+                self.request("POST", &url, Some(&body))
+            } else {
+                self.request("GET", &url, None)
+            };
+            url = Browser::location(&url, &response);
+        }
+        panic!("the provider never sent the browser back: {url}");
+    }
+}
+
+/// The server, with the provider as `[[identity_providers]]` `hospital` (Lucien linked).
+fn server_with_login_at(idp: &mut Idp, dir: &tempfile::TempDir) -> Server {
+    let config = dir.path().join("fhir-access.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[identity_providers]]
+id = "hospital"
+name = "Hospital SSO"
+issuer = "{issuer}"
+client_id = "fhir-access"
+client_secret = "fhir-access-secret"
+scope = "openid profile fhir"
+users = {{ "lucien@idp.test" = "lucien" }}
+"#,
+            issuer = idp.issuer
+        ),
+    )
+    .unwrap();
+    let server = Server::in_dir(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap(), "--seed", "false"],
+    );
+    let callback = format!(
+        "http://{}/oauth/federation/hospital/callback",
+        server.address
+    );
+    assert_eq!(idp.command(&format!("redirect-uri {callback}")), "ok");
+    server
+}
+
+#[test]
+fn users_log_in_at_the_provider_and_come_back_as_their_local_user() {
+    let mut idp = Idp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_login_at(&mut idp, &dir);
+
+    // The login page's buttons.
+    let providers = server.get("/oauth/federation/providers?return_to=%2Fauthorize%3Fx%3D1");
+    assert_eq!(providers.status, 200);
+    assert_eq!(
+        providers.json(),
+        json!({"providers": [{"name": "Hospital SSO", "href": "/oauth/federation/hospital/login?return_to=%2Fauthorize%3Fx%3D1"}]})
+    );
+
+    let mut browser = Browser::default();
+    let callback = browser.sign_in_at_provider(&server, "lucien@idp.test");
+    assert!(callback.contains(&format!(
+        "iss={}",
+        form_urlencoded::byte_serialize(idp.issuer.as_bytes()).collect::<String>()
+    )));
+    let back = browser.request("GET", &callback, None);
+    assert_eq!(back.status, 303, "{}", back.text());
+    assert_eq!(
+        back.header("location"),
+        Some("/authorize?client_id=demo-app")
+    );
+    let session = format!("http://{}/oauth/federation/session", server.address);
+    let who = browser.request("GET", &session, None);
+    assert_eq!(who.status, 200);
+    assert_eq!(
+        who.json(),
+        json!({"user": "lucien", "provider": "hospital"})
+    );
+
+    // The same callback again (a replayed code and state): refused, whoever sends it.
+    let replay = browser.request("GET", &callback, None);
+    assert_eq!(replay.status, 400);
+    assert!(
+        replay
+            .text()
+            .contains("this login was not started here, was already used, or took too long")
+    );
+
+    // Login CSRF: a callback carried to another browser (no state cookie) logs nobody in.
+    let mut attacker = Browser::default();
+    let planted = attacker.sign_in_at_provider(&server, "lucien@idp.test");
+    let mut victim = Browser::default();
+    assert_eq!(victim.request("GET", &planted, None).status, 400);
+    assert_eq!(victim.request("GET", &session, None).status, 401);
+    assert_eq!(server.get("/oauth/federation/session").status, 401);
+}
+
+#[test]
+fn an_identity_not_linked_to_a_local_user_logs_nobody_in() {
+    let mut idp = Idp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_login_at(&mut idp, &dir);
+    let mut browser = Browser::default();
+    let callback = browser.sign_in_at_provider(&server, "grey@idp.test");
+    let back = browser.request("GET", &callback, None);
+    assert_eq!(back.status, 403);
+    assert!(
+        back.text()
+            .contains("your account at `Hospital SSO` is not linked to a user of this server"),
+        "{}",
+        back.text()
+    );
+    let session = format!("http://{}/oauth/federation/session", server.address);
+    assert_eq!(browser.request("GET", &session, None).status, 401);
+    // An unknown provider, and a return address on another host.
+    let unknown = server.get("/oauth/federation/elsewhere/login");
+    assert_eq!(unknown.status, 404);
+    assert!(
+        unknown
+            .text()
+            .contains("no identity provider `elsewhere` is configured")
+    );
+}

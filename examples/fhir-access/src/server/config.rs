@@ -116,6 +116,8 @@ struct File {
     explain: Option<bool>,
     #[serde(default)]
     trusted_issuers: Vec<TrustedIssuerConfig>,
+    #[serde(default)]
+    identity_providers: Vec<IdentityProviderConfig>,
     update_create: Option<bool>,
     max_body_bytes: Option<usize>,
     request_timeout: Option<u64>,
@@ -183,6 +185,43 @@ pub(crate) struct ClaimsConfig {
     pub(crate) attributes: Option<BTreeMap<String, String>>,
 }
 
+/// An OpenID provider that users may log in at from the login page (config file only, as
+/// `[[identity_providers]]` tables); the server is its relying party. See
+/// docs/smart-app-launch.md, "External identity providers".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdentityProviderConfig {
+    /// The provider's name in URLs (`/oauth/federation/<id>/login`): lowercase letters,
+    /// digits and `-`.
+    pub(crate) id: String,
+    /// The name shown on the login page's button.
+    pub(crate) name: String,
+    /// The provider's issuer (http or https); its discovery document gives the endpoints.
+    pub(crate) issuer: String,
+    /// The client id this server has at the provider.
+    pub(crate) client_id: String,
+    /// Its client secret (sent with HTTP Basic authentication).
+    pub(crate) client_secret: Secret,
+    /// The scopes asked for. Defaults to `openid`.
+    pub(crate) scope: Option<String>,
+    /// The ID token claim that identifies the person. Defaults to `sub`.
+    pub(crate) user_claim: Option<String>,
+    /// The local user each identity is: claim value -> local user name. Required: an
+    /// identity not listed logs nobody in.
+    pub(crate) users: BTreeMap<String, String>,
+}
+
+/// A secret from the configuration file: never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// The settings in force.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Config {
@@ -195,6 +234,7 @@ pub(crate) struct Config {
     /// `None`: the built-in default policy.
     pub(crate) policy: Option<PathBuf>,
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
+    pub(crate) identity_providers: Vec<IdentityProviderConfig>,
     pub(crate) explain: bool,
     pub(crate) update_create: bool,
     pub(crate) max_body_bytes: usize,
@@ -232,6 +272,7 @@ impl Config {
                 .unwrap_or_default(),
             policy: args.policy.or(file.policy),
             trusted_issuers: file.trusted_issuers,
+            identity_providers: file.identity_providers,
             explain: args.explain.or(file.explain).unwrap_or(false),
             update_create: args.update_create.or(file.update_create).unwrap_or(true),
             max_body_bytes: args
@@ -309,6 +350,38 @@ impl Config {
                 > 1
             {
                 anyhow::bail!("trusted_issuers `{issuer}`: listed twice");
+            }
+        }
+        for provider in &self.identity_providers {
+            let id = &provider.id;
+            let valid_id = !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid_id {
+                anyhow::bail!(
+                    "identity_providers: id `{id}`: expected lowercase letters, digits and `-`"
+                );
+            }
+            if !is_http_url(&provider.issuer) {
+                anyhow::bail!(
+                    "identity_providers `{id}`: issuer `{}`: expected an http:// or https:// URL",
+                    provider.issuer
+                );
+            }
+            if provider.users.is_empty() {
+                anyhow::bail!(
+                    "identity_providers `{id}`: `users` is empty: list which identity is which local user"
+                );
+            }
+            if self
+                .identity_providers
+                .iter()
+                .filter(|p| &p.id == id)
+                .count()
+                > 1
+            {
+                anyhow::bail!("identity_providers `{id}`: listed twice");
             }
         }
         Ok(())
@@ -422,5 +495,45 @@ mod tests {
         let error = load("[[trusted_issuers]]\nissuer = \"https://i\"\n[trusted_issuers.claims]\nrole = \"groups\"\n")
             .unwrap_err();
         assert!(error.contains("unknown field `role`"), "{error}");
+    }
+
+    #[test]
+    fn identity_providers_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let args = Args {
+                config: Some(path.clone()),
+                ..Args::default()
+            };
+            Config::load(args).map_err(|e| format!("{e:#}"))
+        };
+        let entry = |id: &str, issuer: &str, users: &str| {
+            format!(
+                "[[identity_providers]]\nid = \"{id}\"\nname = \"SSO\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\nusers = {{ {users} }}\n"
+            )
+        };
+        let config = load(&entry("hospital-1", "https://idp", "\"a@idp\" = \"alice\"")).unwrap();
+        let provider = &config.identity_providers[0];
+        assert_eq!(provider.users["a@idp"], "alice");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(
+            load(&entry("Hospital", "https://idp", "a = \"b\"")).unwrap_err(),
+            "identity_providers: id `Hospital`: expected lowercase letters, digits and `-`"
+        );
+        assert_eq!(
+            load(&entry("h", "idp", "a = \"b\"")).unwrap_err(),
+            "identity_providers `h`: issuer `idp`: expected an http:// or https:// URL"
+        );
+        assert_eq!(
+            load(&entry("h", "https://idp", "")).unwrap_err(),
+            "identity_providers `h`: `users` is empty: list which identity is which local user"
+        );
+        let twice = entry("h", "https://idp", "a = \"b\"").repeat(2);
+        assert_eq!(
+            load(&twice).unwrap_err(),
+            "identity_providers `h`: listed twice"
+        );
     }
 }

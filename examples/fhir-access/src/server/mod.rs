@@ -131,9 +131,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The line tests and scripts wait for; the port is the real one when `--listen` asked for 0.
     println!("listening on {base_url}");
     tracing::info!(%bound, %base_url, "listening");
+    let federation = Arc::new(federation::Federation::new(
+        &config.identity_providers,
+        federation::origin(&base_url),
+        Arc::new(smart_token::HttpFetcher::new()),
+    ));
+    let mut router = app::app(state);
+    if !federation.is_empty() {
+        router = router.merge(federation::router(federation));
+    }
     axum::serve(
         listener,
-        app::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
     .await
