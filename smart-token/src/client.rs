@@ -84,6 +84,11 @@ impl ClientAuth {
 /// assert!(app.is_public());
 /// assert!(app.redirect_uri_matches("https://app.example/callback"));
 /// assert!(!app.redirect_uri_matches("https://app.example/callback/"));
+///
+/// // A native app's loopback URI, registered without a port, takes any port (RFC 8252).
+/// let native = Client::new("cli", ClientAuth::None).redirect_uri("http://127.0.0.1/cb");
+/// assert!(native.redirect_uri_matches("http://127.0.0.1:51004/cb"));
+/// assert!(!native.redirect_uri_matches("http://127.0.0.1:51004/cb/../evil"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -176,16 +181,43 @@ impl Client {
     }
 
     /// Whether `uri` is exactly one of the registered redirect URIs.
+    ///
+    /// One exception, for native apps (RFC 8252 §7.3): a registered loopback URI without a
+    /// port (`http://127.0.0.1/callback`, `http://[::1]/callback`) matches the same URI with
+    /// any port, since the app listens on whatever port it gets. Everything else about it
+    /// (scheme, address, path, query) must match exactly; `localhost` gets no such leeway.
     pub fn redirect_uri_matches(&self, uri: &str) -> bool {
         self.redirect_uris
             .iter()
-            .any(|registered| registered == uri)
+            .any(|registered| registered == uri || loopback_with_port(registered, uri))
     }
 
     /// The registered redirect URIs.
     pub fn redirect_uris(&self) -> &[String] {
         &self.redirect_uris
     }
+}
+
+/// Whether `uri` is the portless loopback URI `registered` with a port added.
+fn loopback_with_port(registered: &str, uri: &str) -> bool {
+    ["http://127.0.0.1", "http://[::1]"].iter().any(|host| {
+        let (Some(registered_path), Some(rest)) =
+            (registered.strip_prefix(host), uri.strip_prefix(host))
+        else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix(':') else {
+            return false;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (port, path) = rest.split_at(digits);
+        // A registered URI with a port of its own must match exactly.
+        !registered_path.starts_with(':')
+            && (registered_path.is_empty() || registered_path.starts_with('/'))
+            && (1..=5).contains(&port.len())
+            && port.parse::<u16>().is_ok_and(|port| port != 0)
+            && path == registered_path
+    })
 }
 
 /// Where clients are kept. The server implements it on its database; the crate ships
@@ -218,4 +250,45 @@ impl ClientStore for MemoryClients {
 
 fn poisoned() -> Error {
     Error::Storage("client store lock poisoned by a panic elsewhere".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirect_uris_take_any_port_and_nothing_else() {
+        let client = Client::new("native", ClientAuth::None)
+            .redirect_uri("http://127.0.0.1/callback")
+            .redirect_uri("http://[::1]/")
+            .redirect_uri("http://127.0.0.1:8000/fixed");
+        for accepted in [
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:1/callback",
+            "http://127.0.0.1:65535/callback",
+            "http://[::1]:4000/",
+            "http://127.0.0.1:8000/fixed",
+        ] {
+            assert!(client.redirect_uri_matches(accepted), "{accepted}");
+        }
+        for refused in [
+            "http://127.0.0.1:0/callback",
+            "http://127.0.0.1:65536/callback",
+            "http://127.0.0.1:123456/callback",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.1:80/callback/",
+            "http://127.0.0.1:80/callback?x=1",
+            "http://127.0.0.1:80/callbackx",
+            "http://127.0.0.1:80@evil.example/callback",
+            "http://127.0.0.1.evil.example:80/callback",
+            "https://127.0.0.1:80/callback",
+            "http://localhost:80/callback",
+            "http://127.0.0.2:80/callback",
+            "http://127.0.0.1:9000/fixed",
+            "http://[::1]:4000",
+            "http://[::1]:4000/x",
+        ] {
+            assert!(!client.redirect_uri_matches(refused), "{refused}");
+        }
+    }
 }

@@ -134,6 +134,7 @@ impl AuthorizationServer {
                     approval.scopes.as_ref(),
                 ),
                 launch: approval.launch,
+                claims: approval.claims,
             }),
         };
         self.devices

@@ -27,7 +27,8 @@ pub struct LaunchContext {
 }
 
 /// What a grant authorizes: which client, for which user, which scopes, which context.
-#[derive(Clone, Debug, PartialEq)]
+/// Serialisable, so that a server can keep codes and refresh tokens in its database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
     /// The client.
     pub client_id: String,
@@ -37,6 +38,11 @@ pub struct Grant {
     pub scopes: ScopeSet,
     /// The launch context.
     pub launch: LaunchContext,
+    /// Further claims about the user for the access token, such as `roles` and the
+    /// attributes a policy reads. They never replace a claim the issuer sets itself
+    /// (`iss`, `sub`, `aud`, `exp`, `iat`, `jti`, `client_id`, `scope`, the launch context).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub claims: Map<String, Value>,
 }
 
 /// A signed access token and what is needed to revoke it. `Debug` leaves the token out.
@@ -64,6 +70,7 @@ pub struct IssuedToken {
 ///     subject: Some("alice".into()),
 ///     scopes: ScopeSet::parse("patient/Observation.rs")?,
 ///     launch: LaunchContext { patient: Some("123".into()), ..LaunchContext::default() },
+///     claims: Default::default(),
 /// };
 /// let issued = issuer.access_token(&grant, 300)?;
 /// let validator = Validator::new([issuer.trusted_issuer()?]).clock(clock);
@@ -136,7 +143,8 @@ impl TokenIssuer {
         let now = self.clock.now();
         let expires_at = now.saturating_add(i64::from(lifetime));
         let jti = secret::random_token()?;
-        let mut claims = Map::new();
+        // The user's further claims first: everything set below overwrites them.
+        let mut claims = grant.claims.clone();
         claims.insert("iss".into(), json!(self.issuer));
         claims.insert(
             "sub".into(),

@@ -47,6 +47,11 @@ impl SecretHash {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// A hash read back from a database key (the bytes of [`SecretHash::as_bytes`]).
+    pub fn from_bytes(bytes: [u8; 32]) -> SecretHash {
+        SecretHash(bytes)
+    }
 }
 
 impl fmt::Debug for SecretHash {

@@ -44,6 +44,9 @@ pub struct Approval {
     pub scopes: Option<ScopeSet>,
     /// The launch context chosen (patient picker, EHR launch).
     pub launch: LaunchContext,
+    /// Further claims about the user for the access token (roles, attributes); see
+    /// [`Grant::claims`].
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The authorization server.
@@ -212,6 +215,7 @@ impl AuthorizationServer {
                 subject: Some(approval.subject),
                 scopes,
                 launch: approval.launch,
+                claims: approval.claims,
             },
             redirect_uri: pending.redirect_uri.clone(),
             code_challenge: pending.code_challenge,
@@ -349,7 +353,7 @@ impl AuthorizationServer {
                     "the code was already used; the tokens it issued are revoked",
                 ));
             }
-            Redeemed::First(record) => record,
+            Redeemed::First(record) => *record,
         };
         // The code is spent from here on: a wrong verifier or redirect URI burns it.
         if record.grant.client_id != client.id() {
@@ -460,6 +464,7 @@ impl AuthorizationServer {
             subject: None,
             scopes,
             launch: LaunchContext::default(),
+            claims: serde_json::Map::new(),
         };
         let issued = self
             .issuer

@@ -1,18 +1,20 @@
 //! Storage for the authorization server: authorization codes, refresh tokens, device codes
 //! and the client-assertion replay cache. Each is a small trait the server implements on
 //! its database, with a thread-safe in-memory implementation here. Secrets are keyed by
-//! their [`SecretHash`], never stored in clear.
+//! their [`SecretHash`], never stored in clear; the records serialise (serde) so that a
+//! database can keep them as JSON.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
 use fhir_scopes::ScopeSet;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Grant, SecretHash};
 
 /// An authorization code's grant and bindings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CodeRecord {
     /// What the code grants (client, user, scopes, launch context).
     pub grant: Grant,
@@ -27,7 +29,7 @@ pub struct CodeRecord {
 }
 
 /// What the first use of a code issued, so that a second use can revoke it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issued {
     /// The access token's `jti` and `exp`.
     pub access: Option<(String, i64)>,
@@ -38,8 +40,8 @@ pub struct Issued {
 /// The outcome of redeeming a code.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Redeemed {
-    /// First use: the record, now marked used.
-    First(CodeRecord),
+    /// First use: the record, now marked used (boxed: it is far larger than the others).
+    First(Box<CodeRecord>),
     /// The code was used before; what that use issued.
     Replayed(Issued),
     /// No such code, or expired.
@@ -59,7 +61,7 @@ pub trait CodeStore: Send + Sync + fmt::Debug {
 }
 
 /// A refresh token's grant.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefreshRecord {
     /// The grant (client, user, original scopes, launch context).
     pub grant: Grant,
@@ -71,6 +73,10 @@ pub struct RefreshRecord {
 
 /// The outcome of using a refresh token.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per token request, never stored in bulk: boxing would only add an allocation"
+)]
 pub enum RefreshUse {
     /// A live token (now marked used, if rotating).
     Active(RefreshRecord),
@@ -95,7 +101,11 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
 }
 
 /// Where a device authorization (RFC 8628) stands.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per token request, never stored in bulk: boxing would only add an allocation"
+)]
 pub enum DeviceStatus {
     /// Waiting for the user.
     Pending,
@@ -106,7 +116,7 @@ pub enum DeviceStatus {
 }
 
 /// A device authorization.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRecord {
     /// The device's client.
     pub client_id: String,
@@ -202,7 +212,7 @@ impl CodeStore for MemoryCodes {
             Some((_, Some(issued))) => Redeemed::Replayed(issued.clone()),
             Some((record, used @ None)) => {
                 *used = Some(Issued::default());
-                Redeemed::First(record.clone())
+                Redeemed::First(Box::new(record.clone()))
             }
             None => Redeemed::Unknown,
         })
@@ -391,6 +401,7 @@ mod tests {
             subject: None,
             scopes: ScopeSet::default(),
             launch: crate::LaunchContext::default(),
+            claims: serde_json::Map::new(),
         }
     }
 

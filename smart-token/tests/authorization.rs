@@ -109,6 +109,7 @@ fn approval() -> Approval {
             fhir_user: Some("Practitioner/9".into()),
             ..LaunchContext::default()
         },
+        ..Approval::default()
     }
 }
 
@@ -211,6 +212,32 @@ fn authorization_code_with_pkce_end_to_end() {
         setup.validator.validate(&id_token).unwrap_err(),
         Error::WrongType
     );
+}
+
+#[test]
+fn user_claims_reach_the_access_token_but_never_replace_the_issuers() {
+    let setup = setup();
+    let mut claims = serde_json::Map::new();
+    claims.insert("roles".into(), json!(["doctor"]));
+    claims.insert("sub".into(), json!("someone-else"));
+    claims.insert("patient".into(), json!("other"));
+    let approval = Approval {
+        claims,
+        ..approval()
+    };
+    let code = setup
+        .server
+        .approve(pending(&setup, "public-app"), approval)
+        .unwrap();
+    let response = exchange(&setup, &code.code, "public-app").unwrap();
+    let context = setup.validator.validate(&response.access_token).unwrap();
+    assert_eq!(context.roles(), ["doctor"]);
+    assert_eq!(context.subject(), Some("user-7"));
+    assert_eq!(context.patient(), Some("123"));
+    // The refresh token carries the same claims into the next access token.
+    let refreshed = refresh(&setup, &response.refresh_token.unwrap(), None).unwrap();
+    let context = setup.validator.validate(&refreshed.access_token).unwrap();
+    assert_eq!(context.roles(), ["doctor"]);
 }
 
 #[test]

@@ -116,6 +116,7 @@ fn the_device_flow_from_code_to_tokens() {
                     patient: Some("123".into()),
                     ..LaunchContext::default()
                 },
+                ..Approval::default()
             },
         )
         .unwrap();

@@ -32,6 +32,12 @@ enum Command {
     Serve(server::Args),
     /// Bearer tokens: mint one with a local key, print its JWKS, verify one.
     Token(cli::token::Args),
+    /// OAuth clients of the server's authorization server: add, list, approve, remove.
+    Client(cli::client::Args),
+    /// Local users who log in at the authorization server: add, list, remove.
+    User(cli::user::Args),
+    /// EHR launch contexts: create one for `launch=<id>`.
+    Launch(cli::launch::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,9 @@ fn main() -> ExitCode {
         Command::Policy(args) => cli::policy::run(args),
         Command::Serve(args) => server::run(args),
         Command::Token(args) => cli::token::run(args),
+        Command::Client(args) => cli::client::run(args),
+        Command::User(args) => cli::user::run(args),
+        Command::Launch(args) => cli::launch::run(args),
     };
     match outcome {
         Ok(outcome) => outcome.exit_code(),

@@ -1,10 +1,13 @@
 //! The subcommands, one module each; each has its `Args` and a `run` function.
 
 pub(crate) mod audit;
+pub(crate) mod client;
 pub(crate) mod compartment;
+pub(crate) mod launch;
 pub(crate) mod policy;
 pub(crate) mod scopes;
 pub(crate) mod token;
+pub(crate) mod user;
 
 use std::io::Write as _;
 use std::process::ExitCode;

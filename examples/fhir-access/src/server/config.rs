@@ -55,6 +55,22 @@ pub(crate) struct Args {
     /// `false`.
     #[arg(long, env = "FHIR_ACCESS_EXPLAIN", value_name = "BOOL")]
     explain: Option<bool>,
+    /// Dynamic client registration (RFC 7591) at `/register`: new clients are stored
+    /// pending and work once `fhir-access client approve <id>` activates them. Defaults to
+    /// `false` (the endpoint does not exist).
+    #[arg(long, env = "FHIR_ACCESS_REGISTRATION", value_name = "BOOL")]
+    registration: Option<bool>,
+    /// Resource types outside the Patient compartment (Practitioner, Organization, Location,
+    /// Medication, ...) that patient-context tokens may read and search, comma-separated: a
+    /// patient's token otherwise reaches only its own compartment. The token's scopes must
+    /// still grant the type, and the policy's deny rules still apply. Defaults to none.
+    #[arg(
+        long,
+        env = "FHIR_ACCESS_PATIENT_READABLE_TYPES",
+        value_name = "TYPES",
+        value_delimiter = ','
+    )]
+    patient_readable_types: Option<Vec<String>>,
     /// Whether `PUT` to an id that does not exist creates the resource. Defaults to `true`.
     #[arg(long, env = "FHIR_ACCESS_UPDATE_CREATE", value_name = "BOOL")]
     update_create: Option<bool>,
@@ -114,10 +130,12 @@ struct File {
     authorization: Option<Authorization>,
     policy: Option<PathBuf>,
     explain: Option<bool>,
+    registration: Option<bool>,
     #[serde(default)]
     trusted_issuers: Vec<TrustedIssuerConfig>,
     #[serde(default)]
     identity_providers: Vec<IdentityProviderConfig>,
+    patient_readable_types: Option<Vec<String>>,
     update_create: Option<bool>,
     max_body_bytes: Option<usize>,
     request_timeout: Option<u64>,
@@ -236,6 +254,10 @@ pub(crate) struct Config {
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
     pub(crate) identity_providers: Vec<IdentityProviderConfig>,
     pub(crate) explain: bool,
+    /// Dynamic client registration at `/register`.
+    pub(crate) registration: bool,
+    /// Types patient-context tokens may read outside their compartment.
+    pub(crate) patient_readable_types: Vec<fhir_compartment::ResourceType>,
     pub(crate) update_create: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
@@ -274,6 +296,12 @@ impl Config {
             trusted_issuers: file.trusted_issuers,
             identity_providers: file.identity_providers,
             explain: args.explain.or(file.explain).unwrap_or(false),
+            registration: args.registration.or(file.registration).unwrap_or(false),
+            patient_readable_types: readable_types(
+                args.patient_readable_types
+                    .or(file.patient_readable_types)
+                    .unwrap_or_default(),
+            )?,
             update_create: args.update_create.or(file.update_create).unwrap_or(true),
             max_body_bytes: args
                 .max_body_bytes
@@ -390,6 +418,32 @@ impl Config {
 
 fn is_http_url(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// Checks `patient_readable_types`: R4 types, none in the Patient compartment (those are
+/// read through it, narrowed to the token's patient; listing one would widen nothing).
+fn readable_types(names: Vec<String>) -> anyhow::Result<Vec<fhir_compartment::ResourceType>> {
+    use fhir_compartment::{CompartmentKind, Compartments, ResourceType};
+    let r4 = Compartments::r4();
+    let mut types = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let Some(resource_type) = ResourceType::from_name(name) else {
+            anyhow::bail!("--patient-readable-types: unknown resource type `{name}`");
+        };
+        if resource_type == ResourceType::Patient
+            || !r4
+                .parameters(resource_type, CompartmentKind::Patient)
+                .is_empty()
+        {
+            anyhow::bail!(
+                "--patient-readable-types: `{name}` is in the Patient compartment; patient tokens read it there"
+            );
+        }
+        if !types.contains(&resource_type) {
+            types.push(resource_type);
+        }
+    }
+    Ok(types)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<File> {
@@ -534,6 +588,55 @@ mod tests {
         assert_eq!(
             load(&twice).unwrap_err(),
             "identity_providers `h`: listed twice"
+        );
+    }
+
+    #[test]
+    fn patient_readable_types_are_checked_and_default_to_none() {
+        use fhir_compartment::ResourceType;
+        assert!(
+            Config::load(Args::default())
+                .unwrap()
+                .patient_readable_types
+                .is_empty()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "patient_readable_types = [\"Practitioner\", \"Organization\"]\n",
+        )
+        .unwrap();
+        let from_file = Args {
+            config: Some(path.clone()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(from_file).unwrap().patient_readable_types,
+            [ResourceType::Practitioner, ResourceType::Organization]
+        );
+        let flag = |types: &[&str]| Args {
+            config: Some(path.clone()),
+            patient_readable_types: Some(types.iter().map(|t| (*t).to_owned()).collect()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(flag(&["Medication", "Location", "Medication"]))
+                .unwrap()
+                .patient_readable_types,
+            [ResourceType::Medication, ResourceType::Location]
+        );
+        assert_eq!(
+            Config::load(flag(&["Observation"]))
+                .unwrap_err()
+                .to_string(),
+            "--patient-readable-types: `Observation` is in the Patient compartment; patient tokens read it there"
+        );
+        assert_eq!(
+            Config::load(flag(&["Practitioners"]))
+                .unwrap_err()
+                .to_string(),
+            "--patient-readable-types: unknown resource type `Practitioners`"
         );
     }
 }

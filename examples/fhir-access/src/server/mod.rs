@@ -4,7 +4,7 @@
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
 //! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
-//! `federation` (external identity providers).
+//! `oauth` (the SMART authorization server), `federation` (external identity providers).
 
 mod app;
 mod bundle;
@@ -15,6 +15,7 @@ mod engine;
 mod federation;
 mod guard;
 mod index;
+pub(crate) mod oauth;
 mod outcome;
 #[cfg(test)]
 mod properties;
@@ -83,8 +84,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!(resources = written, "seeded the Synthea patients");
         }
     }
+    // The authorization server issues the tokens the policy guard accepts; they share the
+    // revocation store, so a revoked token stops working at the FHIR endpoint at once.
+    let oauth = match config.authorization {
+        Authorization::Policy => Some(oauth::build(
+            &config.data_dir,
+            &base_url,
+            config.seed,
+            oauth::Settings {
+                registration: config.registration,
+            },
+        )?),
+        Authorization::Locked | Authorization::AllowAll => None,
+    };
     let guard: Arc<dyn Guard> = match config.authorization {
-        Authorization::Policy => Arc::new(policy_guard(&config, &base_url, &compartments)?),
+        Authorization::Policy => Arc::new(policy_guard(
+            &config,
+            &base_url,
+            &compartments,
+            oauth
+                .as_ref()
+                .map(|(_, revocations)| Arc::clone(revocations)),
+        )?),
         Authorization::Locked => {
             tracing::warn!(
                 "authorization `locked`: every FHIR request except metadata is answered 401"
@@ -101,15 +122,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let capabilities = capability::Capabilities {
         base_url: &base_url,
         update_create: config.update_create,
-        security: (config.authorization == Authorization::Policy).then(|| {
-            serde_json::json!({
-                "service": [{"coding": [{
-                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                    "code": "SMART-on-FHIR"
-                }]}],
-                "description": "Bearer tokens (RFC 6750) signed by this server's key or a trusted issuer; see docs/server.md."
-            })
-        }),
+        security: oauth
+            .as_ref()
+            .map(|(oauth, _)| oauth::security_extension(&oauth.origin, config.registration)),
     }
     .statement();
     let engine = Engine {
@@ -137,6 +152,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(smart_token::HttpFetcher::new()),
     ));
     let mut router = app::app(state);
+    if let Some((oauth, _)) = oauth {
+        router = router.merge(oauth::router(oauth));
+    }
     if !federation.is_empty() {
         router = router.merge(federation::router(federation));
     }
@@ -159,6 +177,7 @@ fn policy_guard(
     config: &Config,
     base_url: &str,
     compartments: &fhir_compartment::Compartments,
+    revocations: Option<Arc<dyn smart_token::RevocationStore>>,
 ) -> anyhow::Result<security::PolicyGuard> {
     use smart_token::{
         ClaimMapping, HttpFetcher, JwksFetcher, KeySet, KeySource, TrustedIssuer, Validator,
@@ -178,7 +197,10 @@ fn policy_guard(
         base_url,
         &fetcher,
     )?);
-    let validator = Validator::new(issuers).cache(10_000);
+    let mut validator = Validator::new(issuers).cache(10_000);
+    if let Some(revocations) = revocations {
+        validator = validator.revocations(revocations);
+    }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
     let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
     tracing::info!(
@@ -192,6 +214,12 @@ fn policy_guard(
         policy,
         audit,
         compartments: compartments.clone(),
+        consents: security::consents::ConsentIndex::open(&config.data_dir)?,
+        patient_readable: config
+            .patient_readable_types
+            .iter()
+            .filter_map(|t| fhir_scopes::ResourceType::from_name(t.as_str()))
+            .collect(),
         explain: config.explain,
     })
 }
