@@ -2,11 +2,11 @@
 //!
 //! - `serialise/*`: one record to JSON into a reused buffer: ours (`write_json`) against
 //!   plain `serde_json` of a flat struct with the same 16 values.
-//! - `serialise/line/*`: the writer thread's work per record besides `write`: redaction,
-//!   serialisation and the SHA-256 of the chained line.
-//! - `handoff/append`: the request path's cost, handing an owned record to the store's
-//!   queue (no serialisation, no I/O), to compare with `serialise/*`; beside it the floor
-//!   of a locked push with no consumer thread.
+//! - `serialise/line/*`: the CPU work per record besides `write`: redaction, serialisation
+//!   (both on the caller's thread) and the SHA-256 of the chained line (the writer's).
+//! - `handoff/append`: the request path's cost, from an owned record to its receipt:
+//!   redaction and serialisation on the caller's thread, then a copy into the store's
+//!   queue (no hashing, no I/O); beside it the floor of a locked push with no consumer.
 //! - `throughput/*`: 20,000 records into the file store with group commit, against the
 //!   floor of writing the same bytes with `write` + `fdatasync` per batch of 4,096 lines
 //!   (no hashing, no JSON).

@@ -1,12 +1,13 @@
 //! The file store: an append-only, hash-chained JSON Lines log in a directory.
 //!
-//! The request path only moves the owned record into a bounded queue (one short lock). A
-//! writer thread takes the whole queue at once, redacts, serialises and chains the records,
-//! and writes them with one `write`; a syncer thread makes what was written durable with
-//! one `fdatasync` per group and wakes the receipts waiting on it. While the syncer waits on
-//! the disk, the writer prepares the next group, so hashing and JSON overlap the I/O.
+//! The caller redacts and serialises its record on its own thread (callers run in parallel)
+//! and copies the bytes into a bounded queue under one short lock. A writer thread takes the
+//! whole queue at once, numbers, chains (SHA-256, which only one thread can do, in order)
+//! and writes the group with one `write`; a syncer thread makes what was written durable
+//! with one `fdatasync` per group and wakes the receipts waiting on it. While the syncer
+//! waits on the disk, the writer chains the next group, so hashing overlaps the I/O.
 
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use crate::chain::encode_line;
+use crate::chain::encode_serialised;
 use crate::segment::{self, Head};
 use crate::sink::{Durability, Receipt, Sink};
 use crate::{AuditRecord, ContentPolicy, Digest256, Error, StoredRecord};
@@ -106,6 +107,7 @@ pub struct FileStore {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     recovery: Recovery,
+    content: ContentPolicy,
     // Held for the store's life: one writer per directory.
     _lock: File,
 }
@@ -124,12 +126,7 @@ struct Shared {
 }
 
 struct Queue {
-    /// Boxed: the caller writes its record into memory of its own (a fresh allocation), and
-    /// only the pointer lands in memory the writer thread has just read.
-    records: Vec<Queued>,
-    /// Slots the writer emptied, reused oldest first: by then the writer's core has
-    /// usually let go of their cache lines, and appending calls no allocator.
-    spare: VecDeque<Queued>,
+    records: Serialised,
     next_seq: u64,
     closed: bool,
     writer_idle: bool,
@@ -139,7 +136,7 @@ struct Queue {
 
 impl Queue {
     /// Whether the writer should take the queue now: when the disk is free (so a lone
-    /// record is not held back), when half the queue is used (so that serialising overlaps
+    /// record is not held back), when half the queue is used (so that hashing overlaps
     /// the disk under load), or when closing. In between, callers append without meeting
     /// the writer on the lock.
     fn ready(&self, capacity: usize, syncing: bool) -> bool {
@@ -148,9 +145,57 @@ impl Queue {
     }
 }
 
-/// A record waiting for the writer, in a reusable slot: only pointers move between the
-/// threads' vectors.
-struct Queued(Box<Option<AuditRecord>>);
+/// Records serialised back to back, in `seq` order. The writer swaps the queue's with its
+/// own empty one, so the two buffers alternate and appending allocates nothing once they
+/// have grown to a group's size.
+#[derive(Default)]
+struct Serialised {
+    bytes: Vec<u8>,
+    /// Where each record's JSON ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Serialised {
+    fn with_capacity(records: usize) -> Self {
+        Serialised {
+            bytes: Vec::with_capacity(records.saturating_mul(1024).min(16 << 20)),
+            ends: Vec::with_capacity(records),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn push(&mut self, json: &[u8]) {
+        self.bytes.extend_from_slice(json);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| self.bytes.get(start..end).unwrap_or_default())
+    }
+}
+
+thread_local! {
+    /// Each calling thread's serialisation buffer, kept between appends.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A scratch buffer larger than this (a record with huge fields) is not kept.
+const SCRATCH_KEPT: usize = 64 << 10;
 
 struct State {
     /// The last record written (not yet necessarily durable), its hash, and its file.
@@ -258,8 +303,7 @@ impl FileStore {
         let file = Arc::new(file);
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
-                records: Vec::with_capacity(config.queue_capacity),
-                spare: VecDeque::with_capacity(config.queue_capacity),
+                records: Serialised::with_capacity(config.queue_capacity),
                 next_seq: last.seq + 1,
                 closed: false,
                 writer_idle: false,
@@ -303,6 +347,7 @@ impl FileStore {
             shared,
             threads,
             recovery,
+            content: config.content,
             _lock: lock_file,
         })
     }
@@ -365,7 +410,25 @@ impl Drop for FileStore {
 }
 
 impl Sink for FileStore {
-    fn append(&self, record: AuditRecord) -> Result<Receipt<'_>, Error> {
+    fn append(&self, mut record: AuditRecord) -> Result<Receipt<'_>, Error> {
+        // Outside the lock, on the caller's thread: concurrent callers serialise in parallel
+        // and the single writer is left with what must be serial, the chain.
+        record.redact(self.content);
+        let mut json = SCRATCH.take();
+        json.clear();
+        record.write_json(&mut json);
+        drop(record);
+        let receipt = self.enqueue(&json);
+        if json.capacity() <= SCRATCH_KEPT {
+            SCRATCH.set(json);
+        }
+        receipt
+    }
+}
+
+impl FileStore {
+    /// Queues one serialised record, waiting for room, and numbers it.
+    fn enqueue(&self, json: &[u8]) -> Result<Receipt<'_>, Error> {
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
         loop {
@@ -388,14 +451,7 @@ impl Sink for FileStore {
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;
-        let slot = match queue.spare.pop_front() {
-            Some(mut slot) => {
-                *slot.0 = Some(record);
-                slot
-            }
-            None => Queued(Box::new(Some(record))),
-        };
-        queue.records.push(slot);
+        queue.records.push(json);
         let wake = queue.writer_idle
             && queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire));
         if wake {
@@ -517,11 +573,10 @@ struct Writer {
 
 impl Writer {
     fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.config.queue_capacity);
-        let mut emptied = Vec::with_capacity(self.config.queue_capacity);
+        let mut batch = Serialised::with_capacity(self.config.queue_capacity);
         let mut buffer = Vec::with_capacity(1 << 20);
-        while self.take(&mut batch, &mut emptied) {
-            if let Err(error) = self.write(&mut batch, &mut emptied, &mut buffer) {
+        while self.take(&mut batch) {
+            if let Err(error) = self.write(&batch, &mut buffer) {
                 self.shared.fail(&error);
                 return;
             }
@@ -531,12 +586,10 @@ impl Writer {
     }
 
     /// Swaps the whole queue into `batch`; false once the store is closed and drained.
-    fn take(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Queued>) -> bool {
+    fn take(&self, batch: &mut Serialised) -> bool {
+        batch.clear();
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
-        let room = shared.capacity.saturating_sub(queue.spare.len());
-        emptied.truncate(room);
-        queue.spare.extend(emptied.drain(..));
         loop {
             if shared.failed.load(Ordering::Acquire) {
                 return false;
@@ -562,20 +615,11 @@ impl Writer {
         }
     }
 
-    fn write(
-        &mut self,
-        batch: &mut Vec<Queued>,
-        emptied: &mut Vec<Queued>,
-        buffer: &mut Vec<u8>,
-    ) -> Result<(), Error> {
+    fn write(&mut self, batch: &Serialised, buffer: &mut Vec<u8>) -> Result<(), Error> {
         buffer.clear();
-        for mut slot in batch.drain(..) {
-            if let Some(mut record) = slot.0.take() {
-                record.redact(self.config.content);
-                self.prev = encode_line(self.next_seq, &self.prev, &record, buffer);
-                self.next_seq += 1;
-            }
-            emptied.push(slot);
+        for json in batch.iter() {
+            self.prev = encode_serialised(self.next_seq, &self.prev, json, buffer);
+            self.next_seq += 1;
         }
         (&*self.file)
             .write_all(buffer)
