@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 
 use crate::chain::encode_serialised;
 use crate::segment::{self, Head};
-use crate::sink::{Durability, Receipt, Sink};
+use crate::sink::{Durability, Receipt, Sink, Stage};
 use crate::{AuditRecord, ContentPolicy, Digest256, Error, StoredRecord};
 
 /// How a [`FileStore`] behaves.
@@ -123,6 +123,11 @@ struct Shared {
     failed: AtomicBool,
     /// An `fdatasync` is under way: the writer lets records gather meanwhile.
     syncing: AtomicBool,
+    /// The chain's tip and the open segment. Whoever holds it takes the queue and writes
+    /// it, so groups reach the file in the order they were taken: the writer thread, or a
+    /// caller waiting for [`Stage::Written`] whose record is still queued (it writes the
+    /// group itself rather than wait for the writer thread to be scheduled).
+    chain: Mutex<Chain>,
 }
 
 struct Queue {
@@ -240,19 +245,52 @@ impl Shared {
 }
 
 impl Durability for Shared {
-    fn wait_for(&self, seq: u64) -> Result<(), Error> {
-        let mut state = lock(&self.state);
+    fn wait_for(&self, seq: u64, stage: Stage) -> Result<(), Error> {
+        match stage {
+            Stage::Written => self.wait_written(seq),
+            Stage::Durable => {
+                let mut state = lock(&self.state);
+                loop {
+                    if state.committed.seq >= seq {
+                        return Ok(());
+                    }
+                    if let Some(failure) = &state.failure {
+                        return Err(Error::Failed(failure.clone()));
+                    }
+                    state = self
+                        .committed_changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Returns once record `seq` is written, writing the queue itself if it has to.
+    fn wait_written(&self, seq: u64) -> Result<(), Error> {
         loop {
-            if state.committed.seq >= seq {
-                return Ok(());
+            {
+                let state = lock(&self.state);
+                // `committed` runs ahead of `written` never; at rotation they are equal.
+                if state.written.seq.max(state.committed.seq) >= seq {
+                    return Ok(());
+                }
+                if let Some(failure) = &state.failure {
+                    return Err(Error::Failed(failure.clone()));
+                }
             }
-            if let Some(failure) = &state.failure {
-                return Err(Error::Failed(failure.clone()));
+            // The record is queued or being written: with the chain in hand, whoever had
+            // it before has finished, and the queue (if not empty) holds this record.
+            let mut chain = lock(&self.chain);
+            if self.failed.load(Ordering::Acquire) {
+                return Err(self.failure());
             }
-            state = self
-                .committed_changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            if let Err(error) = chain.take_and_write(self) {
+                self.fail(&error);
+                return Err(self.failure());
+            }
         }
     }
 }
@@ -324,21 +362,23 @@ impl FileStore {
             committed_changed: Condvar::new(),
             failed: AtomicBool::new(false),
             syncing: AtomicBool::new(false),
+            chain: Mutex::new(Chain {
+                dir: dir.to_owned(),
+                max_segment_bytes: config.max_segment_bytes,
+                number,
+                path,
+                file,
+                size,
+                next_seq: last.seq + 1,
+                prev: last.hash,
+                batch: Serialised::with_capacity(config.queue_capacity),
+                buffer: Vec::with_capacity(1 << 20),
+            }),
         });
-        let writer = Writer {
-            shared: Arc::clone(&shared),
-            dir: dir.to_owned(),
-            config,
-            number,
-            path,
-            file,
-            size,
-            next_seq: last.seq + 1,
-            prev: last.hash,
-        };
+        let writer_shared = Arc::clone(&shared);
         let syncer_shared = Arc::clone(&shared);
         let threads = vec![
-            spawn("fhir-audit-writer", move || writer.run())?,
+            spawn("fhir-audit-writer", move || writer(&writer_shared))?,
             spawn("fhir-audit-syncer", move || {
                 syncer(&syncer_shared, last.seq, &head_file, &head_path)
             })?,
@@ -368,7 +408,7 @@ impl FileStore {
     /// The store failed first.
     pub fn flush(&self) -> Result<(), Error> {
         let last = lock(&self.shared.queue).next_seq - 1;
-        self.shared.wait_for(last)
+        self.shared.wait_for(last, Stage::Durable)
     }
 
     /// Stops taking records, writes and syncs every queued one, and stops the threads.
@@ -559,86 +599,99 @@ fn torn_path(segment: &Path) -> PathBuf {
     candidate
 }
 
-struct Writer {
-    shared: Arc<Shared>,
+/// The writer thread: writes the queue whenever it is worth taking.
+fn writer(shared: &Shared) {
+    while wait_until_ready(shared) {
+        let mut chain = lock(&shared.chain);
+        if let Err(error) = chain.take_and_write(shared) {
+            shared.fail(&error);
+            return;
+        }
+    }
+    // With the chain in hand: no group is still being written.
+    let _chain = lock(&shared.chain);
+    lock(&shared.state).writer_done = true;
+    shared.written_changed.notify_all();
+}
+
+/// Waits until the queue should be taken; false once the store is closed and drained, or
+/// failed.
+fn wait_until_ready(shared: &Shared) -> bool {
+    let mut queue = lock(&shared.queue);
+    loop {
+        if shared.failed.load(Ordering::Acquire) {
+            return false;
+        }
+        if queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire)) {
+            queue.writer_idle = false;
+            return true;
+        }
+        if queue.closed && queue.records.is_empty() {
+            return false;
+        }
+        queue.writer_idle = true;
+        queue = shared
+            .not_empty
+            .wait(queue)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+struct Chain {
     dir: PathBuf,
-    config: StoreConfig,
+    max_segment_bytes: u64,
     number: u64,
     path: PathBuf,
     file: Arc<File>,
     size: u64,
     next_seq: u64,
     prev: Digest256,
+    /// The group being written, swapped with the queue's.
+    batch: Serialised,
+    /// The group's lines.
+    buffer: Vec<u8>,
 }
 
-impl Writer {
-    fn run(mut self) {
-        let mut batch = Serialised::with_capacity(self.config.queue_capacity);
-        let mut buffer = Vec::with_capacity(1 << 20);
-        while self.take(&mut batch) {
-            if let Err(error) = self.write(&batch, &mut buffer) {
-                self.shared.fail(&error);
-                return;
+impl Chain {
+    /// Takes whatever is queued and writes it with one `write`; nothing when the queue is
+    /// empty.
+    fn take_and_write(&mut self, shared: &Shared) -> Result<(), Error> {
+        self.batch.clear();
+        {
+            let mut queue = lock(&shared.queue);
+            if queue.records.is_empty() {
+                return Ok(());
+            }
+            std::mem::swap(&mut queue.records, &mut self.batch);
+            let waiting = queue.waiting_for_room > 0;
+            drop(queue);
+            if waiting {
+                shared.not_full.notify_all();
             }
         }
-        lock(&self.shared.state).writer_done = true;
-        self.shared.written_changed.notify_all();
-    }
-
-    /// Swaps the whole queue into `batch`; false once the store is closed and drained.
-    fn take(&self, batch: &mut Serialised) -> bool {
-        batch.clear();
-        let shared = &*self.shared;
-        let mut queue = lock(&shared.queue);
-        loop {
-            if shared.failed.load(Ordering::Acquire) {
-                return false;
-            }
-            if queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire)) {
-                std::mem::swap(&mut queue.records, batch);
-                queue.writer_idle = false;
-                let waiting = queue.waiting_for_room > 0;
-                drop(queue);
-                if waiting {
-                    shared.not_full.notify_all();
-                }
-                return true;
-            }
-            if queue.closed && queue.records.is_empty() {
-                return false;
-            }
-            queue.writer_idle = true;
-            queue = shared
-                .not_empty
-                .wait(queue)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn write(&mut self, batch: &Serialised, buffer: &mut Vec<u8>) -> Result<(), Error> {
-        buffer.clear();
-        for json in batch.iter() {
-            self.prev = encode_serialised(self.next_seq, &self.prev, json, buffer);
+        self.buffer.clear();
+        for json in self.batch.iter() {
+            self.prev = encode_serialised(self.next_seq, &self.prev, json, &mut self.buffer);
             self.next_seq += 1;
         }
         (&*self.file)
-            .write_all(buffer)
+            .write_all(&self.buffer)
             .map_err(|error| Error::io(&self.path, "write", error))?;
-        self.size += buffer.len() as u64;
+        self.size += self.buffer.len() as u64;
         let written = Head {
             seq: self.next_seq - 1,
             hash: self.prev,
         };
-        lock(&self.shared.state).written = written;
-        self.shared.written_changed.notify_one();
-        if self.size >= self.config.max_segment_bytes {
-            self.rotate(written)?;
+        lock(&shared.state).written = written;
+        shared.written_changed.notify_one();
+        if self.size >= self.max_segment_bytes {
+            self.rotate(shared, written)?;
         }
         Ok(())
     }
 
     /// Makes the full segment durable, then starts the next one; the chain goes on.
-    fn rotate(&mut self, written: Head) -> Result<(), Error> {
+    fn rotate(&mut self, shared: &Shared, written: Head) -> Result<(), Error> {
         self.file
             .sync_data()
             .map_err(|error| Error::io(&self.path, "fdatasync", error))?;
@@ -652,14 +705,14 @@ impl Writer {
         segment::sync_dir(&self.dir)?;
         let file = Arc::new(file);
         {
-            let mut state = lock(&self.shared.state);
+            let mut state = lock(&shared.state);
             if written.seq > state.committed.seq {
                 state.committed = written;
             }
             state.file = Arc::clone(&file);
             state.path = path.clone();
         }
-        self.shared.committed_changed.notify_all();
+        shared.committed_changed.notify_all();
         (self.number, self.path, self.file, self.size) = (number, path, file, 0);
         Ok(())
     }

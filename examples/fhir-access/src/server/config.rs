@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::engine::Limits;
+pub(crate) use super::security::audit::AuditWait;
 
 /// Run the FHIR R4 server: an embedded SQLite store in a data directory, seeded with the
 /// Synthea patients on first start.
@@ -83,6 +84,13 @@ pub(crate) struct Args {
     /// to `4`.
     #[arg(long, env = "FHIR_ACCESS_READERS", value_name = "N")]
     readers: Option<usize>,
+    /// How long a request waits for its audit record before it is answered: `durable`
+    /// (`fdatasync`ed: survives a power loss) or `written` (written to the audit file and
+    /// chained: survives a crash of the server, and the group commit already under way makes
+    /// it durable about a millisecond later; see docs/audit.md). Either way a request whose
+    /// record cannot be stored is answered 503. Defaults to `durable`.
+    #[arg(long, env = "FHIR_ACCESS_AUDIT_WAIT", value_name = "STAGE")]
+    audit_wait: Option<AuditWait>,
     /// The log filter (`tracing` env-filter syntax, e.g. `info,fhir_access=debug`); `RUST_LOG`
     /// wins when set. Defaults to `info`.
     #[arg(long, env = "FHIR_ACCESS_LOG", value_name = "FILTER")]
@@ -124,6 +132,7 @@ struct File {
     max_everything: Option<usize>,
     max_bundle_entries: Option<usize>,
     readers: Option<usize>,
+    audit_wait: Option<AuditWait>,
     log: Option<String>,
 }
 
@@ -158,6 +167,7 @@ pub(crate) struct Config {
     pub(crate) request_timeout: Duration,
     pub(crate) limits: Limits,
     pub(crate) readers: usize,
+    pub(crate) audit_wait: AuditWait,
     pub(crate) log: String,
 }
 
@@ -212,6 +222,7 @@ impl Config {
                     .unwrap_or(1000),
             },
             readers: args.readers.or(file.readers).unwrap_or(4),
+            audit_wait: args.audit_wait.or(file.audit_wait).unwrap_or_default(),
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         };
         config.check()?;
