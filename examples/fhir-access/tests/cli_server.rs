@@ -1115,6 +1115,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "max-everything",
         "max-bundle-entries",
         "readers",
+        "audit-wait",
         "log",
     ] {
         assert!(
@@ -1127,7 +1128,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
             "{variable} in {help}"
         );
     }
-    assert_eq!(help.matches("Defaults to").count(), 18, "{help}");
+    assert_eq!(help.matches("Defaults to").count(), 19, "{help}");
 }
 
 #[test]

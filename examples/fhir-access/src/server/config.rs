@@ -84,11 +84,12 @@ pub(crate) struct Args {
     /// to `4`.
     #[arg(long, env = "FHIR_ACCESS_READERS", value_name = "N")]
     readers: Option<usize>,
-    /// How long a request waits for its audit record before it is answered: `durable`
-    /// (`fdatasync`ed: survives a power loss) or `written` (written to the audit file and
-    /// chained: survives a crash of the server, and the group commit already under way makes
-    /// it durable about a millisecond later; see docs/audit.md). Either way a request whose
-    /// record cannot be stored is answered 503. Defaults to `durable`.
+    /// How far a request's audit record must have gone before the request is answered:
+    /// `written` (written to the audit file and chained: survives a crash of the server, and
+    /// the group commit already under way makes it durable about a millisecond later) or
+    /// `durable` (`fdatasync`ed: survives a power loss too, at a cost in throughput; see
+    /// docs/audit.md). Either way a request whose record cannot be stored is answered 503.
+    /// Defaults to `written`.
     #[arg(long, env = "FHIR_ACCESS_AUDIT_WAIT", value_name = "STAGE")]
     audit_wait: Option<AuditWait>,
     /// The log filter (`tracing` env-filter syntax, e.g. `info,fhir_access=debug`); `RUST_LOG`
@@ -279,6 +280,7 @@ mod tests {
         assert_eq!(config.limits.max_count, 200);
         assert!(config.seed);
         assert!(!config.explain);
+        assert_eq!(config.audit_wait, AuditWait::Written);
         let args = Args {
             explain: Some(true),
             listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),

@@ -1,6 +1,6 @@
 //! Requests as `fhir-audit` records in the file store of the data directory (`audit/`).
-//! Every request waits until its record is stored as far as `--audit-wait` says (durable by
-//! default); a store failure answers 503.
+//! Every request waits until its record is stored as far as `--audit-wait` says (written to
+//! the file by default, `fdatasync`ed on request); a store failure answers 503.
 
 use std::path::Path;
 
@@ -26,14 +26,15 @@ pub(crate) struct Auditor {
 }
 
 /// How far a request's audit record must have gone before the request is answered (the
-/// `--audit-wait` setting).
+/// `--audit-wait` setting; docs/audit.md says why `written` is the default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum AuditWait {
-    /// Written to the audit file and chained ([`Stage::Written`]).
-    Written,
-    /// `fdatasync`ed ([`Stage::Durable`]).
+    /// Written to the audit file and chained ([`Stage::Written`]): survives a crash of the
+    /// server; the group commit under way makes it durable.
     #[default]
+    Written,
+    /// `fdatasync`ed ([`Stage::Durable`]): survives a power loss too.
     Durable,
 }
 
