@@ -2,6 +2,8 @@
 //!
 //! - `serialise/*`: one record to JSON into a reused buffer: ours (`write_json`) against
 //!   plain `serde_json` of a flat struct with the same 16 values.
+//! - `serialise/redact`: redaction alone (secrets scanned for, none found);
+//!   `serialise/line/sha256`: the SHA-256 of one line, the writer thread's serial share.
 //! - `serialise/line/*`: the CPU work per record besides `write`: redaction, serialisation
 //!   (both on the caller's thread) and the SHA-256 of the chained line (the writer's).
 //! - `handoff/append`: the request path's cost, from an owned record to its receipt:
@@ -110,6 +112,15 @@ fn serialise(c: &mut Criterion) {
         hash: fhir_audit::Digest256::GENESIS,
         record: record.clone(),
     };
+    group.bench_function("redact", |b| {
+        b.iter(|| black_box(&mut to_store).redact(fhir_audit::ContentPolicy::ReferencesOnly));
+    });
+    // The writer thread's serial share: the SHA-256 of one line as the chain hashes it.
+    let line = stored.to_line();
+    let hashed = &line[..line.len() - 68];
+    group.bench_function("line/sha256", |b| {
+        b.iter(|| black_box(<sha2::Sha256 as sha2::Digest>::digest(black_box(hashed))));
+    });
     group.bench_function("line/redact_serialise_sha256", |b| {
         b.iter(|| {
             black_box(&mut to_store).redact(fhir_audit::ContentPolicy::ReferencesOnly);
