@@ -293,6 +293,34 @@ mod tests {
     }
 
     #[test]
+    fn audit_wait_comes_from_the_flag_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "audit_wait = \"durable\"\n").unwrap();
+        let from_file = Args {
+            config: Some(path.clone()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(from_file).unwrap().audit_wait,
+            AuditWait::Durable
+        );
+        let flag = Args {
+            config: Some(path.clone()),
+            audit_wait: Some(AuditWait::Written),
+            ..Args::default()
+        };
+        assert_eq!(Config::load(flag).unwrap().audit_wait, AuditWait::Written);
+        std::fs::write(&path, "audit_wait = \"fsync\"\n").unwrap();
+        let bad = Args {
+            config: Some(path),
+            ..Args::default()
+        };
+        let error = format!("{:#}", Config::load(bad).unwrap_err());
+        assert!(error.contains("unknown variant `fsync`"), "{error}");
+    }
+
+    #[test]
     fn flags_beat_the_file_and_allow_all_stays_on_loopback() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
