@@ -159,6 +159,41 @@ fn a_receipt_waited_until_written_finds_its_chained_line_in_the_file() {
     assert_eq!((verification.records, verification.first_break), (3, None));
 }
 
+#[test]
+fn a_sync_delay_holds_back_only_syncs_that_no_caller_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(
+        dir.path(),
+        StoreConfig::default().sync_delay(std::time::Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    store
+        .append(record(1))
+        .unwrap()
+        .wait_until(Stage::Written)
+        .unwrap();
+    // Written, not yet synced: the syncer waits out its delay.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(store.head().seq, 0);
+    // A caller waiting for durability has the sync start at once, for earlier records too.
+    store.append(record(2)).unwrap().wait().unwrap();
+    assert_eq!(store.head().seq, 2);
+    store
+        .append(record(3))
+        .unwrap()
+        .wait_until(Stage::Written)
+        .unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.head().seq, 3);
+    let _pending = store.append(record(4)).unwrap();
+    // Closing syncs what is left without waiting either.
+    store.close().unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(600));
+    assert_eq!(Head::read(dir.path()).unwrap().unwrap().seq, 4);
+    assert_eq!(verify(dir.path()).unwrap().records, 4);
+}
+
 /// Rewrites line `index` (0-based) of `path` with `edit`.
 fn edit_lines(path: &Path, edit: impl FnOnce(&mut Vec<Vec<u8>>)) {
     let mut all = lines(path);
