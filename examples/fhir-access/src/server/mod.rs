@@ -202,7 +202,8 @@ fn policy_guard(
         validator = validator.revocations(revocations);
     }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
-    let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
+    let audit =
+        security::audit::Auditor::open(&config.data_dir, base_url.to_owned(), config.audit_wait)?;
     tracing::info!(
         policy = policy.id(),
         rules = policy.rule_count(),
