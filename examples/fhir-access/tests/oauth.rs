@@ -1619,3 +1619,194 @@ fn dynamic_registration_waits_for_approval() {
     );
     assert_eq!(response.status, 400);
 }
+
+#[test]
+fn a_cli_user_logs_in_and_wrong_passwords_are_throttled() {
+    let server = bare();
+    let (ok, out) = server.cli(
+        &[
+            "user",
+            "add",
+            "nurse-x",
+            "--role",
+            "nurse",
+            "--attribute",
+            "department=Organization/cardiology",
+            "--fhir-user",
+            "Practitioner/nurse-x",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(ok, "{out}");
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(&server, "demo-app", "user/*.rs", &[]));
+    // Without the seed there is no demo client: register one like the seeded one.
+    assert_eq!(page.status, 400);
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "demo-app",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--scope",
+            "openid fhirUser user/*.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let page = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "openid user/*.rs",
+        &[],
+    ));
+    for _ in 0..5 {
+        let wrong = log_in(&mut browser, &page, "nurse-x", "wrong password");
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.text().contains("The user name or password is wrong."));
+    }
+    // The sixth attempt is refused even with the right password.
+    let locked = log_in(&mut browser, &page, "nurse-x", "correct horse battery");
+    assert_eq!(locked.status, 401);
+    assert!(
+        locked
+            .text()
+            .contains("Too many wrong passwords for this user name.")
+    );
+    // Another name is not affected; unknown names are counted the same way.
+    for _ in 0..5 {
+        log_in(&mut browser, &page, "nobody", "x");
+    }
+    let locked = log_in(&mut browser, &page, "nobody", "x");
+    assert!(
+        locked
+            .text()
+            .contains("Too many wrong passwords for this user name.")
+    );
+
+    let (ok, out) = server.cli(
+        &["user", "add", "nurse-y", "--role", "nurse"],
+        "another password\n",
+    );
+    assert!(ok, "{out}");
+    let consent = log_in(&mut browser, &page, "nurse-y", "another password");
+    let location = approve(&mut browser, &consent, &["openid", "user/*.rs"], None);
+    let token = exchange(
+        &server,
+        &query_param(&location, "code").unwrap(),
+        "demo-app",
+    )
+    .json();
+    assert_eq!(token["scope"], "openid user/*.rs");
+    assert_eq!(
+        claims_of(token["access_token"].as_str().unwrap())["roles"],
+        json!(["nurse"])
+    );
+}
+
+#[test]
+fn client_secret_post_and_public_clients_cannot_introspect() {
+    let server = bare();
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "poster",
+            "--auth",
+            "client_secret_post",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "system/Patient.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let secret = serde_json::from_str::<Value>(&out).unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", &secret),
+        ],
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    let access = response.json()["access_token"].as_str().unwrap().to_owned();
+    // The same secret by HTTP Basic: not how this client authenticates.
+    let response = server.form(
+        "/token",
+        &[("grant_type", "client_credentials")],
+        &[("Authorization", &basic("poster", &secret))],
+    );
+    assert_eq!(response.status, 401);
+    // Two methods at once.
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", &secret),
+        ],
+        &[("Authorization", &basic("poster", &secret))],
+    );
+    assert_eq!(response.json()["error"], "invalid_request");
+    // A public client may not introspect.
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "pub",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--scope",
+            "patient/*.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let response = server.form(
+        "/introspect",
+        &[("token", &access), ("client_id", "pub")],
+        &[],
+    );
+    assert_eq!(response.status, 401);
+    // Confidential: yes.
+    let response = server.form(
+        "/introspect",
+        &[
+            ("token", &access),
+            ("client_id", "poster"),
+            ("client_secret", &secret),
+        ],
+        &[],
+    );
+    assert_eq!(response.json()["active"], true);
+    // A form body of another type is refused.
+    let response = server.send(
+        "POST",
+        "/token",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["error"], "invalid_request");
+    // A parameter twice.
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("grant_type", "client_credentials"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        response.json()["error_description"],
+        "invalid request: parameter `grant_type` was sent twice"
+    );
+}

@@ -335,6 +335,30 @@ pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .map(|(_, v)| v.as_str())
 }
 
+/// Checks a login, throttled per user name: the user, or what to tell the person.
+pub(crate) fn log_in(
+    oauth: &Oauth,
+    username: &str,
+    password: &str,
+) -> Result<Result<StoredUser, &'static str>, Error> {
+    let now = now();
+    if !oauth.throttle.allows(username, now) {
+        return Ok(Err(
+            "Too many wrong passwords for this user name. Try again in 15 minutes.",
+        ));
+    }
+    match users::authenticate(&oauth.db, username, password)? {
+        Some(user) => {
+            oauth.throttle.succeeded(username);
+            Ok(Ok(user))
+        }
+        None => {
+            oauth.throttle.failed(username, now);
+            Ok(Err("The user name or password is wrong."))
+        }
+    }
+}
+
 /// A form of the pages.
 fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Response {
     let tx = field(pairs, "tx").unwrap_or_default();
@@ -354,17 +378,12 @@ fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Resp
         Some("login") => {
             let username = field(pairs, "username").unwrap_or_default();
             let password = field(pairs, "password").unwrap_or_default();
-            match users::authenticate(&oauth.db, username, password) {
-                Ok(Some(user)) => {
+            match log_in(oauth, username, password) {
+                Ok(Ok(user)) => {
                     let current = oauth.sessions.login(&current.id, &user.name);
                     render(oauth, &current, tx, None)
                 }
-                Ok(None) => render(
-                    oauth,
-                    &current,
-                    tx,
-                    Some("The user name or password is wrong."),
-                ),
+                Ok(Err(refusal)) => render(oauth, &current, tx, Some(refusal)),
                 Err(_) => failed(),
             }
         }

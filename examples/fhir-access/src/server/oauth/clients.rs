@@ -200,6 +200,19 @@ pub(crate) fn list(db: &Db) -> Result<Vec<(StoredClient, Status)>, Error> {
     .collect()
 }
 
+/// The number of clients waiting for approval.
+pub(crate) fn pending(db: &Db) -> Result<usize, Error> {
+    let count: i64 = db
+        .lock()
+        .query_row(
+            "SELECT COUNT(*) FROM oauth_clients WHERE status = 'pending'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(storage)?;
+    Ok(usize::try_from(count).unwrap_or(usize::MAX))
+}
+
 /// Removes a client; false if there was none.
 pub(crate) fn remove(db: &Db, id: &str) -> Result<bool, Error> {
     let removed = db
@@ -279,6 +292,7 @@ mod tests {
         };
         clients.put(&confidential, Status::Pending).unwrap();
         assert!(clients.client("backend").unwrap().is_none());
+        assert_eq!(pending(&db).unwrap(), 1);
         assert!(approve(&db, "backend").unwrap());
         assert!(!approve(&db, "backend").unwrap());
         let client = clients.client("backend").unwrap().unwrap();

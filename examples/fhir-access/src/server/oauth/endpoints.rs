@@ -223,6 +223,11 @@ fn authenticate(
     oauth.server.authenticate_client(&request)
 }
 
+/// Registrations waiting for approval at most: more are refused until an administrator
+/// approves or removes some (an unauthenticated endpoint must not grow the database
+/// without bound).
+pub(crate) const MAX_PENDING: usize = 100;
+
 /// The scopes a dynamically registered client may be given.
 const REGISTRATION_SCOPES: &str = "openid fhirUser launch launch/patient launch/encounter offline_access online_access patient/*.cruds user/*.cruds system/*.cruds";
 
@@ -260,6 +265,11 @@ fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Va
     }
     if body.len() > MAX_BODY {
         return Err(Error::InvalidClientMetadata("the body is too large".into()));
+    }
+    if super::clients::pending(&oauth.db)? >= MAX_PENDING {
+        return Err(Error::InvalidClientMetadata(
+            "too many registrations wait for approval; try again later".into(),
+        ));
     }
     let metadata: ClientMetadata = serde_json::from_slice(body)
         .map_err(|_| Error::InvalidClientMetadata("the body is not client metadata JSON".into()))?;

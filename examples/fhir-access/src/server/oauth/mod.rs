@@ -8,7 +8,7 @@
 //! (`.well-known/smart-configuration`, `jwks`, `oauth-uris`), `endpoints` (token,
 //! introspection, revocation, device authorization, registration, launch), `session`
 //! (browser sessions, CSRF), `pages` (HTML), `authorize` (login, consent, patient picker),
-//! `consent` (what a consent form decides),
+//! `consent` (what a consent form decides), `throttle` (failed logins per user name),
 //! `device` (the user-code page), `scopes` (scopes in plain words).
 
 mod authorize;
@@ -26,6 +26,7 @@ mod properties;
 mod scopes;
 pub(crate) mod seed;
 mod session;
+mod throttle;
 pub(crate) mod users;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ use grants::{
     SqliteCodes, SqliteDevices, SqliteRefreshTokens, SqliteReplayCache, SqliteRevocations,
 };
 use session::Sessions;
+use throttle::Throttle;
 
 /// Paths of the endpoints, below the origin.
 pub(crate) mod paths {
@@ -87,6 +89,7 @@ pub(crate) struct Oauth {
     pub(crate) db: Arc<Db>,
     pub(crate) clients: Arc<SqliteClients>,
     pub(crate) sessions: Sessions,
+    pub(crate) throttle: Throttle,
     /// The FHIR base URL (`iss` and `aud` of the tokens).
     pub(crate) base_url: String,
     /// The base URL without its path: where the endpoints are.
@@ -137,6 +140,7 @@ pub(crate) fn build(
         db,
         clients,
         sessions: Sessions::default(),
+        throttle: Throttle::default(),
         base_url: base_url.to_owned(),
         origin,
         settings,
