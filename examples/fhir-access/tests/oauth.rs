@@ -846,7 +846,16 @@ fn clinicians_pick_the_patient_untick_scopes_and_ehr_launch() {
 
     // EHR launch: the launch context names the patient; no picker.
     let (ok, out) = server.cli(
-        &["launch", "create", "--patient", A, "--encounter", "enc-1"],
+        &[
+            "launch",
+            "create",
+            "--patient",
+            A,
+            "--encounter",
+            "enc-1",
+            "--fhir-context",
+            "ImagingStudy/is-1",
+        ],
         "",
     );
     assert!(ok, "{out}");
@@ -882,6 +891,10 @@ fn clinicians_pick_the_patient_untick_scopes_and_ehr_launch() {
     .json();
     assert_eq!(token["patient"], A);
     assert_eq!(token["encounter"], "enc-1");
+    assert_eq!(
+        token["fhirContext"],
+        json!([{"reference": "ImagingStudy/is-1"}])
+    );
     assert_eq!(token["need_patient_banner"], false);
     // An unknown launch goes back to the app as an error.
     let response = browser.get(&authorize_path(
@@ -1809,4 +1822,107 @@ fn client_secret_post_and_public_clients_cannot_introspect() {
         response.json()["error_description"],
         "invalid request: parameter `grant_type` was sent twice"
     );
+}
+
+#[test]
+fn id_tokens_are_rs256_with_an_rsa_key_in_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem: std::path::PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "smart-token",
+        "tests",
+        "keys",
+        "rsa-2048.pem",
+    ]
+    .iter()
+    .collect();
+    std::fs::copy(pem, dir.path().join("id-token-key.pem")).unwrap();
+    let mut server = Server::in_dir(dir.path(), &["--seed", "false"]);
+    server._dir = Some(dir);
+    let config = server.get(".well-known/smart-configuration").json();
+    assert_eq!(
+        config["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    let jwks = server.get("/jwks").json();
+    assert_eq!(jwks["keys"][1]["kid"], "fhir-access-id-1");
+    assert_eq!(jwks["keys"][1]["alg"], "RS256");
+    let (ok, out) = server.cli(
+        &[
+            "user",
+            "add",
+            "dr-x",
+            "--role",
+            "doctor",
+            "--fhir-user",
+            "Practitioner/x",
+        ],
+        "long password\n",
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "demo-app",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--scope",
+            "openid fhirUser user/*.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "openid fhirUser user/*.rs",
+        &[("nonce", "n-1")],
+    ));
+    let consent = log_in(&mut browser, &page, "dr-x", "long password");
+    let location = approve(
+        &mut browser,
+        &consent,
+        &["openid", "fhirUser", "user/*.rs"],
+        None,
+    );
+    let token = exchange(
+        &server,
+        &query_param(&location, "code").unwrap(),
+        "demo-app",
+    )
+    .json();
+    let id_token = token["id_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header,
+        json!({"alg": "RS256", "typ": "JWT", "kid": "fhir-access-id-1"})
+    );
+    let claims = claims_of(id_token);
+    assert_eq!(claims["fhirUser"], "Practitioner/x");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["aud"], "demo-app");
+    // The access token is still the server's EdDSA token.
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(
+                token["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
 }

@@ -442,11 +442,13 @@ fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)
             _ => return render(oauth, current, tx, Some("Choose a patient.")),
         },
     };
-    let encounter = transaction
+    // An EHR launch's encounter and fhirContext come along with the `launch` scope.
+    let ehr = transaction
         .launch
         .as_ref()
-        .filter(|_| has_scope(&granted, "launch"))
-        .and_then(|l| l.encounter.clone());
+        .filter(|_| has_scope(&granted, "launch"));
+    let encounter = ehr.and_then(|l| l.encounter.clone());
+    let fhir_context = ehr.map(|l| l.fhir_context.clone()).unwrap_or_default();
     let approval = Approval {
         subject: user.name.clone(),
         scopes: Some(granted),
@@ -454,7 +456,7 @@ fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)
             patient,
             encounter,
             fhir_user: user.fhir_user.clone(),
-            ..LaunchContext::default()
+            fhir_context,
         },
         claims: user.claims(),
     };

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use smart_token::{ClientAuth, ClientMetadata, Error, GrantType, LaunchContext, TokenRequest};
+use smart_token::{ClientAuth, ClientMetadata, Error, GrantType, TokenRequest};
 
 use super::clients::{Status, StoredClient};
 use super::{Oauth, blocking, db, launch, users};
@@ -340,8 +340,8 @@ fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Va
 }
 
 /// `POST /launch`: an administrator (a bearer token of this server for a user with the
-/// `admin` role) creates an EHR launch context from `patient` and optional `encounter`
-/// (form fields); the answer is `{"launch": "<id>"}`.
+/// `admin` role) creates an EHR launch context from `patient`, optional `encounter` and
+/// `fhirContext` references (form fields); the answer is `{"launch": "<id>"}`.
 pub(crate) async fn launch(
     State(oauth): State<Arc<Oauth>>,
     headers: HeaderMap,
@@ -373,11 +373,12 @@ pub(crate) async fn launch(
             .iter()
             .find(|(name, _)| name == "encounter")
             .map(|(_, value)| value.clone());
-        let context = LaunchContext {
-            patient: Some(patient),
-            encounter,
-            ..LaunchContext::default()
-        };
+        let references: Vec<String> = pairs
+            .iter()
+            .filter(|(name, _)| name == "fhirContext")
+            .map(|(_, value)| value.clone())
+            .collect();
+        let context = launch::context(patient, encounter, &references)?;
         launch::create(&oauth.db, &context, db::now())
     })
     .await;
