@@ -74,8 +74,8 @@ pub struct RefreshRecord {
 /// The outcome of using a refresh token.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RefreshUse {
-    /// A live token (now marked used, if rotating).
-    Active(RefreshRecord),
+    /// A live token (now marked used, if rotating); boxed, being far the largest.
+    Active(Box<RefreshRecord>),
     /// A token already rotated away: a sign it was stolen. Its family.
     Reused(String),
     /// No such token, expired, or revoked.
@@ -101,8 +101,8 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
 pub enum DeviceStatus {
     /// Waiting for the user.
     Pending,
-    /// The user approved: the grant to issue.
-    Approved(Grant),
+    /// The user approved: the grant to issue (boxed, being far the largest).
+    Approved(Box<Grant>),
     /// The user denied.
     Denied,
 }
@@ -264,7 +264,7 @@ impl RefreshStore for MemoryRefreshTokens {
             Some((record, true)) => RefreshUse::Reused(record.family.clone()),
             Some((record, used)) => {
                 *used = rotate;
-                RefreshUse::Active(record.clone())
+                RefreshUse::Active(Box::new(record.clone()))
             }
         })
     }
