@@ -1926,3 +1926,71 @@ fn id_tokens_are_rs256_with_an_rsa_key_in_the_data_directory() {
     .unwrap();
     assert_eq!(header["alg"], "EdDSA");
 }
+
+#[test]
+fn browser_apps_on_other_origins_get_cors_but_never_with_cookies() {
+    let server = bare();
+    let app = ("Origin", "http://127.0.0.1:7777");
+    // The preflight of a FHIR read with a bearer token.
+    let preflight = server.send(
+        "OPTIONS",
+        "Patient/1",
+        &[
+            app,
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("authorization")
+    );
+    assert_eq!(preflight.header("access-control-allow-credentials"), None);
+    // The answers themselves are readable by the app.
+    let config = server.send("GET", ".well-known/smart-configuration", &[app], b"");
+    assert_eq!(config.status, 200);
+    assert_eq!(
+        config.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    let token = server.form("/token", &[("grant_type", "client_credentials")], &[app]);
+    assert_eq!(
+        token.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    let unauthorized = server.send("GET", "Patient", &[app], b"");
+    assert_eq!(unauthorized.status, 401);
+    assert_eq!(
+        unauthorized.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    assert!(
+        unauthorized
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("www-authenticate")
+    );
+    // The cookie-based pages: no CORS at all.
+    let page = server.send("GET", "/authorize", &[app], b"");
+    assert_eq!(page.header("access-control-allow-origin"), None);
+    let preflight = server.send(
+        "OPTIONS",
+        "/authorize",
+        &[app, ("Access-Control-Request-Method", "POST")],
+        b"",
+    );
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    // Without an Origin: no CORS headers.
+    assert_eq!(
+        server.get("metadata").header("access-control-allow-origin"),
+        None
+    );
+}

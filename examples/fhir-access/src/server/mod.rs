@@ -147,7 +147,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%bound, %base_url, "listening");
     let mut router = app::app(state);
     if let Some((oauth, _)) = oauth {
-        router = router.merge(oauth::router(oauth));
+        // Outermost: CORS for browser SMART apps, on the FHIR API and the token endpoints.
+        router = router
+            .merge(oauth::router(oauth))
+            .layer(axum::middleware::from_fn(oauth::cors));
     }
     axum::serve(
         listener,

@@ -8,12 +8,13 @@
 //! (`.well-known/smart-configuration`, `jwks`, `oauth-uris`), `endpoints` (token,
 //! introspection, revocation, device authorization, registration, launch), `session`
 //! (browser sessions, CSRF), `pages` (HTML), `authorize` (login, consent, patient picker),
-//! `consent` (what a consent form decides), `throttle` (failed logins per user name),
+//! `consent` (what a consent form decides), `cors` (browser apps on other origins), `throttle` (failed logins per user name),
 //! `device` (the user-code page), `scopes` (scopes in plain words).
 
 mod authorize;
 pub(crate) mod clients;
 mod consent;
+mod cors;
 pub(crate) mod db;
 mod device;
 mod discovery;
@@ -40,6 +41,7 @@ use smart_token::{
     SystemClock, TokenIssuer,
 };
 
+pub(crate) use cors::cors;
 pub(crate) use discovery::security_extension;
 
 use clients::SqliteClients;
