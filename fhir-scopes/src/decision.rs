@@ -106,9 +106,11 @@ impl<'a> Grant<'a> {
         self.satisfied_by_query
     }
 
-    /// Whether this grant subsumes `other`: every resource `other` admits, it admits.
+    /// Whether this grant subsumes `other`, a grant of the same decision: every resource
+    /// `other` admits, it admits. Grants of one decision name the same patient (the one in
+    /// context) or none, so only whether they name one matters.
     fn subsumes(&self, other: &Grant<'_>) -> bool {
-        (self.patient.is_none() || self.patient == other.patient)
+        (self.patient.is_none() || other.patient.is_some())
             && self
                 .scope
                 .resource_type

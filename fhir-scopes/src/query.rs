@@ -160,6 +160,14 @@ impl Query {
         self.parameters().find(|p| p.name() == name)
     }
 
+    /// An entry's bytes: comparing these skips the UTF-8 boundary checks of [`Self::span`].
+    fn bytes(&self, entry: &Entry) -> &[u8] {
+        self.text
+            .as_bytes()
+            .get(entry.start as usize..entry.end as usize)
+            .unwrap_or_default()
+    }
+
     fn span(&self, entry: &Entry) -> &str {
         self.text
             .get(entry.start as usize..entry.end as usize)
@@ -214,13 +222,38 @@ impl Query {
     /// has the same parameter with alternatives that are a subset of ours. Then every
     /// resource `other` selects, `self` selects too.
     pub(crate) fn is_implied_by(&self, other: &Query) -> bool {
-        self.parameters().all(|mine| {
-            other.parameters().any(|theirs| {
-                theirs.name() == mine.name()
-                    && theirs
-                        .values()
-                        .all(|v| mine.values().any(|w| w.as_str() == v.as_str()))
+        // Runs for every granular grant of every decision: compare the bytes of the parsed
+        // entries rather than go through `Parameter` and `Value`.
+        if let [name, value] = self.entries.as_slice() {
+            // The usual granular scope: one parameter with one value.
+            let (name, value) = (self.bytes(name), self.bytes(value));
+            return other.groups().any(|(their_name, theirs)| {
+                their_name == name && theirs.iter().all(|v| other.bytes(v) == value)
+            });
+        }
+        self.groups().all(|(name, mine)| {
+            other.groups().any(|(their_name, theirs)| {
+                their_name == name
+                    && theirs.iter().all(|v| {
+                        let v = other.bytes(v);
+                        mine.iter().any(|w| self.bytes(w) == v)
+                    })
             })
+        })
+    }
+
+    /// Each parameter's name with its value entries, in the order written.
+    fn groups(&self) -> impl Iterator<Item = (&[u8], &[Entry])> + '_ {
+        let mut rest = self.entries.as_slice();
+        std::iter::from_fn(move || {
+            let (name, tail) = rest.split_first()?;
+            let count = match name.kind {
+                Kind::Name { values } => values as usize,
+                Kind::Value { .. } => 0,
+            };
+            let (values, tail) = tail.split_at_checked(count).unwrap_or((tail, &[]));
+            rest = tail;
+            Some((self.bytes(name), values))
         })
     }
 
@@ -872,5 +905,21 @@ mod tests {
         assert!(broad.is_implied_by(&narrow));
         assert!(!narrow.is_implied_by(&broad));
         assert!(Query::empty().is_implied_by(&broad));
+    }
+
+    #[test]
+    fn implication_of_one_parameter_with_one_value() {
+        let lab = scope_query("category=laboratory").unwrap();
+        let implies = |other: &str| lab.is_implied_by(&Query::parse(other).unwrap());
+        assert!(implies("category=laboratory"));
+        assert!(implies("patient=123&category=laboratory"));
+        assert!(implies("category=laboratory&category=laboratory"));
+        // Compared decoded, as the search would be.
+        assert!(implies("category=labor%61tory"));
+        assert!(!implies("category=laboratory,vital-signs"));
+        assert!(!implies("category=vital-signs"));
+        assert!(!implies("category:not=laboratory"));
+        assert!(!implies("code=laboratory"));
+        assert!(!implies("patient=123"));
     }
 }

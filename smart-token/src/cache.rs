@@ -1,14 +1,16 @@
 //! A small cache of validated tokens, so a client that sends the same token on every request
 //! pays for its signature once. Entries are keyed by the SHA-256 of the token's signature
 //! segment (a few hundred bytes at most, unique per signed token) and confirmed against the
-//! whole token, so no two tokens can share an entry whatever their signatures.
+//! whole token, so no two tokens can share an entry whatever their signatures. Each entry
+//! keeps the key set that verified it: once the issuer's keys change, the token is verified
+//! again, so a key the issuer removed stops a cached token too.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ring::digest;
 
-use crate::AccessContext;
+use crate::{AccessContext, KeySet};
 
 /// The SHA-256 of a token's signature segment.
 pub(crate) type TokenHash = [u8; 32];
@@ -22,9 +24,12 @@ pub(crate) struct TokenCache {
     per_shard: usize,
 }
 
+/// A cached token, its context, and the key set that verified it.
+type Entry = (Box<str>, Arc<AccessContext>, Arc<KeySet>);
+
 #[derive(Default)]
 struct Shard {
-    entries: HashMap<TokenHash, (Box<str>, Arc<AccessContext>)>,
+    entries: HashMap<TokenHash, Entry>,
     order: VecDeque<TokenHash>,
 }
 
@@ -50,20 +55,21 @@ impl TokenCache {
         self.shards.get(usize::from(hash[0]) % SHARDS)
     }
 
-    /// The context cached for `token` (whose hash is `hash`), if it has not expired at `now`.
+    /// The context cached for `token` (whose hash is `hash`) and the key set that verified
+    /// it, if it has not expired at `now`.
     pub(crate) fn get(
         &self,
         hash: &TokenHash,
         token: &str,
         now: i64,
-    ) -> Option<Arc<AccessContext>> {
+    ) -> Option<(Arc<AccessContext>, Arc<KeySet>)> {
         let mut shard = self.shard(hash)?.lock().ok()?;
-        let (cached, context) = shard.entries.get(hash)?;
+        let (cached, context, keys) = shard.entries.get(hash)?;
         if **cached != *token {
             return None;
         }
         if context.expires_at > now {
-            return Some(Arc::clone(context));
+            return Some((Arc::clone(context), Arc::clone(keys)));
         }
         shard.entries.remove(hash);
         None
@@ -74,6 +80,7 @@ impl TokenCache {
         hash: TokenHash,
         token: &str,
         context: Arc<AccessContext>,
+        keys: Arc<KeySet>,
         now: i64,
     ) {
         let Some(Ok(mut shard)) = self.shard(&hash).map(|shard| shard.lock()) else {
@@ -82,7 +89,7 @@ impl TokenCache {
         if shard.entries.len() >= self.per_shard {
             shard
                 .entries
-                .retain(|_, (_, context)| context.expires_at > now);
+                .retain(|_, (_, context, _)| context.expires_at > now);
             let Shard { entries, order } = &mut *shard;
             order.retain(|hash| entries.contains_key(hash));
             while entries.len() >= self.per_shard {
@@ -94,7 +101,7 @@ impl TokenCache {
         }
         if shard
             .entries
-            .insert(hash, (token.into(), context))
+            .insert(hash, (token.into(), context, keys))
             .is_none()
         {
             shard.order.push_back(hash);

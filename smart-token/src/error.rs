@@ -69,10 +69,13 @@ pub enum Error {
     /// A JSON Web Key Set that cannot be read.
     #[error("invalid key set: {0}")]
     InvalidKeySet(String),
-    /// The issuer's key set could not be fetched.
-    #[error("key set `{uri}` could not be fetched: {reason}")]
+    /// An issuer's discovery document (provider metadata) that cannot be used.
+    #[error("invalid provider metadata: {0}")]
+    InvalidMetadata(String),
+    /// The issuer's key set (or discovery document) could not be fetched.
+    #[error("`{uri}` could not be fetched: {reason}")]
     Fetch {
-        /// The configured `jwks_uri`.
+        /// The `jwks_uri` or discovery document URL.
         uri: String,
         /// What went wrong.
         reason: String,
@@ -206,6 +209,7 @@ impl Error {
             Error::Fetch { .. }
             | Error::InvalidKey(_)
             | Error::InvalidKeySet(_)
+            | Error::InvalidMetadata(_)
             | Error::Signing(_)
             | Error::Storage(_) => "server_error",
             _ => "invalid_token",
@@ -239,6 +243,7 @@ impl Error {
             Error::InvalidSignature => "invalid_signature",
             Error::InvalidKey(_) => "invalid_key",
             Error::InvalidKeySet(_) => "invalid_key_set",
+            Error::InvalidMetadata(_) => "invalid_metadata",
             Error::Fetch { .. } => "fetch",
             Error::UntrustedIssuer => "untrusted_issuer",
             Error::WrongAudience => "wrong_audience",

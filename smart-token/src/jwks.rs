@@ -4,12 +4,12 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::{Error, KeySet};
+use crate::{Error, KeySet, ProviderMetadata};
 
-/// Fetches a JWKS document. The crate ships `HttpFetcher` behind the `http` feature; a
+/// Fetches a JWKS document (and an issuer's discovery document). The crate ships `HttpFetcher` behind the `http` feature; a
 /// server with its own HTTP client implements this in a few lines.
 pub trait JwksFetcher: Send + Sync + fmt::Debug {
-    /// The body of the document at `uri`.
+    /// The body of the (JSON) document at `uri`.
     fn fetch(&self, uri: &str) -> Result<String, Error>;
 }
 
@@ -31,6 +31,12 @@ impl KeySource {
     /// A `jwks_uri` with the default intervals (see [`RemoteKeys::new`]).
     pub fn remote(uri: impl Into<String>, fetcher: Arc<dyn JwksFetcher>) -> KeySource {
         KeySource::Remote(Arc::new(RemoteKeys::new(uri, fetcher)))
+    }
+
+    /// The keys named by `issuer`'s discovery document, with the default intervals (see
+    /// [`RemoteKeys::discovered`]).
+    pub fn discovered(issuer: impl Into<String>, fetcher: Arc<dyn JwksFetcher>) -> KeySource {
+        KeySource::Remote(Arc::new(RemoteKeys::discovered(issuer, fetcher)))
     }
 
     /// The keys to use now: loaded on first use, refreshed when older than the maximum age.
@@ -59,13 +65,21 @@ impl KeySource {
 /// than `max_age` (default 1 hour), so removed keys stop verifying. When a refetch fails,
 /// the last good set stays in use.
 pub struct RemoteKeys {
-    uri: String,
+    location: Location,
     fetcher: Arc<dyn JwksFetcher>,
     min_refetch_interval: i64,
     max_age: i64,
     state: RwLock<State>,
     // Held while fetching, so that concurrent requests wait for one fetch, not start many.
     fetching: Mutex<()>,
+}
+
+/// Where the keys are: a known `jwks_uri`, or the one the issuer's metadata names.
+enum Location {
+    Jwks(String),
+    /// The issuer; its discovery document is read again on every fetch, so a provider that
+    /// moves its `jwks_uri` is followed.
+    Issuer(String),
 }
 
 #[derive(Default)]
@@ -80,13 +94,22 @@ impl RemoteKeys {
     /// after 1 hour.
     pub fn new(uri: impl Into<String>, fetcher: Arc<dyn JwksFetcher>) -> RemoteKeys {
         RemoteKeys {
-            uri: uri.into(),
+            location: Location::Jwks(uri.into()),
             fetcher,
             min_refetch_interval: 60,
             max_age: 3600,
             state: RwLock::new(State::default()),
             fetching: Mutex::new(()),
         }
+    }
+
+    /// The keys of `issuer`, found through its discovery document
+    /// ([`ProviderMetadata::discovery_url`]): each fetch reads the document (which must name
+    /// `issuer` exactly), then its `jwks_uri`. Same intervals as [`RemoteKeys::new`].
+    pub fn discovered(issuer: impl Into<String>, fetcher: Arc<dyn JwksFetcher>) -> RemoteKeys {
+        let mut keys = RemoteKeys::new(String::new(), fetcher);
+        keys.location = Location::Issuer(issuer.into());
+        keys
     }
 
     /// Sets the least time between two fetches, in seconds. Defaults to 60.
@@ -101,9 +124,23 @@ impl RemoteKeys {
         self
     }
 
-    /// The `jwks_uri`.
-    pub fn uri(&self) -> &str {
-        &self.uri
+    /// The `jwks_uri`, or the discovery document's URL for keys found through it.
+    pub fn uri(&self) -> String {
+        match &self.location {
+            Location::Jwks(uri) => uri.clone(),
+            Location::Issuer(issuer) => ProviderMetadata::discovery_url(issuer),
+        }
+    }
+
+    fn fetch(&self) -> Result<KeySet, Error> {
+        let body = match &self.location {
+            Location::Jwks(uri) => self.fetcher.fetch(uri)?,
+            Location::Issuer(issuer) => {
+                let metadata = ProviderMetadata::fetch(issuer, self.fetcher.as_ref())?;
+                self.fetcher.fetch(&metadata.jwks_uri)?
+            }
+        };
+        KeySet::from_jwks(&body)
     }
 
     fn current(&self, now: i64) -> Result<Arc<KeySet>, Error> {
@@ -124,10 +161,7 @@ impl RemoteKeys {
         let allowed =
             attempted_at.is_none_or(|at| now.saturating_sub(at) >= self.min_refetch_interval);
         if allowed {
-            let fetched = self
-                .fetcher
-                .fetch(&self.uri)
-                .and_then(|body| KeySet::from_jwks(&body));
+            let fetched = self.fetch();
             let mut state = self.state.write().map_err(|_| poisoned())?;
             state.attempted_at = Some(now);
             match fetched {
@@ -143,7 +177,7 @@ impl RemoteKeys {
         match &state.keys {
             Some(keys) => Ok(Arc::clone(keys)),
             None => Err(Error::Fetch {
-                uri: self.uri.clone(),
+                uri: self.uri(),
                 reason:
                     "no key set yet, and the last attempt was less than the refetch interval ago"
                         .into(),
@@ -159,7 +193,7 @@ fn poisoned() -> Error {
 impl fmt::Debug for RemoteKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteKeys")
-            .field("uri", &self.uri)
+            .field("uri", &self.uri())
             .field("min_refetch_interval", &self.min_refetch_interval)
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()

@@ -5,7 +5,8 @@
 //! - Validation: [`Validator`] over [`TrustedIssuer`]s (with [`ClaimMapping`]), giving an
 //!   [`AccessContext`]; keys from [`KeySet`] / [`Jwk`] / [`VerifyingKey`], fetched through
 //!   [`KeySource`] and [`JwksFetcher`] (`HttpFetcher` with the `http` feature);
-//!   [`Algorithm`], [`Algorithms`]; revocation through [`RevocationStore`].
+//!   [`Algorithm`], [`Algorithms`]; an issuer's [`ProviderMetadata`] (discovery);
+//!   revocation through [`RevocationStore`].
 //! - Issuing: [`TokenIssuer`] with [`SigningKey`], for a [`Grant`] with its [`LaunchContext`].
 //! - The authorization server: [`AuthorizationServer`] ([`AuthorizationServer::authorize`],
 //!   [`AuthorizationServer::approve`], [`AuthorizationServer::token`],
@@ -27,6 +28,7 @@ mod client;
 mod clock;
 mod context;
 mod device;
+mod discovery;
 mod error;
 mod issuer;
 mod jwk;
@@ -50,6 +52,7 @@ pub use client::{Client, ClientAuth, ClientStore, GrantType, MemoryClients};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::AccessContext;
 pub use device::normalize_user_code;
+pub use discovery::ProviderMetadata;
 pub use error::Error;
 pub use issuer::{Grant, IssuedToken, LaunchContext, TokenIssuer};
 pub use jwk::{Jwk, KeySet};

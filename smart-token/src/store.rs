@@ -73,6 +73,10 @@ pub struct RefreshRecord {
 
 /// The outcome of using a refresh token.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per token request, never stored in bulk: boxing would only add an allocation"
+)]
 pub enum RefreshUse {
     /// A live token (now marked used, if rotating); boxed, being far the largest.
     Active(Box<RefreshRecord>),
@@ -98,6 +102,10 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
 
 /// Where a device authorization (RFC 8628) stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per token request, never stored in bulk: boxing would only add an allocation"
+)]
 pub enum DeviceStatus {
     /// Waiting for the user.
     Pending,

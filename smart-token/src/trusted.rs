@@ -144,6 +144,8 @@ pub struct ClaimMapping {
     pub(crate) fhir_user: String,
     pub(crate) roles: String,
     pub(crate) attributes: Vec<(String, String)>,
+    /// External role value -> local role; empty: roles are taken as they are.
+    pub(crate) role_values: Vec<(String, String)>,
 }
 
 impl Default for ClaimMapping {
@@ -157,6 +159,7 @@ impl Default for ClaimMapping {
             fhir_user: "fhirUser".into(),
             roles: "roles".into(),
             attributes: Vec::new(),
+            role_values: Vec::new(),
         }
     }
 }
@@ -179,6 +182,39 @@ impl ClaimMapping {
     mapping_setter!(fhir_context, "the SMART `fhirContext`");
     mapping_setter!(fhir_user, "the user's FHIR resource URL");
     mapping_setter!(roles, "the user's roles");
+
+    /// Translates the role value `external` (a group of the identity provider) into the local
+    /// role `local`. Once any translation is set, role values without one are dropped, so an
+    /// identity provider's other groups never become local roles; an external value may give
+    /// several local roles. Defaults to none: role values are taken as they are.
+    ///
+    /// ```
+    /// use smart_token::ClaimMapping;
+    ///
+    /// let mapping = ClaimMapping::default()
+    ///     .roles("groups")
+    ///     .role("clinicians", "doctor")
+    ///     .role("patients", "patient");
+    /// # let _ = mapping;
+    /// ```
+    pub fn role(mut self, external: impl Into<String>, local: impl Into<String>) -> ClaimMapping {
+        self.role_values.push((external.into(), local.into()));
+        self
+    }
+
+    /// The local roles for the role values of a token.
+    pub(crate) fn local_roles(&self, values: Vec<String>) -> Vec<String> {
+        if self.role_values.is_empty() {
+            return values;
+        }
+        let mut roles: Vec<String> = Vec::new();
+        for (external, local) in &self.role_values {
+            if values.contains(external) && !roles.contains(local) {
+                roles.push(local.clone());
+            }
+        }
+        roles
+    }
 
     /// Copies claim `claim` into the context's attributes as `name`.
     pub fn attribute(mut self, claim: impl Into<String>, name: impl Into<String>) -> ClaimMapping {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::cache::TokenCache;
 use crate::claims::Claims;
 use crate::jws::Jws;
-use crate::{AccessContext, Clock, Error, RevocationStore, SystemClock, TrustedIssuer};
+use crate::{AccessContext, Clock, Error, KeySet, RevocationStore, SystemClock, TrustedIssuer};
 
 /// The largest token accepted by default, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -169,20 +169,32 @@ impl Validator {
         let hash = match &self.cache {
             Some(cache) => {
                 let hash = TokenCache::hash(token);
-                if let Some(context) = cache.get(&hash, token, now) {
-                    self.check_revoked(&context, now)?;
-                    return Ok(context);
+                if let Some((context, keys)) = cache.get(&hash, token, now) {
+                    if self.keys_unchanged(&context, &keys, now) {
+                        self.check_revoked(&context, now)?;
+                        return Ok(context);
+                    }
                 }
                 Some(hash)
             }
             None => None,
         };
-        let context = Arc::new(self.validate_uncached(token, now)?);
+        let (context, keys) = self.validate_uncached(token, now)?;
+        let context = Arc::new(context);
         self.check_revoked(&context, now)?;
         if let (Some(cache), Some(hash)) = (&self.cache, hash) {
-            cache.insert(hash, token, Arc::clone(&context), now);
+            cache.insert(hash, token, Arc::clone(&context), keys, now);
         }
         Ok(context)
+    }
+
+    /// Whether the issuer of a cached token still has the key set that verified it (it
+    /// changes when a remote set is refetched: rotated or removed keys).
+    fn keys_unchanged(&self, context: &AccessContext, keys: &Arc<KeySet>, now: i64) -> bool {
+        self.issuers
+            .get(context.issuer())
+            .and_then(|trusted| trusted.keys.current(now).ok())
+            .is_some_and(|current| Arc::ptr_eq(&current, keys))
     }
 
     fn check_revoked(&self, context: &AccessContext, now: i64) -> Result<(), Error> {
@@ -192,7 +204,12 @@ impl Validator {
         }
     }
 
-    fn validate_uncached(&self, token: &str, now: i64) -> Result<AccessContext, Error> {
+    /// The token's context and the key set that verified it.
+    fn validate_uncached(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<(AccessContext, Arc<KeySet>), Error> {
         let jws = Jws::parse(token, self.max_token_bytes)?;
         let mut claims = jws.claims;
         let issuer = claims
@@ -213,11 +230,11 @@ impl Validator {
             return Err(Error::AlgorithmNotAllowed(alg));
         }
         let kid = jws.header.kid.as_deref();
-        let keys = trusted.keys.current(now)?;
+        let mut keys = trusted.keys.current(now)?;
         let key = match keys.find(kid, alg) {
             Err(Error::UnknownKey) => {
-                let refreshed = trusted.keys.after_unknown_kid(now)?;
-                Arc::clone(refreshed.find(kid, alg)?)
+                keys = trusted.keys.after_unknown_kid(now)?;
+                Arc::clone(keys.find(kid, alg)?)
             }
             found => Arc::clone(found?),
         };
@@ -254,13 +271,14 @@ impl Validator {
         {
             return Err(Error::MissingClaim(missing.clone()));
         }
-        context(
+        let context = context(
             trusted,
             &self.scopes,
             claims_issuer(&mut claims),
             claims,
             exp,
-        )
+        )?;
+        Ok((context, keys))
     }
 }
 
@@ -291,7 +309,7 @@ fn context(
     let patient = claims.take_string(&mapping.patient)?;
     let encounter = claims.take_string(&mapping.encounter)?;
     let fhir_user = claims.take_string(&mapping.fhir_user)?;
-    let roles = claims.take_strings(&mapping.roles)?;
+    let roles = mapping.local_roles(claims.take_strings(&mapping.roles)?);
     let fhir_context = match claims.take(&mapping.fhir_context) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items,

@@ -83,6 +83,8 @@ static SERVER: LazyLock<smart_token::AuthorizationServer> =
     LazyLock::new(|| crate::authorization::setup().server);
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
     /// A portless loopback redirect URI admits exactly itself and itself with a port: any
     /// other accepted text would be an open redirect.
     #[test]
@@ -108,5 +110,41 @@ proptest! {
                 "{uri}"
             );
         }
+    }
+
+    /// Any text as a discovery document: a typed error or metadata that names the issuer
+    /// exactly with http(s) URLs; never a panic.
+    #[test]
+    fn arbitrary_discovery_documents_never_panic(text in ".{0,300}") {
+        if let Ok(metadata) = smart_token::ProviderMetadata::from_json(&text, "https://idp.example") {
+            prop_assert_eq!(metadata.issuer, "https://idp.example");
+            prop_assert!(metadata.jwks_uri.starts_with("http://") || metadata.jwks_uri.starts_with("https://"));
+        }
+    }
+
+    /// A document built from parts reads back as those parts; with another issuer, it is refused.
+    #[test]
+    fn discovery_documents_read_back(
+        host in "[a-z]{1,12}\\.example",
+        path in "(/[a-z0-9]{1,8}){0,3}",
+        scheme in "https?",
+        methods in proptest::collection::vec("[A-Za-z0-9]{1,6}", 0..3),
+    ) {
+        let issuer = format!("{scheme}://{host}{path}");
+        let document = serde_json::json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/keys"),
+            "token_endpoint": format!("{issuer}/token"),
+            "code_challenge_methods_supported": methods,
+            "response_types_supported": ["code"],
+        })
+        .to_string();
+        let metadata = smart_token::ProviderMetadata::from_json(&document, &issuer).unwrap();
+        prop_assert_eq!(&metadata.jwks_uri, &format!("{issuer}/keys"));
+        prop_assert_eq!(metadata.token_endpoint, Some(format!("{issuer}/token")));
+        prop_assert_eq!(metadata.authorization_endpoint, None);
+        prop_assert_eq!(metadata.code_challenge_methods_supported, methods);
+        let other = format!("{issuer}/");
+        prop_assert!(smart_token::ProviderMetadata::from_json(&document, &other).is_err());
     }
 }

@@ -166,7 +166,7 @@ fn an_unreachable_issuer_is_a_fetch_error() {
     let token = rsa().sign(None, &claims()).unwrap();
     assert_eq!(
         validator.validate(&token).unwrap_err().to_string(),
-        "key set `https://auth.example.org/jwks` could not be fetched: connection refused"
+        "`https://auth.example.org/jwks` could not be fetched: connection refused"
     );
 }
 
@@ -190,4 +190,111 @@ fn concurrent_requests_for_a_new_kid_share_one_fetch() {
         }
     });
     assert_eq!(served.fetches(), 2, "the first use and one refetch");
+}
+
+#[test]
+fn a_cached_token_stops_working_once_its_key_is_removed() {
+    let served = Arc::new(Served::default());
+    let clock = clock();
+    let remote = RemoteKeys::new("https://auth.example.org/jwks", served.clone());
+    let issuer = TrustedIssuer::new(ISS, AUD, KeySource::Remote(Arc::new(remote)));
+    let validator = Validator::new([issuer]).clock(clock.clone()).cache(100);
+    let old = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "old").unwrap();
+    let new = SigningKey::from_pem(RSA_B_PEM, Algorithm::RS256, "new").unwrap();
+    served.publish(&[&old]);
+    let old_token = old
+        .sign(None, &with(claims(), json!({"exp": NOW + 600})))
+        .unwrap();
+    assert!(validator.validate(&old_token).is_ok());
+    assert!(validator.validate(&old_token).is_ok());
+    assert_eq!((validator.cached(), served.fetches()), (1, 1));
+
+    // The issuer replaces its key; the first token with the new kid refetches the set.
+    served.publish(&[&new]);
+    clock.advance(60);
+    assert!(
+        validator
+            .validate(&new.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    assert_eq!(served.fetches(), 2);
+    // The old token is still in the cache, but its key set is gone: verified again, refused.
+    assert_eq!(
+        validator.validate(&old_token).unwrap_err(),
+        Error::UnknownKey
+    );
+    assert_eq!(served.fetches(), 2, "within the interval: no refetch");
+}
+
+/// An issuer with a discovery document and a JWKS, fetched by URL.
+#[derive(Debug)]
+struct Discovered {
+    metadata: String,
+    jwks: String,
+    fetched: Mutex<Vec<String>>,
+}
+
+impl JwksFetcher for Discovered {
+    fn fetch(&self, uri: &str) -> Result<String, Error> {
+        self.fetched.lock().unwrap().push(uri.to_owned());
+        match uri {
+            "https://auth.example.org/.well-known/openid-configuration" => {
+                Ok(self.metadata.clone())
+            }
+            "https://keys.example.org/v2/jwks" => Ok(self.jwks.clone()),
+            _ => Err(Error::Fetch {
+                uri: uri.into(),
+                reason: "404".into(),
+            }),
+        }
+    }
+}
+
+#[test]
+fn keys_found_through_the_issuers_discovery_document() {
+    let key = SigningKey::from_pem(RSA_PEM, Algorithm::RS256, "k").unwrap();
+    let served = |issuer: &str| {
+        Arc::new(Discovered {
+            metadata: json!({"issuer": issuer, "jwks_uri": "https://keys.example.org/v2/jwks"})
+                .to_string(),
+            jwks: json!({"keys": [key.public_jwk()]}).to_string(),
+            fetched: Mutex::default(),
+        })
+    };
+    let fetcher = served(ISS);
+    let validator = Validator::new([TrustedIssuer::new(
+        ISS,
+        AUD,
+        KeySource::discovered(ISS, fetcher.clone()),
+    )])
+    .clock(clock());
+    assert!(
+        validator
+            .validate(&key.sign(None, &claims()).unwrap())
+            .is_ok()
+    );
+    assert_eq!(
+        *fetcher.fetched.lock().unwrap(),
+        [
+            "https://auth.example.org/.well-known/openid-configuration",
+            "https://keys.example.org/v2/jwks"
+        ]
+    );
+
+    // A document that names another issuer is not followed.
+    let impostor = served("https://evil.example.org");
+    let validator = Validator::new([TrustedIssuer::new(
+        ISS,
+        AUD,
+        KeySource::discovered(ISS, impostor.clone()),
+    )])
+    .clock(clock());
+    assert_eq!(
+        validator
+            .validate(&key.sign(None, &claims()).unwrap())
+            .unwrap_err()
+            .to_string(),
+        "invalid provider metadata: the document is for issuer `https://evil.example.org`, not `https://auth.example.org`"
+    );
+    assert_eq!(impostor.fetched.lock().unwrap().len(), 1);
 }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use fhir_scopes::{Decision, DenyReason, RestRequest};
-use serde_json::json;
+use serde_json::{Value, json};
 use smart_token::{
     Algorithm, ClaimMapping, Error, KeySet, KeySource, MemoryRevocations, RevocationStore,
     SigningKey, TrustedIssuer, Validator,
@@ -709,4 +709,38 @@ fn error_messages_do_not_echo_the_token() {
         "malformed token: signature is not canonical base64url"
     );
     assert!(!message.contains("secret-subject"));
+}
+
+#[test]
+fn role_values_translate_to_local_roles_and_others_are_dropped() {
+    let issuer = TrustedIssuer::new(ISS, AUD, KeySource::fixed(key_set())).mapping(
+        ClaimMapping::default()
+            .roles("groups")
+            .role("clinicians", "doctor")
+            .role("clinicians", "staff")
+            .role("night-shift", "staff")
+            .role("patients", "patient"),
+    );
+    let validator = Validator::new([issuer]).clock(clock());
+    let roles = |groups: Value| {
+        let token = rsa()
+            .sign(None, &with(claims(), json!({ "groups": groups })))
+            .unwrap();
+        validator.validate(&token).unwrap().roles().to_vec()
+    };
+    assert_eq!(
+        roles(json!(["night-shift", "clinicians", "admins"])),
+        ["doctor", "staff"]
+    );
+    assert_eq!(roles(json!(["patients"])), ["patient"]);
+    assert_eq!(roles(json!(["admins", "Clinicians"])), Vec::<String>::new());
+    assert_eq!(roles(json!([])), Vec::<String>::new());
+    // Without translations, values are roles as they are.
+    let plain = Validator::new([TrustedIssuer::new(ISS, AUD, KeySource::fixed(key_set()))
+        .mapping(ClaimMapping::default().roles("groups"))])
+    .clock(clock());
+    let token = rsa()
+        .sign(None, &with(claims(), json!({"groups": ["admins"]})))
+        .unwrap();
+    assert_eq!(plain.validate(&token).unwrap().roles(), ["admins"]);
 }

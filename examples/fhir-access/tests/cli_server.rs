@@ -973,18 +973,37 @@ fn bad_input_is_an_operation_outcome_and_never_a_crash() {
         "`birthdate=yesterday`: expected a FHIR date, optionally after a prefix",
     );
     server
-        .get("Patient?_has:Observation:patient:code=1")
+        .get("Patient?_has:Observation:patient=1")
         .assert_outcome(
             400,
-            "not-supported",
-            "search parameter `_has:Observation:patient:code` is not supported",
+            "invalid",
+            "`_has:Observation:patient`: expected `_has:Type:parameter:search-parameter`",
         );
     server
-        .get("Patient?general-practitioner.name=x")
+        .get("Patient?_has:Observation:code:code=1")
+        .assert_outcome(
+            400,
+            "invalid",
+            "`_has:Observation:code:code`: `Observation` has no reference parameter `code`",
+        );
+    server
+        .get("Patient?general-practitioner:Practitioner.nope=x")
+        .assert_outcome(
+            400,
+            "invalid",
+            "unknown search parameter `nope` for `Practitioner`",
+        );
+    server.get("Patient?name.family=x").assert_outcome(
+        400,
+        "invalid",
+        "chained parameter `name.family`: `Patient` has no reference parameter `name`",
+    );
+    server
+        .get("Observation?subject.subject.subject.subject.name=x")
         .assert_outcome(
             400,
             "not-supported",
-            "chained search `general-practitioner.name` is not supported",
+            "chained parameter `subject.subject.subject.subject.name`: more than 3 links",
         );
     server
         .get("Patient/1/_history/x")
@@ -1107,6 +1126,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "policy",
         "explain",
         "registration",
+        "patient-readable-types",
         "update-create",
         "max-body-bytes",
         "request-timeout",
@@ -1128,7 +1148,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
             "{variable} in {help}"
         );
     }
-    assert_eq!(help.matches("Defaults to").count(), 19, "{help}");
+    assert_eq!(help.matches("Defaults to").count(), 20, "{help}");
 }
 
 #[test]

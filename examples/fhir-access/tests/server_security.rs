@@ -14,70 +14,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{Response, Server, entry_ids};
+use common::secured::{A, B, DARRELL};
+use common::{Server, entry_ids};
 use serde_json::{Value, json};
-
-const A: &str = "717282e4-5d08-4cbd-afad-596051966367";
-const B: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
-
-impl Server {
-    /// The default mode (policy), seeded, in a fresh directory.
-    fn secured() -> Server {
-        Server::with(&[])
-    }
-
-    fn data_dir(&self) -> &std::path::Path {
-        self._dir.as_ref().unwrap().path()
-    }
-
-    /// A token for a demo user, signed with the server's key; `extra` flags override claims.
-    fn mint(&self, user: &str, extra: &[&str]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
-            .args(["token", "mint", "--data-dir"])
-            .arg(self.data_dir())
-            .args(["--user", user, "--aud", &self.base])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Response {
-        let auth = format!("Bearer {token}");
-        let mut headers = vec![("Authorization", auth.as_str())];
-        let text = body.map(Value::to_string).unwrap_or_default();
-        if body.is_some() {
-            headers.push(("Content-Type", "application/fhir+json"));
-        }
-        self.send(method, path, &headers, text.as_bytes())
-    }
-
-    fn read_as(&self, token: &str, path: &str) -> Response {
-        self.call(token, "GET", path, None)
-    }
-
-    /// The audit records stored so far, in order.
-    fn audit_records(&self) -> Vec<Value> {
-        let dir = self.data_dir().join("audit");
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .flat_map(|p| {
-                std::fs::read_to_string(p)
-                    .unwrap()
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"].clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-}
 
 /// Whether any reference anywhere in `value` points at patient B.
 fn mentions_b(value: &Value) -> bool {
@@ -165,18 +104,6 @@ fn patient_a_reads_a_and_never_b_on_any_read_route() {
     named.assert_outcome(403, "forbidden", "forbidden");
     let named = server.read_as(&a, &format!("Observation?patient={B}"));
     named.assert_outcome(403, "forbidden", "forbidden");
-    // `_has` and chains are not offered: 400 before any data is read.
-    assert_eq!(
-        server
-            .read_as(&a, "Patient?_has:Observation:patient:code=8867-4")
-            .status,
-        400
-    );
-    assert_eq!(
-        server.read_as(&a, "Observation?subject.name=Morar").status,
-        400
-    );
-
     // Compartment search naming B: refused from the request alone.
     let compartment = server.read_as(&a, &format!("Patient/{B}/Observation"));
     compartment.assert_outcome(403, "forbidden", "forbidden");
@@ -256,13 +183,46 @@ fn patient_a_cannot_write_into_b() {
     // B never sees it.
     assert_eq!(server.read_as(&b, &format!("Observation/{id}")).status, 404);
 
-    // B's observation cannot be updated by A: the same 404 as a missing one.
+    // B's observation cannot be updated by A, nor overwritten as if its id were free: the
+    // answer is byte for byte the one for an id nobody uses (A may not create by PUT).
     let b_obs = first_observation(&server, &b);
     let b_id = b_obs["id"].as_str().unwrap();
     let mut hijack = b_obs.clone();
     hijack["subject"]["reference"] = json!(format!("Patient/{A}"));
     let update = server.call(&a, "PUT", &format!("Observation/{b_id}"), Some(&hijack));
-    assert_eq!(update.status, 404, "{}", update.text());
+    let mut fresh = hijack.clone();
+    fresh["id"] = json!("no-such-observation");
+    let free = server.call(&a, "PUT", "Observation/no-such-observation", Some(&fresh));
+    update.assert_outcome(
+        405,
+        "not-supported",
+        "update as create is not offered to callers with restricted access: create with POST",
+    );
+    assert_eq!((&update.headers, &update.body), (&free.headers, &free.body));
+    let b_stored = server.read_as(&b, &format!("Observation/{b_id}")).json();
+    assert_eq!(b_stored["meta"]["versionId"], b_obs["meta"]["versionId"]);
+    assert_eq!(b_stored["subject"]["reference"], format!("Patient/{B}"));
+    // PATCH of B's: the one 404 of a missing resource.
+    let patch_b = server.send(
+        "PATCH",
+        &format!("Observation/{b_id}"),
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        b"[]",
+    );
+    let patch_missing = server.send(
+        "PATCH",
+        "Observation/no-such-observation",
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        b"[]",
+    );
+    assert_eq!(patch_b.status, 404);
+    assert_eq!(patch_b.body, patch_missing.body);
 
     // A transaction with one entry into B: refused as a whole, nothing written.
     let before = server.read_as(&a, "Observation?_summary=count").json()["total"].clone();
@@ -458,8 +418,6 @@ fn explain_mode_adds_the_policy_explanation_to_a_403() {
     assert!(diagnostics.contains("scopes"), "{diagnostics}");
 }
 
-const DARRELL: &str = "85c63cf3-278e-454c-b5ba-df5889815eb7";
-
 #[test]
 fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
     let server = Server::secured();
@@ -577,4 +535,630 @@ fn token_mint_from_a_data_dir_fails_clearly_without_a_key_or_user() {
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap();
     assert_eq!(server.read_as(token.trim(), "Claim?_count=1").status, 200);
+}
+
+/// Lucien's privacy Consent: the root permits, nested provisions deny nurses (by the role
+/// code the hospital policy gives them) and the researcher (by reference).
+fn lucien_consent() -> Value {
+    json!({
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": format!("Patient/{A}")},
+        "provision": {"type": "permit", "provision": [
+            {"type": "deny", "actor": [{"role": {"coding": [{"system": "http://snomed.info/sct", "code": "106292003"}]}}]},
+            {"type": "deny", "actor": [{
+                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                "reference": {"reference": "Practitioner/researcher"}}]}
+        ]}
+    })
+}
+
+#[test]
+fn a_patients_deny_consent_hides_their_data_from_the_roles_it_names() {
+    let server = Server::secured();
+    let lucien = server.mint("lucien", &[]);
+    let nurse = server.mint("nurse-peds", &[]);
+    let researcher = server.mint("researcher", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let research = [("X-Purpose-Of-Use", "HRESCH")];
+    let own = first_observation(&server, &lucien);
+    let own_path = format!("Observation/{}", own["id"].as_str().unwrap());
+    let b_obs = first_observation(&server, &server.mint("catharine", &[]));
+    let b_path = format!("Observation/{}", b_obs["id"].as_str().unwrap());
+
+    // Before: the pediatrics nurse (Lucien and Catharine are in her department) and the
+    // researcher see Lucien's record.
+    let a_count = server.total(&lucien, "Observation?_summary=count", &[]);
+    let b_count = server.total(
+        &nurse,
+        &format!("Observation?subject=Patient/{B}&_summary=count"),
+        &[],
+    );
+    let all = server.total(&researcher, "Observation?_summary=count", &research);
+    assert!(a_count > 0 && b_count > 0);
+    assert_eq!(
+        server.total(&nurse, "Observation?_summary=count", &[]),
+        a_count + b_count
+    );
+    assert_eq!(server.read_as(&nurse, &own_path).status, 200);
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &own_path, &research, None)
+            .status,
+        200
+    );
+
+    // Lucien records his Consent (his portal token may create Consents in his compartment).
+    let created = server.call(&lucien, "POST", "Consent", Some(&lucien_consent()));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let consent_id = created.json()["id"].as_str().unwrap().to_owned();
+    // Nobody records a Consent for another patient.
+    let mut for_b = lucien_consent();
+    for_b["patient"]["reference"] = json!(format!("Patient/{B}"));
+    server
+        .call(&lucien, "POST", "Consent", Some(&for_b))
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // After: the nurse gets the one 404 for Lucien's observation and still sees Catharine's;
+    // her searches no longer count Lucien's data.
+    let hidden = server.read_as(&nurse, &own_path);
+    let missing = server.read_as(&nurse, "Observation/no-such-observation");
+    assert_eq!((hidden.status, &hidden.body), (404, &missing.body));
+    assert_eq!(hidden.headers, missing.headers);
+    assert_eq!(server.read_as(&nurse, &b_path).status, 200);
+    assert_eq!(
+        server.total(&nurse, "Observation?_summary=count", &[]),
+        b_count
+    );
+    let page = server.read_as(&nurse, "Observation?_count=200").json();
+    assert!(
+        !page.to_string().contains(A),
+        "Lucien's data in a nurse's search"
+    );
+    // The researcher: the same, for research.
+    let hidden = server.call_with(&researcher, "GET", &own_path, &research, None);
+    assert_eq!((hidden.status, &hidden.body), (404, &missing.body));
+    assert_eq!(
+        server.total(&researcher, "Observation?_summary=count", &research),
+        all - a_count
+    );
+    // Roles the Consent does not name keep their access: the doctor, and Lucien himself.
+    assert_eq!(server.read_as(&doctor, &own_path).status, 200);
+    assert_eq!(server.read_as(&lucien, &own_path).status, 200);
+    assert_eq!(
+        server.total(&lucien, "Observation?_summary=count", &[]),
+        a_count
+    );
+
+    // The audit records say which Consent provision decided.
+    let records = server.audit_records();
+    let nurse_read = records
+        .iter()
+        .rfind(|r| r["user"]["id"] == "nurse-peds" && r["action"]["resource_id"] == own["id"])
+        .unwrap();
+    assert_eq!(nurse_read["outcome"]["status"], 404);
+    assert_eq!(
+        nurse_read["outcome"]["rules"],
+        json!([
+            "nurse-department-records",
+            format!("Consent/{consent_id}#provision.provision[0]")
+        ])
+    );
+    let researcher_search = records
+        .iter()
+        .rfind(|r| r["user"]["id"] == "researcher")
+        .unwrap();
+    assert_eq!(
+        researcher_search["outcome"]["rules"],
+        json!([
+            "research-records-deidentified",
+            format!("Consent/{consent_id}#provision.provision[1]")
+        ])
+    );
+
+    // Revoking it (status inactive) gives the nurse her access back at once.
+    let mut revoked = lucien_consent();
+    revoked["id"] = json!(consent_id);
+    revoked["status"] = json!("inactive");
+    let updated = server.call(
+        &lucien,
+        "PUT",
+        &format!("Consent/{consent_id}"),
+        Some(&revoked),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    assert_eq!(server.read_as(&nurse, &own_path).status, 200);
+}
+
+#[test]
+fn types_outside_the_patient_compartment_are_readable_by_patients_only_when_allow_listed() {
+    // Default: none. A patient's token reads no Practitioner or Organization.
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let practitioners = server.read_as(&doctor, "Practitioner?_count=1").json();
+    let practitioner = entry_ids(&practitioners)[0].clone();
+    let hidden = server.read_as(&a, &practitioner);
+    let missing = server.read_as(&a, "Practitioner/no-such-practitioner");
+    assert_eq!((hidden.status, &hidden.body), (404, &missing.body));
+    assert_eq!(server.total(&a, "Practitioner?_summary=count", &[]), 0);
+    let encounters = server
+        .read_as(&a, "Encounter?_count=1&_include=Encounter:service-provider")
+        .json();
+    assert_eq!(
+        entry_ids(&encounters)
+            .iter()
+            .filter(|id| id.starts_with("Organization/"))
+            .count(),
+        0
+    );
+    drop(server);
+
+    // Allow-listed Practitioner and Organization (flag, as the environment and TOML do).
+    let server = Server::with(&["--patient-readable-types", "Practitioner,Organization"]);
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let read = server.read_as(&a, &practitioner);
+    assert_eq!(read.status, 200, "{}", read.text());
+    for directory in ["Practitioner", "Organization"] {
+        let query = format!("{directory}?_summary=count");
+        let all = server.total(&doctor, &query, &[]);
+        assert!(all > 0);
+        assert_eq!(server.total(&a, &query, &[]), all);
+    }
+    let encounters = server
+        .read_as(&a, "Encounter?_count=1&_include=Encounter:service-provider")
+        .json();
+    assert_eq!(
+        entry_ids(&encounters)
+            .iter()
+            .filter(|id| id.starts_with("Organization/"))
+            .count(),
+        1,
+        "{encounters:#}"
+    );
+    // Not listed: Location stays out. Listed but not granted by the token: 403.
+    assert_eq!(server.total(&a, "Location?_summary=count", &[]), 0);
+    let observation_only = server.mint("lucien", &["--scope", "patient/Observation.rs"]);
+    server
+        .read_as(&observation_only, &practitioner)
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Writes are never allow-listed.
+    let mut changed = read.json();
+    changed["active"] = json!(false);
+    server
+        .call(&a, "PUT", &practitioner, Some(&changed))
+        .assert_outcome(403, "forbidden", "forbidden");
+    let records = server.audit_records();
+    let record = records
+        .iter()
+        .find(|r| r["user"]["id"] == "lucien" && r["outcome"]["status"] == 200)
+        .unwrap();
+    assert_eq!(
+        record["outcome"]["rules"],
+        json!(["config:patient_readable_types"])
+    );
+}
+
+#[test]
+fn chained_search_and_has_range_only_over_what_the_caller_may_see() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+    let nurse = server.mint("nurse-cardio", &[]);
+    let a_obs = first_observation(&server, &a)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_obs = first_observation(&server, &server.mint("catharine", &[]))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a_count = server.total(&a, "Observation?_summary=count", &[]);
+    let b_count = server.total(
+        &doctor,
+        &format!("Observation?subject=Patient/{B}&_summary=count"),
+        &[],
+    );
+
+    // Chains: A's own name finds A's data; B's name finds exactly what a name nobody has
+    // finds (the chain never reaches B), typed or not.
+    for chain in ["subject:Patient.name", "subject.name", "patient.family"] {
+        assert_eq!(
+            server.total(&a, &format!("Observation?{chain}=Hahn&_summary=count"), &[]),
+            a_count,
+            "{chain}"
+        );
+        let morar = server.read_as(&a, &format!("Observation?{chain}=Morar"));
+        let nobody = server.read_as(&a, &format!("Observation?{chain}=Nobody"));
+        assert_eq!((morar.status, nobody.status), (200, 200));
+        assert_eq!(morar.json()["total"], 0);
+        assert_eq!(morar.json()["entry"], nobody.json()["entry"]);
+        // The doctor, assigned Catharine, finds hers through the same chain.
+        assert_eq!(
+            server.total(
+                &doctor,
+                &format!("Observation?{chain}=Morar&_summary=count"),
+                &[]
+            ),
+            b_count,
+            "{chain}"
+        );
+    }
+    // A chain naming B by id is a search of B: refused from the query alone.
+    server
+        .read_as(&a, &format!("Observation?subject:Patient._id={B}"))
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // `_has`: A's observation leads to A; B's observation leads nowhere for A, as a missing
+    // one does; the doctor, who may see B's, is led to B.
+    let has = |token: &str, observation: &str| {
+        server.search_as(
+            token,
+            &format!("Patient?_has:Observation:patient:_id={observation}"),
+        )
+    };
+    assert_eq!(has(&a, &a_obs), [format!("Patient/{A}")]);
+    assert_eq!(has(&a, &b_obs), Vec::<String>::new());
+    assert_eq!(has(&a, "no-such-observation"), Vec::<String>::new());
+    assert_eq!(has(&doctor, &b_obs), [format!("Patient/{B}")]);
+    // The cardiology nurse (Darrell, Valentine) is led to neither A nor B.
+    assert_eq!(has(&nurse, &a_obs), Vec::<String>::new());
+    assert_eq!(has(&nurse, &b_obs), Vec::<String>::new());
+    // `_has` naming B explicitly in the inner search: 403, decided from the query.
+    server
+        .read_as(
+            &a,
+            &format!("Patient?_has:Observation:patient:subject=Patient/{B}"),
+        )
+        .assert_outcome(403, "forbidden", "forbidden");
+    // An inner search the caller's scopes do not allow at all: 403.
+    let observations_only = server.mint("lucien", &["--scope", "patient/Patient.rs"]);
+    server
+        .read_as(
+            &observations_only,
+            &format!("Patient?_has:Observation:patient:_id={a_obs}"),
+        )
+        .assert_outcome(403, "forbidden", "forbidden");
+
+    // Each inner search's decision is in the request's one audit record (the Patient search,
+    // then the Observation search behind `_has`).
+    let records = server.audit_records();
+    let last_doctor = records
+        .iter()
+        .rfind(|r| r["user"]["id"] == "dr-grey")
+        .unwrap();
+    assert_eq!(
+        last_doctor["outcome"]["rules"],
+        json!(["doctor-reads-assigned", "doctor-reads-assigned"])
+    );
+}
+
+#[test]
+fn write_only_updates_answer_no_body_and_update_as_create_reveals_nothing() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let updater = server.mint("lucien", &["--scope", "patient/Observation.u"]);
+    let own = first_observation(&server, &a);
+    let id = own["id"].as_str().unwrap().to_owned();
+    let path = format!("Observation/{id}");
+    let mut changed = own.clone();
+    changed["status"] = json!("amended");
+
+    // A write-only token updates what it may write, and gets no body back, whatever it
+    // prefers: the status, `ETag` and `Location` only.
+    for prefer in ["return=representation", "return=minimal"] {
+        let updated = server.call_with(
+            &updater,
+            "PUT",
+            &path,
+            &[("Prefer", prefer)],
+            Some(&changed),
+        );
+        assert_eq!(updated.status, 200, "{prefer}: {}", updated.text());
+        assert!(updated.body.is_empty(), "{prefer}: {}", updated.text());
+        assert!(updated.header("etag").is_some());
+    }
+    assert_eq!(server.read_as(&a, &path).json()["status"], "amended");
+    assert_eq!(server.read_as(&a, &path).json()["meta"]["versionId"], "3");
+    server
+        .read_as(&updater, &path)
+        .assert_outcome(403, "forbidden", "forbidden");
+    // It cannot move the resource out of A's compartment either.
+    let mut moved = changed.clone();
+    moved["subject"]["reference"] = json!(format!("Patient/{B}"));
+    server
+        .call(&updater, "PUT", &path, Some(&moved))
+        .assert_outcome(403, "forbidden", "forbidden");
+    // PATCH reads before it writes (a JSON Patch `test` would be a read): a write-only
+    // token gets the one 404.
+    let patched = server.send(
+        "PATCH",
+        &path,
+        &[
+            ("Authorization", &format!("Bearer {updater}")),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        br#"[{"op": "test", "path": "/status", "value": "amended"}]"#,
+    );
+    let missing = server.read_as(&a, "Observation/no-such-observation");
+    assert_eq!((patched.status, &patched.body), (404, &missing.body));
+    // A reader with `Prefer: return=minimal` gets no body; by default, the resource.
+    let minimal = server.call_with(
+        &a,
+        "PUT",
+        &path,
+        &[("Prefer", "return=minimal")],
+        Some(&changed),
+    );
+    assert_eq!((minimal.status, minimal.body.is_empty()), (200, true));
+    let full = server.call(&a, "PUT", &path, Some(&changed));
+    assert_eq!(full.json()["id"], id.as_str());
+
+    // Update as create: open to a caller whose access does not depend on content (the
+    // admin's billing role), refused alike for free and hidden ids to restricted callers.
+    let admin = server.mint("admin", &[]);
+    let claim = json!({"resourceType": "Claim", "id": "claim-by-put", "status": "active",
+        "use": "claim", "patient": {"reference": format!("Patient/{A}")}});
+    let created = server.call(&admin, "PUT", "Claim/claim-by-put", Some(&claim));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let doctor = server.mint("dr-grey", &[]);
+    let fresh = json!({"resourceType": "Observation", "id": "by-put", "status": "final",
+        "code": {"coding": [{"code": "x"}]}, "subject": {"reference": format!("Patient/{A}")}});
+    server
+        .call(&doctor, "PUT", "Observation/by-put", Some(&fresh))
+        .assert_outcome(
+            405,
+            "not-supported",
+            "update as create is not offered to callers with restricted access: create with POST",
+        );
+}
+
+/// The `next` link of a searchset, made relative to the FHIR base.
+fn next_link(server: &Server, bundle: &Value) -> Option<String> {
+    bundle["link"].as_array()?.iter().find_map(|l| {
+        (l["relation"] == "next").then(|| {
+            l["url"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(&format!("{}/", server.base))
+                .unwrap()
+                .to_owned()
+        })
+    })
+}
+
+#[test]
+fn paging_links_are_re_decided_for_whoever_follows_them() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let b = server.mint("catharine", &[]);
+    let doctor = server.mint("dr-grey", &[]);
+
+    // A's second page, followed by B: B's own second page, nothing of A's.
+    let first = server
+        .read_as(&a, "Observation?_count=5&_sort=-date")
+        .json();
+    let next = next_link(&server, &first).unwrap();
+    assert!(!next.contains(A), "{next}");
+    let a_page = server.read_as(&a, &next).json();
+    let b_page = server.read_as(&b, &next).json();
+    assert_eq!(entry_ids(&a_page).len(), 5);
+    assert!(!mentions_b(&a_page));
+    assert!(!b_page.to_string().contains(A), "A's data on B's page");
+    let b_own = server
+        .read_as(&b, "Observation?_count=5&_sort=-date&_offset=5")
+        .json();
+    assert_eq!(entry_ids(&b_page), entry_ids(&b_own));
+    assert_eq!(b_page["total"], b_own["total"]);
+
+    // The doctor's link naming Catharine, followed by Lucien: refused from the query alone.
+    let doctors = server
+        .read_as(
+            &doctor,
+            &format!("Observation?subject=Patient/{B}&_count=5"),
+        )
+        .json();
+    let next = next_link(&server, &doctors).unwrap();
+    server
+        .read_as(&a, &next)
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Followed without a token: 401.
+    server
+        .get(&next)
+        .assert_outcome(401, "login", "authentication required");
+}
+
+#[test]
+fn conditional_create_matches_only_what_the_caller_may_see() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let b = server.mint("catharine", &[]);
+    let observation = json!({"resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "urn:test", "code": "conditional"}]},
+        "subject": {"reference": format!("Patient/{A}")}});
+    let conditional = |token: &str, condition: &str| {
+        server.call_with(
+            token,
+            "POST",
+            "Observation",
+            &[("If-None-Exist", condition)],
+            Some(&observation),
+        )
+    };
+    // A condition naming B: 403 from the condition alone.
+    conditional(
+        &a,
+        &format!("subject=Patient/{B}&code=urn:test|conditional"),
+    )
+    .assert_outcome(403, "forbidden", "forbidden");
+    conditional(&a, &format!("patient={B}")).assert_outcome(403, "forbidden", "forbidden");
+    // First time: created; second time: the existing one answers (200), not a copy.
+    let created = conditional(&a, "code=urn:test|conditional");
+    assert_eq!(created.status, 201, "{}", created.text());
+    let again = conditional(&a, "code=urn:test|conditional");
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["id"], created.json()["id"]);
+    // B's identical condition never matches A's resource: B creates B's own.
+    let mut bs = observation.clone();
+    bs["subject"]["reference"] = json!(format!("Patient/{B}"));
+    let b_created = server.call_with(
+        &b,
+        "POST",
+        "Observation",
+        &[("If-None-Exist", "code=urn:test|conditional")],
+        Some(&bs),
+    );
+    assert_eq!(b_created.status, 201, "{}", b_created.text());
+    assert_ne!(b_created.json()["id"], created.json()["id"]);
+    assert!(!b_created.text().contains(A));
+    // A chain in the condition goes through the same seam: B's name matches nothing of A's.
+    let chained = conditional(&a, "subject:Patient.name=Morar&code=urn:test|conditional");
+    assert_eq!(chained.status, 201, "{}", chained.text());
+    assert!(!mentions_b(&chained.json()));
+}
+
+#[test]
+fn the_backend_services_demo_client_reads_the_population_and_writes_nothing() {
+    let server = Server::secured();
+    let analytics = server.mint("analytics", &[]);
+    let admin = server.mint("admin", &[]);
+    assert_eq!(server.total(&analytics, "Patient?_summary=count", &[]), 4);
+    let doctor_view = server.total(
+        &server.mint("dr-grey", &[]),
+        "Observation?_summary=count",
+        &[],
+    );
+    let everyone = server.total(&analytics, "Observation?_summary=count", &[]);
+    assert!(everyone > doctor_view, "{everyone} <= {doctor_view}");
+    assert_eq!(
+        server
+            .read_as(&analytics, &format!("Patient/{DARRELL}"))
+            .status,
+        200
+    );
+    // Outside its scopes and role: 403; writes: 403.
+    for path in ["Practitioner", "Claim", "AuditEvent", "MedicationRequest"] {
+        server
+            .read_as(&analytics, path)
+            .assert_outcome(403, "forbidden", "forbidden");
+    }
+    let patient = server.read_as(&analytics, &format!("Patient/{A}")).json();
+    server
+        .call(&analytics, "PUT", &format!("Patient/{A}"), Some(&patient))
+        .assert_outcome(403, "forbidden", "forbidden");
+    let records = server.audit_records();
+    let last = records.last().unwrap();
+    assert_eq!(last["user"]["id"], "analytics-etl");
+    assert_eq!(last["client"]["id"], "analytics-etl");
+    let read = records
+        .iter()
+        .find(|r| r["action"]["resource_id"] == DARRELL)
+        .unwrap();
+    assert_eq!(read["outcome"]["rules"], json!(["role:analytics-service"]));
+    // The admin's view of patients is unchanged by the client's presence.
+    assert_eq!(server.total(&admin, "Patient?_summary=count", &[]), 4);
+}
+
+#[test]
+fn break_glass_reads_across_assignment_and_consent_and_is_flagged_in_the_record() {
+    let server = Server::secured();
+    let doctor = server.mint("dr-grey", &[]);
+    let nurse = server.mint("nurse-peds", &[]);
+    let lucien = server.mint("lucien", &[]);
+    let researcher = server.mint("researcher", &[]);
+    let glass = [("X-Break-Glass", "unconscious patient in the ER")];
+    let darrell = server
+        .read_as(&server.mint("darrell", &[]), "Observation?_count=1")
+        .json();
+    let darrell_obs = format!(
+        "Observation/{}",
+        darrell["entry"][0]["resource"]["id"].as_str().unwrap()
+    );
+
+    // Darrell is not assigned to Dr Grey: the one 404, then 200 with the header.
+    assert_eq!(server.read_as(&doctor, &darrell_obs).status, 404);
+    assert_eq!(
+        server
+            .read_as(&doctor, &format!("Patient/{DARRELL}"))
+            .status,
+        404
+    );
+    let urgent = server.call_with(&doctor, "GET", &darrell_obs, &glass, None);
+    assert_eq!(urgent.status, 200, "{}", urgent.text());
+    let urgent_patient =
+        server.call_with(&doctor, "GET", &format!("Patient/{DARRELL}"), &glass, None);
+    assert_eq!(urgent_patient.status, 200);
+    // A blank reason is no emergency.
+    assert_eq!(
+        server
+            .call_with(
+                &doctor,
+                "GET",
+                &darrell_obs,
+                &[("X-Break-Glass", " ")],
+                None
+            )
+            .status,
+        404
+    );
+    // Break-glass reads, never writes.
+    let mut changed = urgent.json();
+    changed["status"] = json!("amended");
+    server
+        .call_with(&doctor, "PUT", &darrell_obs, &glass, Some(&changed))
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Not a clinician: the header grants nothing.
+    let research = [("X-Break-Glass", "curious"), ("X-Purpose-Of-Use", "HRESCH")];
+    let lucien_obs = format!(
+        "Observation/{}",
+        first_observation(&server, &lucien)["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &lucien_obs, &research, None)
+            .status,
+        200
+    );
+
+    // Lucien's Consent denies nurses; in an emergency the nurse still reads his record.
+    let created = server.call(&lucien, "POST", "Consent", Some(&lucien_consent()));
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(server.read_as(&nurse, &lucien_obs).status, 404);
+    assert_eq!(
+        server
+            .call_with(&nurse, "GET", &lucien_obs, &glass, None)
+            .status,
+        200
+    );
+    // ... the researcher, not a clinician, does not.
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &lucien_obs, &research, None)
+            .status,
+        404
+    );
+
+    // The records: the reason, and the break-glass rule that decided.
+    let records = server.audit_records();
+    let flagged: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["outcome"]["status"] == 200 && r.get("break_glass").is_some())
+        .filter(|r| r["user"]["id"] != "researcher")
+        .collect();
+    assert_eq!(flagged.len(), 3, "{flagged:#?}");
+    for record in &flagged {
+        assert_eq!(
+            record["break_glass"]["reason"],
+            "unconscious patient in the ER"
+        );
+        let rules = record["outcome"]["rules"].as_array().unwrap();
+        assert!(
+            rules.contains(&json!("break-glass-clinicians"))
+                && rules.contains(&json!("break-glass")),
+            "{rules:?}"
+        );
+    }
+    assert_eq!(flagged[2]["user"]["id"], "nurse-peds");
 }

@@ -3,6 +3,7 @@
 //! `data_dir = "..."`, ...). A flag beats its variable, which beats the file, which beats the
 //! default. Unknown keys in the file are an error.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,6 +60,17 @@ pub(crate) struct Args {
     /// `false` (the endpoint does not exist).
     #[arg(long, env = "FHIR_ACCESS_REGISTRATION", value_name = "BOOL")]
     registration: Option<bool>,
+    /// Resource types outside the Patient compartment (Practitioner, Organization, Location,
+    /// Medication, ...) that patient-context tokens may read and search, comma-separated: a
+    /// patient's token otherwise reaches only its own compartment. The token's scopes must
+    /// still grant the type, and the policy's deny rules still apply. Defaults to none.
+    #[arg(
+        long,
+        env = "FHIR_ACCESS_PATIENT_READABLE_TYPES",
+        value_name = "TYPES",
+        value_delimiter = ','
+    )]
+    patient_readable_types: Option<Vec<String>>,
     /// Whether `PUT` to an id that does not exist creates the resource. Defaults to `true`.
     #[arg(long, env = "FHIR_ACCESS_UPDATE_CREATE", value_name = "BOOL")]
     update_create: Option<bool>,
@@ -121,6 +133,9 @@ struct File {
     registration: Option<bool>,
     #[serde(default)]
     trusted_issuers: Vec<TrustedIssuerConfig>,
+    #[serde(default)]
+    identity_providers: Vec<IdentityProviderConfig>,
+    patient_readable_types: Option<Vec<String>>,
     update_create: Option<bool>,
     max_body_bytes: Option<usize>,
     request_timeout: Option<u64>,
@@ -134,16 +149,95 @@ struct File {
 }
 
 /// An issuer whose tokens the server accepts besides its own (config file only, as
-/// `[[trusted_issuers]]` tables).
+/// `[[trusted_issuers]]` tables): an enterprise identity provider or another authorization
+/// server. See docs/smart-app-launch.md, "External identity providers".
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TrustedIssuerConfig {
-    /// The `iss` of its tokens.
+    /// The `iss` of its tokens (http or https).
     pub(crate) issuer: String,
-    /// Its JWKS URL (http or https).
-    pub(crate) jwks_uri: String,
+    /// Its JWKS URL (http or https). Defaults to the `jwks_uri` of the issuer's discovery
+    /// document (`<issuer>/.well-known/openid-configuration`), read again on each refetch.
+    pub(crate) jwks_uri: Option<String>,
     /// The `aud` its tokens must carry. Defaults to the server's base URL.
     pub(crate) audience: Option<String>,
+    /// Whether tokens must have the RFC 9068 header `typ: at+jwt` (keeps the issuer's ID
+    /// tokens from being used as access tokens). Defaults to `false`: many providers send
+    /// `JWT`.
+    #[serde(default)]
+    pub(crate) require_at_jwt: bool,
+    /// The least time between two JWKS fetches triggered by an unknown `kid`, in seconds.
+    /// Defaults to `60`.
+    pub(crate) jwks_refetch_seconds: Option<u32>,
+    /// The age after which the JWKS is fetched again on next use (removed keys stop
+    /// verifying then), in seconds. Defaults to `3600`.
+    pub(crate) jwks_max_age_seconds: Option<u32>,
+    /// Which claims hold what. Defaults to SMART's claim names.
+    #[serde(default)]
+    pub(crate) claims: ClaimsConfig,
+    /// The provider's role values (groups) and the local role each becomes; once any is
+    /// given, other values are dropped. Defaults to none: values are roles as they are.
+    #[serde(default)]
+    pub(crate) roles: BTreeMap<String, String>,
+}
+
+/// Where a trusted issuer's tokens hold scopes, the client, the launch context, the user and
+/// roles (dotted paths for nested claims), as `[trusted_issuers.claims]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClaimsConfig {
+    /// Defaults to `scope`.
+    pub(crate) scope: Option<String>,
+    /// Defaults to `client_id`.
+    pub(crate) client_id: Option<String>,
+    /// Defaults to `patient`.
+    pub(crate) patient: Option<String>,
+    /// Defaults to `encounter`.
+    pub(crate) encounter: Option<String>,
+    /// Defaults to `fhirUser`.
+    pub(crate) fhir_user: Option<String>,
+    /// Defaults to `roles`.
+    pub(crate) roles: Option<String>,
+    /// Policy attribute name -> claim. Defaults to the attributes of the built-in policy,
+    /// each from the claim of the same name.
+    pub(crate) attributes: Option<BTreeMap<String, String>>,
+}
+
+/// An OpenID provider that users may log in at from the login page (config file only, as
+/// `[[identity_providers]]` tables); the server is its relying party. See
+/// docs/smart-app-launch.md, "External identity providers".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdentityProviderConfig {
+    /// The provider's name in URLs (`/oauth/federation/<id>/login`): lowercase letters,
+    /// digits and `-`.
+    pub(crate) id: String,
+    /// The name shown on the login page's button.
+    pub(crate) name: String,
+    /// The provider's issuer (http or https); its discovery document gives the endpoints.
+    pub(crate) issuer: String,
+    /// The client id this server has at the provider.
+    pub(crate) client_id: String,
+    /// Its client secret (sent with HTTP Basic authentication).
+    pub(crate) client_secret: Secret,
+    /// The scopes asked for. Defaults to `openid`.
+    pub(crate) scope: Option<String>,
+    /// The ID token claim that identifies the person. Defaults to `sub`.
+    pub(crate) user_claim: Option<String>,
+    /// The local user each identity is: claim value -> local user name. Required: an
+    /// identity not listed logs nobody in.
+    pub(crate) users: BTreeMap<String, String>,
+}
+
+/// A secret from the configuration file: never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// The settings in force.
@@ -158,9 +252,12 @@ pub(crate) struct Config {
     /// `None`: the built-in default policy.
     pub(crate) policy: Option<PathBuf>,
     pub(crate) trusted_issuers: Vec<TrustedIssuerConfig>,
+    pub(crate) identity_providers: Vec<IdentityProviderConfig>,
     pub(crate) explain: bool,
     /// Dynamic client registration at `/register`.
     pub(crate) registration: bool,
+    /// Types patient-context tokens may read outside their compartment.
+    pub(crate) patient_readable_types: Vec<fhir_compartment::ResourceType>,
     pub(crate) update_create: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) request_timeout: Duration,
@@ -197,8 +294,14 @@ impl Config {
                 .unwrap_or_default(),
             policy: args.policy.or(file.policy),
             trusted_issuers: file.trusted_issuers,
+            identity_providers: file.identity_providers,
             explain: args.explain.or(file.explain).unwrap_or(false),
             registration: args.registration.or(file.registration).unwrap_or(false),
+            patient_readable_types: readable_types(
+                args.patient_readable_types
+                    .or(file.patient_readable_types)
+                    .unwrap_or_default(),
+            )?,
             update_create: args.update_create.or(file.update_create).unwrap_or(true),
             max_body_bytes: args
                 .max_body_bytes
@@ -251,12 +354,96 @@ impl Config {
             anyhow::bail!("--readers must be between 1 and 64, not {}", self.readers);
         }
         if let Some(url) = &self.base_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !is_http_url(url) {
                 anyhow::bail!("--base-url `{url}`: expected an http:// or https:// URL");
+            }
+        }
+        for trusted in &self.trusted_issuers {
+            let issuer = &trusted.issuer;
+            if !is_http_url(issuer) {
+                anyhow::bail!(
+                    "trusted_issuers: issuer `{issuer}`: expected an http:// or https:// URL"
+                );
+            }
+            if let Some(uri) = trusted.jwks_uri.as_deref().filter(|u| !is_http_url(u)) {
+                anyhow::bail!(
+                    "trusted_issuers `{issuer}`: jwks_uri `{uri}`: expected an http:// or https:// URL"
+                );
+            }
+            if self
+                .trusted_issuers
+                .iter()
+                .filter(|t| &t.issuer == issuer)
+                .count()
+                > 1
+            {
+                anyhow::bail!("trusted_issuers `{issuer}`: listed twice");
+            }
+        }
+        for provider in &self.identity_providers {
+            let id = &provider.id;
+            let valid_id = !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid_id {
+                anyhow::bail!(
+                    "identity_providers: id `{id}`: expected lowercase letters, digits and `-`"
+                );
+            }
+            if !is_http_url(&provider.issuer) {
+                anyhow::bail!(
+                    "identity_providers `{id}`: issuer `{}`: expected an http:// or https:// URL",
+                    provider.issuer
+                );
+            }
+            if provider.users.is_empty() {
+                anyhow::bail!(
+                    "identity_providers `{id}`: `users` is empty: list which identity is which local user"
+                );
+            }
+            if self
+                .identity_providers
+                .iter()
+                .filter(|p| &p.id == id)
+                .count()
+                > 1
+            {
+                anyhow::bail!("identity_providers `{id}`: listed twice");
             }
         }
         Ok(())
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// Checks `patient_readable_types`: R4 types, none in the Patient compartment (those are
+/// read through it, narrowed to the token's patient; listing one would widen nothing).
+fn readable_types(names: Vec<String>) -> anyhow::Result<Vec<fhir_compartment::ResourceType>> {
+    use fhir_compartment::{CompartmentKind, Compartments, ResourceType};
+    let r4 = Compartments::r4();
+    let mut types = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let Some(resource_type) = ResourceType::from_name(name) else {
+            anyhow::bail!("--patient-readable-types: unknown resource type `{name}`");
+        };
+        if resource_type == ResourceType::Patient
+            || !r4
+                .parameters(resource_type, CompartmentKind::Patient)
+                .is_empty()
+        {
+            anyhow::bail!(
+                "--patient-readable-types: `{name}` is in the Patient compartment; patient tokens read it there"
+            );
+        }
+        if !types.contains(&resource_type) {
+            types.push(resource_type);
+        }
+    }
+    Ok(types)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<File> {
@@ -321,5 +508,135 @@ mod tests {
         };
         let error = format!("{:#}", Config::load(args).unwrap_err());
         assert!(error.contains("unknown field `max_cont`"), "{error}");
+    }
+
+    #[test]
+    fn trusted_issuers_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let args = Args {
+                config: Some(path.clone()),
+                ..Args::default()
+            };
+            Config::load(args).map_err(|e| format!("{e:#}"))
+        };
+        let config = load(
+            "[[trusted_issuers]]\nissuer = \"https://idp.example\"\njwks_refetch_seconds = 5\n[trusted_issuers.claims]\nroles = \"groups\"\n[trusted_issuers.roles]\nclinicians = \"doctor\"\n",
+        )
+        .unwrap();
+        let trusted = &config.trusted_issuers[0];
+        assert_eq!(trusted.jwks_uri, None);
+        assert_eq!(trusted.jwks_refetch_seconds, Some(5));
+        assert!(!trusted.require_at_jwt);
+        assert_eq!(trusted.claims.roles.as_deref(), Some("groups"));
+        assert_eq!(trusted.roles["clinicians"], "doctor");
+        assert_eq!(
+            load("[[trusted_issuers]]\nissuer = \"idp.example\"\n").unwrap_err(),
+            "trusted_issuers: issuer `idp.example`: expected an http:// or https:// URL"
+        );
+        assert_eq!(
+            load("[[trusted_issuers]]\nissuer = \"https://i\"\njwks_uri = \"file:///k\"\n")
+                .unwrap_err(),
+            "trusted_issuers `https://i`: jwks_uri `file:///k`: expected an http:// or https:// URL"
+        );
+        assert_eq!(
+            load("[[trusted_issuers]]\nissuer = \"https://i\"\n[[trusted_issuers]]\nissuer = \"https://i\"\n")
+                .unwrap_err(),
+            "trusted_issuers `https://i`: listed twice"
+        );
+        let error = load("[[trusted_issuers]]\nissuer = \"https://i\"\n[trusted_issuers.claims]\nrole = \"groups\"\n")
+            .unwrap_err();
+        assert!(error.contains("unknown field `role`"), "{error}");
+    }
+
+    #[test]
+    fn identity_providers_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let args = Args {
+                config: Some(path.clone()),
+                ..Args::default()
+            };
+            Config::load(args).map_err(|e| format!("{e:#}"))
+        };
+        let entry = |id: &str, issuer: &str, users: &str| {
+            format!(
+                "[[identity_providers]]\nid = \"{id}\"\nname = \"SSO\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\nusers = {{ {users} }}\n"
+            )
+        };
+        let config = load(&entry("hospital-1", "https://idp", "\"a@idp\" = \"alice\"")).unwrap();
+        let provider = &config.identity_providers[0];
+        assert_eq!(provider.users["a@idp"], "alice");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(
+            load(&entry("Hospital", "https://idp", "a = \"b\"")).unwrap_err(),
+            "identity_providers: id `Hospital`: expected lowercase letters, digits and `-`"
+        );
+        assert_eq!(
+            load(&entry("h", "idp", "a = \"b\"")).unwrap_err(),
+            "identity_providers `h`: issuer `idp`: expected an http:// or https:// URL"
+        );
+        assert_eq!(
+            load(&entry("h", "https://idp", "")).unwrap_err(),
+            "identity_providers `h`: `users` is empty: list which identity is which local user"
+        );
+        let twice = entry("h", "https://idp", "a = \"b\"").repeat(2);
+        assert_eq!(
+            load(&twice).unwrap_err(),
+            "identity_providers `h`: listed twice"
+        );
+    }
+
+    #[test]
+    fn patient_readable_types_are_checked_and_default_to_none() {
+        use fhir_compartment::ResourceType;
+        assert!(
+            Config::load(Args::default())
+                .unwrap()
+                .patient_readable_types
+                .is_empty()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "patient_readable_types = [\"Practitioner\", \"Organization\"]\n",
+        )
+        .unwrap();
+        let from_file = Args {
+            config: Some(path.clone()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(from_file).unwrap().patient_readable_types,
+            [ResourceType::Practitioner, ResourceType::Organization]
+        );
+        let flag = |types: &[&str]| Args {
+            config: Some(path.clone()),
+            patient_readable_types: Some(types.iter().map(|t| (*t).to_owned()).collect()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(flag(&["Medication", "Location", "Medication"]))
+                .unwrap()
+                .patient_readable_types,
+            [ResourceType::Medication, ResourceType::Location]
+        );
+        assert_eq!(
+            Config::load(flag(&["Observation"]))
+                .unwrap_err()
+                .to_string(),
+            "--patient-readable-types: `Observation` is in the Patient compartment; patient tokens read it there"
+        );
+        assert_eq!(
+            Config::load(flag(&["Practitioners"]))
+                .unwrap_err()
+                .to_string(),
+            "--patient-readable-types: unknown resource type `Practitioners`"
+        );
     }
 }

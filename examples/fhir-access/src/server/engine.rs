@@ -15,7 +15,7 @@ use super::guard::{AuditRecord, Caller, Guard, Narrowing, Permit};
 use super::index;
 use super::outcome::{Error, operation_outcome};
 use super::request::{self, Interaction, RawRequest, Target};
-use super::search::{Filter, Include, SearchQuery};
+use super::search::{Filter, Include, SearchQuery, Sort};
 use super::store::{self, Indexing, Search, Store, Stored};
 
 /// The bounds the engine enforces.
@@ -90,6 +90,10 @@ pub(crate) struct Trail {
     rules: Vec<String>,
     /// A decision carried a `hide` obligation: the reply's resources are redacted.
     redact: bool,
+    /// What each permit noted while the request ran (read once, for the audit record).
+    noted: Vec<super::guard::Noted>,
+    /// A Consent was written: the guard forgets cached Consents after the commit.
+    consents_changed: bool,
 }
 
 impl Trail {
@@ -104,6 +108,7 @@ impl Trail {
             Ok(permit) => {
                 self.rules.extend(permit.rules.iter().cloned());
                 self.redact |= permit.redacts;
+                self.noted.push(permit.noted.clone());
                 Ok(permit)
             }
             Err(denial) => {
@@ -154,6 +159,12 @@ impl Engine {
             }
         };
         let patients: Vec<String> = trail.patients.into_iter().collect();
+        let mut rules = trail.rules;
+        for noted in trail.noted.iter().flat_map(super::guard::Noted::rules) {
+            if !rules.contains(&noted) {
+                rules.push(noted);
+            }
+        }
         let record = AuditRecord {
             caller,
             interaction: name,
@@ -161,7 +172,7 @@ impl Engine {
             path: raw.path,
             status: reply.status.as_u16(),
             patients: &patients,
-            rules: &trail.rules,
+            rules: &rules,
         };
         match self.guard.audit(&record) {
             Ok(()) => reply,
@@ -211,6 +222,7 @@ impl Engine {
                 let tx = conn.transaction()?;
                 let reply = super::bundle::transaction(self, &tx, caller, bundle, trail)?;
                 tx.commit()?;
+                self.committed(trail);
                 Ok(reply)
             }
             write if write.is_write() => {
@@ -218,12 +230,20 @@ impl Engine {
                 let tx = conn.transaction()?;
                 let reply = self.execute(&tx, caller, &permit, write, None, trail)?;
                 tx.commit()?;
+                self.committed(trail);
                 Ok(reply)
             }
             read => {
                 let conn = self.store.reader();
                 self.execute(&conn, caller, &permit, read, None, trail)
             }
+        }
+    }
+
+    /// After a commit: Consents written in it change what the guard decides from now on.
+    fn committed(&self, trail: &mut Trail) {
+        if std::mem::take(&mut trail.consents_changed) {
+            self.guard.consents_changed();
         }
     }
 
@@ -245,6 +265,15 @@ impl Engine {
         new_id: Option<&str>,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
+        let written_type = match interaction {
+            Interaction::Create { resource_type, .. } => Some(*resource_type),
+            Interaction::Update { target, .. } | Interaction::Patch { target, .. } => {
+                Some(target.resource_type)
+            }
+            Interaction::Delete(target) => Some(target.resource_type),
+            _ => None,
+        };
+        trail.consents_changed |= written_type == Some(ResourceType::Consent);
         match interaction {
             Interaction::Read(target) => {
                 let stored = self.readable(conn, caller, permit, target)?;
@@ -268,7 +297,7 @@ impl Engine {
             } => {
                 if let Some(condition) = if_none_exist {
                     let found =
-                        self.visible_matches(conn, caller, permit, *resource_type, condition, 50)?;
+                        self.visible(conn, caller, permit, *resource_type, condition, trail)?;
                     match found.as_slice() {
                         [] => {}
                         [existing] => {
@@ -304,26 +333,36 @@ impl Engine {
                 resource,
                 if_match,
             } => {
-                let stored = store::current(conn, target.resource_type, &target.id)?;
-                let visible = stored
-                    .as_ref()
-                    .and_then(|s| s.resource.as_ref())
-                    .filter(|r| self.guard.may_read(caller, permit, r));
-                let status = match (&stored, visible) {
-                    (None, _) if !self.update_create => {
+                // What the caller may not reach is answered as a free id would be, and a
+                // free id is created only for a caller who could reach any resource under
+                // it: a hidden resource is never overwritten, nor told apart from a free id.
+                let current = store::current(conn, target.resource_type, &target.id)?;
+                let exists = current.is_some();
+                let stored = current.filter(|s| self.may_reach(caller, permit, s));
+                let status = match &stored {
+                    Some(_) => StatusCode::OK,
+                    None if self.update_create && !permit.content_bound && !exists => {
+                        StatusCode::CREATED
+                    }
+                    None if !self.update_create => {
                         return Err(Error::MethodNotAllowed(
                             "update as create is switched off: create with POST".to_owned(),
                         ));
                     }
-                    (None, _) => StatusCode::CREATED,
-                    (Some(_), None) => return Err(Error::NotFound),
-                    (Some(_), Some(_)) => StatusCode::OK,
+                    None => {
+                        return Err(Error::MethodNotAllowed(
+                            "update as create is not offered to callers with restricted access: create with POST"
+                                .to_owned(),
+                        ));
+                    }
                 };
                 check_version(stored.as_ref(), *if_match)?;
-                if !self
-                    .guard
-                    .may_write(caller, permit, visible, Some(resource))
-                {
+                if !self.guard.may_write(
+                    caller,
+                    permit,
+                    stored.as_ref().and_then(|s| s.resource.as_ref()),
+                    Some(resource),
+                ) {
                     return Err(Error::Forbidden);
                 }
                 let written = store::write(
@@ -373,11 +412,11 @@ impl Engine {
                 Ok(self.written_reply(StatusCode::OK, written, caller, permit, trail))
             }
             Interaction::Delete(target) => {
-                // Deleting what does not exist, or what the caller may not see, is a no-op.
-                let stored = match self.readable(conn, caller, permit, target) {
-                    Ok(stored) => stored,
-                    Err(Error::NotFound) => return Ok(no_content()),
-                    Err(other) => return Err(other),
+                // Deleting what does not exist, or what the caller may not reach, is a no-op.
+                let Some(stored) = store::current(conn, target.resource_type, &target.id)?
+                    .filter(|s| self.may_reach(caller, permit, s))
+                else {
+                    return Ok(no_content());
                 };
                 if !self
                     .guard
@@ -464,6 +503,16 @@ impl Engine {
             .ok_or(Error::NotFound)
     }
 
+    /// Whether the caller may read a stored version or do the permitted write to it: a
+    /// write-only token (`patient/Observation.u`) updates what it may not read back.
+    fn may_reach(&self, caller: &Caller, permit: &Permit, stored: &Stored) -> bool {
+        stored.resource.as_ref().is_some_and(|r| {
+            self.guard.may_read(caller, permit, r)
+                || (permit.writes_as.is_some()
+                    && self.guard.may_write(caller, permit, Some(r), None))
+        })
+    }
+
     fn resource_reply(&self, status: StatusCode, stored: Stored, trail: &mut Trail) -> Reply {
         if let Some(resource) = &stored.resource {
             trail.note(&self.compartments, resource);
@@ -523,13 +572,16 @@ impl Engine {
         query: &SearchQuery,
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
-        let (filters, compartments) = self.narrowed(resource_type, compartment, query, permit)?;
-        let search = Search {
+        let mut narrowed = self.narrowed(resource_type, compartment, query, permit)?;
+        narrowed.filters.extend(self.resolve(
+            conn,
+            caller,
+            &narrowed,
             resource_type,
-            filters: &filters,
-            compartments: &compartments,
-            sort: &query.sort,
-        };
+            query,
+            trail,
+        )?);
+        let search = narrowed.search(resource_type, &query.sort);
         let total = search.count(conn)?;
         let count = self.count(query.count);
         if query.summary_count {
@@ -590,45 +642,147 @@ impl Engine {
         compartment: Option<&Compartment>,
         query: &SearchQuery,
         permit: &Permit,
-    ) -> Result<(Vec<Filter>, Vec<Vec<Compartment>>), Error> {
-        let mut filters = query.filters.clone();
-        let mut compartments: Vec<Vec<Compartment>> =
-            compartment.map(|c| vec![c.clone()]).into_iter().collect();
+    ) -> Result<Narrowed, Error> {
+        let mut narrowed = Narrowed {
+            filters: query.filters.clone(),
+            compartments: compartment.map(|c| vec![c.clone()]).into_iter().collect(),
+            excluded: Vec::new(),
+        };
         for narrowing in &permit.narrowing {
             match narrowing {
-                Narrowing::InCompartments(set) => compartments.push(set.clone()),
+                Narrowing::InCompartments(set) => narrowed.compartments.push(set.clone()),
+                Narrowing::NotInCompartments(set) => narrowed.excluded.extend(set.iter().cloned()),
                 Narrowing::Parameters(params) => {
                     // The guard's own parameters: one that does not parse is a server fault,
                     // not the client's, and fails closed.
                     let narrowing = SearchQuery::parse(resource_type, params, &self.bases)
                         .map_err(|e| Error::Internal(format!("guard narrowing: {e}")))?;
-                    filters.extend(narrowing.filters);
+                    narrowed.filters.extend(narrowing.filters);
                 }
             }
         }
-        Ok((filters, compartments))
+        Ok(narrowed)
     }
 
-    /// Up to `limit` current resources matching a (narrowed) query that the caller may see:
-    /// the search behind conditional interactions.
-    fn visible_matches(
+    /// A query's chained parameters and `_has` as filters on references and ids. Each is
+    /// run as a search of its own: decided by the guard (a denial of a named type is the
+    /// request's), narrowed, and checked resource by resource, so it ranges only over what
+    /// the caller may see and can tell nothing about the rest.
+    /// `within` is the searched type's narrowing: a chain without a type follows the types
+    /// that the references the caller's narrowing admits point to.
+    fn resolve(
+        &self,
+        conn: &Connection,
+        caller: &Caller,
+        within: &Narrowed,
+        resource_type: ResourceType,
+        query: &SearchQuery,
+        trail: &mut Trail,
+    ) -> Result<Vec<Filter>, Error> {
+        let mut filters = Vec::new();
+        for chain in &query.chains {
+            let targets = match chain.target {
+                Some(target) => vec![target],
+                None => {
+                    store::referenced_types(conn, &within.search(resource_type, &[]), chain.param)?
+                }
+            };
+            let mut references = Vec::new();
+            let mut unparsed = None;
+            let mut parsed_any = false;
+            for target in &targets {
+                let target = *target;
+                let inner = match chain.target {
+                    Some(_) => (*chain.query).clone(),
+                    // A type without that parameter is not a target of this chain.
+                    None => match SearchQuery::parse(target, &chain.query.params, &self.bases) {
+                        Ok(inner) => inner,
+                        Err(error) => {
+                            unparsed.get_or_insert(error);
+                            continue;
+                        }
+                    },
+                };
+                parsed_any = true;
+                let interaction = Interaction::Search {
+                    resource_type: target,
+                    compartment: None,
+                    query: inner.clone(),
+                };
+                let permit = match trail.decide(&*self.guard, caller, &interaction) {
+                    Ok(permit) => permit,
+                    Err(error) if chain.target.is_some() => return Err(error),
+                    // A type found in the data that the caller may not search adds nothing.
+                    Err(_) => continue,
+                };
+                for found in self.visible(conn, caller, &permit, target, &inner, trail)? {
+                    references.push(format!("{target}/{}", found.id));
+                }
+            }
+            // No target type knows the parameter: the client's error, as for a plain one.
+            if let (false, Some(error)) = (parsed_any, unparsed) {
+                return Err(error);
+            }
+            filters.push(Filter::references(chain.param, references));
+        }
+        for has in &query.has {
+            let interaction = Interaction::Search {
+                resource_type: has.source,
+                compartment: None,
+                query: (*has.query).clone(),
+            };
+            let permit = trail.decide(&*self.guard, caller, &interaction)?;
+            let parameter = search_parameter(has.source, has.param)
+                .ok_or_else(|| Error::Internal(format!("no parameter `{}`", has.param)))?;
+            let mut ids: Vec<String> = Vec::new();
+            for found in self.visible(conn, caller, &permit, has.source, &has.query, trail)? {
+                let Some(resource) = &found.resource else {
+                    continue;
+                };
+                for value in parameter.expression().evaluate(resource) {
+                    if let Some((target, id)) = index::local_target(value, &self.bases) {
+                        if target == resource_type && !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+            filters.push(Filter::ids(ids));
+        }
+        Ok(filters)
+    }
+
+    /// Every current resource matching a search (chains resolved) that the caller may see:
+    /// the inner searches of chains and `_has`, and the condition of a conditional create.
+    /// At most `max_everything` (more is a 422).
+    fn visible(
         &self,
         conn: &Connection,
         caller: &Caller,
         permit: &Permit,
         resource_type: ResourceType,
         query: &SearchQuery,
-        limit: usize,
+        trail: &mut Trail,
     ) -> Result<Vec<Stored>, Error> {
-        let (filters, compartments) = self.narrowed(resource_type, None, query, permit)?;
-        let search = Search {
+        let mut narrowed = self.narrowed(resource_type, None, query, permit)?;
+        narrowed.filters.extend(self.resolve(
+            conn,
+            caller,
+            &narrowed,
             resource_type,
-            filters: &filters,
-            compartments: &compartments,
-            sort: &[],
-        };
-        Ok(search
-            .page(conn, limit, 0)?
+            query,
+            trail,
+        )?);
+        let limit = self.limits.max_everything;
+        let found = narrowed
+            .search(resource_type, &[])
+            .page(conn, limit.saturating_add(1), 0)?;
+        if found.len() > limit {
+            return Err(Error::TooCostly(format!(
+                "a chained or `_has` parameter matched more than {limit} resources"
+            )));
+        }
+        Ok(found
             .into_iter()
             .filter(|s| {
                 s.resource
@@ -806,14 +960,8 @@ impl Engine {
             }
         }
         // A narrowed caller sees the history of the resources its narrowing currently admits.
-        let (filters, compartments) =
-            self.narrowed(resource_type, None, &SearchQuery::default(), permit)?;
-        let within = Search {
-            resource_type,
-            filters: &filters,
-            compartments: &compartments,
-            sort: &[],
-        };
+        let narrowed = self.narrowed(resource_type, None, &SearchQuery::default(), permit)?;
+        let within = narrowed.search(resource_type, &[]);
         let narrowed = !permit.narrowing.is_empty();
         let (total, versions) = store::history(
             conn,
@@ -937,6 +1085,28 @@ impl Engine {
         Ok(Reply::ok(json!({
             "resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries
         })))
+    }
+}
+
+/// A search's constraints once the permit's narrowing is added.
+#[derive(Debug, Default)]
+struct Narrowed {
+    filters: Vec<Filter>,
+    /// For each set, the resource must be in one of its compartments.
+    compartments: Vec<Vec<Compartment>>,
+    /// The resource must be in none of these.
+    excluded: Vec<Compartment>,
+}
+
+impl Narrowed {
+    fn search<'a>(&'a self, resource_type: ResourceType, sort: &'a [Sort]) -> Search<'a> {
+        Search {
+            resource_type,
+            filters: &self.filters,
+            compartments: &self.compartments,
+            excluded: &self.excluded,
+            sort,
+        }
     }
 }
 

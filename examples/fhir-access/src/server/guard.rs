@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use fhir_compartment::Compartment;
 use serde_json::Value;
@@ -62,6 +63,48 @@ pub(crate) struct Permit {
     /// The decision obliges the server to hide elements of returned resources: the reply
     /// goes through [`Guard::redact`].
     pub(crate) redacts: bool,
+    /// Whether what the caller may see depends on resource content (the permit narrows, or
+    /// checks each resource, or a Consent may hide one): such a caller cannot create by
+    /// `PUT` to a chosen id, since a hidden resource under that id could be neither
+    /// overwritten nor answered like a free id.
+    pub(crate) content_bound: bool,
+    /// Rules the per-resource decisions of this request turned on, for the audit record:
+    /// what withheld a resource (a deny rule, a Consent provision, also when it narrowed a
+    /// search) and what let one through by break-glass.
+    pub(crate) noted: Noted,
+}
+
+/// Rules noted while a request runs (`may_read` takes the permit by reference); shared with
+/// the request's audit trail.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Noted(Arc<Mutex<Vec<String>>>);
+
+impl Noted {
+    /// Notes a rule once.
+    pub(crate) fn note(&self, rule: &str) {
+        let mut rules = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !rules.iter().any(|r| r == rule) {
+            rules.push(rule.to_owned());
+        }
+    }
+
+    /// The rules noted so far.
+    pub(crate) fn rules(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Notes are a log, not part of what a permit allows.
+impl PartialEq for Noted {
+    fn eq(&self, _: &Noted) -> bool {
+        true
+    }
 }
 
 /// A refused request: the error it is answered with (401 or 403) and the rules that decided,
@@ -89,6 +132,8 @@ pub(crate) enum Narrowing {
     /// These search parameters (as in a URL) must match too; parsed by the same search parser
     /// as the client's own parameters.
     Parameters(Vec<(String, String)>),
+    /// The resource must be in none of these compartments (a patient's Consent denies it).
+    NotInCompartments(Vec<Compartment>),
 }
 
 /// What the audit hook records about one request.
@@ -148,6 +193,9 @@ pub(crate) trait Guard: Send + Sync + fmt::Debug {
     fn audit_events(&self, _query: &SearchQuery, _max: usize) -> Result<Vec<Value>, Error> {
         Ok(Vec::new())
     }
+
+    /// Called after every commit that wrote a Consent: forget cached Consents.
+    fn consents_changed(&self) {}
 
     /// Called once when the server stops, after the last request: flush what `audit` queued.
     fn flush(&self) -> Result<(), Error> {

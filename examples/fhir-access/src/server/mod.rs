@@ -4,7 +4,7 @@
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
 //! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
-//! `oauth` (the SMART authorization server).
+//! `oauth` (the SMART authorization server), `federation` (external identity providers).
 
 mod app;
 mod bundle;
@@ -12,6 +12,7 @@ mod capability;
 mod config;
 mod date;
 mod engine;
+mod federation;
 mod guard;
 mod index;
 pub(crate) mod oauth;
@@ -145,12 +146,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The line tests and scripts wait for; the port is the real one when `--listen` asked for 0.
     println!("listening on {base_url}");
     tracing::info!(%bound, %base_url, "listening");
+    let federation = Arc::new(federation::Federation::new(
+        &config.identity_providers,
+        federation::origin(&base_url),
+        Arc::new(smart_token::HttpFetcher::new()),
+    ));
     let mut router = app::app(state);
     if let Some((oauth, _)) = oauth {
         // Outermost: CORS for browser SMART apps, on the FHIR API and the token endpoints.
         router = router
             .merge(oauth::router(oauth))
             .layer(axum::middleware::from_fn(oauth::cors));
+    }
+    if !federation.is_empty() {
+        router = router.merge(federation::router(federation));
     }
     axum::serve(
         listener,
@@ -173,7 +182,9 @@ fn policy_guard(
     compartments: &fhir_compartment::Compartments,
     revocations: Option<Arc<dyn smart_token::RevocationStore>>,
 ) -> anyhow::Result<security::PolicyGuard> {
-    use smart_token::{ClaimMapping, HttpFetcher, KeySet, KeySource, TrustedIssuer, Validator};
+    use smart_token::{
+        ClaimMapping, HttpFetcher, JwksFetcher, KeySet, KeySource, TrustedIssuer, Validator,
+    };
     let key = security::key::load(&config.data_dir, true)?;
     if config.seed {
         security::users::seed(&config.data_dir)?;
@@ -182,15 +193,13 @@ fn policy_guard(
         .iter()
         .fold(ClaimMapping::default(), |m, name| m.attribute(*name, *name));
     let own = KeySource::fixed(KeySet::new([key.verifying_key()?]));
-    let mut issuers = vec![TrustedIssuer::new(base_url, base_url, own).mapping(mapping.clone())];
-    let fetcher = Arc::new(HttpFetcher::new());
-    for trusted in &config.trusted_issuers {
-        let audience = trusted.audience.as_deref().unwrap_or(base_url);
-        let keys = KeySource::remote(trusted.jwks_uri.clone(), fetcher.clone());
-        issuers.push(
-            TrustedIssuer::new(trusted.issuer.clone(), audience, keys).mapping(mapping.clone()),
-        );
-    }
+    let mut issuers = vec![TrustedIssuer::new(base_url, base_url, own).mapping(mapping)];
+    let fetcher: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new());
+    issuers.extend(federation::trusted_issuers(
+        &config.trusted_issuers,
+        base_url,
+        &fetcher,
+    )?);
     let mut validator = Validator::new(issuers).cache(10_000);
     if let Some(revocations) = revocations {
         validator = validator.revocations(revocations);
@@ -208,6 +217,12 @@ fn policy_guard(
         policy,
         audit,
         compartments: compartments.clone(),
+        consents: security::consents::ConsentIndex::open(&config.data_dir)?,
+        patient_readable: config
+            .patient_readable_types
+            .iter()
+            .filter_map(|t| fhir_scopes::ResourceType::from_name(t.as_str()))
+            .collect(),
         explain: config.explain,
     })
 }

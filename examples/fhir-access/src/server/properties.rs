@@ -48,7 +48,12 @@ fn fhir_query() -> impl Strategy<Value = String> {
         Just("_revinclude:iterate".to_owned()),
         Just("_sort".to_owned()),
         Just("_elements".to_owned()),
+        Just("subject:Patient.name".to_owned()),
+        Just("subject.organization.name".to_owned()),
+        Just("_has:Observation:patient:code".to_owned()),
+        Just("_has:Observation:subject:_has:Provenance:target:agent".to_owned()),
         "[a-z_:\\-.]{1,10}",
+        "_has:[A-Za-z:.]{0,20}",
     ];
     let value = prop_oneof![
         "[a-z0-9|,.:/\\\\\\-]{0,12}",

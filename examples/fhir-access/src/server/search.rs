@@ -25,7 +25,35 @@ pub(crate) struct SearchQuery {
     pub(crate) elements: Option<Vec<String>>,
     /// The parameters as given, without `_offset`: what paging links repeat.
     pub(crate) params: Vec<(String, String)>,
+    /// Chained parameters (`subject:Patient.name=x`), resolved by the engine into filters.
+    pub(crate) chains: Vec<Chain>,
+    /// Reverse chains (`_has:Observation:patient:code=x`), resolved by the engine.
+    pub(crate) has: Vec<Has>,
 }
+
+/// A chained parameter: the searched resource's `param` must reference a `target` resource
+/// that matches `query`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Chain {
+    pub(crate) param: &'static str,
+    /// The type named by the modifier (`subject:Patient.name`); `None`: every type the
+    /// stored references of `param` point to.
+    pub(crate) target: Option<ResourceType>,
+    /// One parameter, on `target`, possibly chained further.
+    pub(crate) query: Box<SearchQuery>,
+}
+
+/// A reverse chain: some `source` resource matching `query` must reference the searched
+/// resource through its `param`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Has {
+    pub(crate) source: ResourceType,
+    pub(crate) param: &'static str,
+    pub(crate) query: Box<SearchQuery>,
+}
+
+/// How many links a parameter may chain (`a.b.c=x` is two).
+const MAX_CHAIN_DEPTH: usize = 3;
 
 /// One search parameter occurrence: the resource matches when one of `any_of` holds for one
 /// of its index rows (or, with `negate`, for none of them); `missing` tests presence instead.
@@ -97,8 +125,7 @@ pub(crate) struct Include {
 /// Result parameters that need no further handling.
 const IGNORED: [&str; 2] = ["_pretty", "_total"];
 /// Search features deliberately not offered; asked for, they are a 400, never ignored.
-const UNSUPPORTED: [&str; 10] = [
-    "_has",
+const UNSUPPORTED: [&str; 9] = [
     "_text",
     "_content",
     "_list",
@@ -116,6 +143,20 @@ impl SearchQuery {
         resource_type: ResourceType,
         params: &[(String, String)],
         bases: &ServerBases,
+    ) -> Result<SearchQuery, Error> {
+        SearchQuery::parse_at(resource_type, params, bases, 0)
+    }
+
+    /// Whether a parameter name is a chain or a reverse chain (decided as its own search).
+    pub(crate) fn is_chained(name: &str) -> bool {
+        name.starts_with("_has:") || name.contains('.')
+    }
+
+    fn parse_at(
+        resource_type: ResourceType,
+        params: &[(String, String)],
+        bases: &ServerBases,
+        depth: usize,
     ) -> Result<SearchQuery, Error> {
         let mut query = SearchQuery::default();
         for (name, value) in params {
@@ -180,10 +221,13 @@ impl SearchQuery {
                         "search parameter `{name}` is not supported"
                     )));
                 }
-                _ if code.contains('.') => {
-                    return Err(Error::NotSupported(format!(
-                        "chained search `{name}` is not supported"
-                    )));
+                ("_has", Some(_)) => {
+                    query.has.push(parse_has(name, value, bases, depth)?);
+                }
+                _ if name.contains('.') => {
+                    query
+                        .chains
+                        .push(parse_chain(resource_type, name, value, bases, depth)?);
                 }
                 _ => {
                     if let Some(filter) = parse_filter(resource_type, code, modifier, value, bases)?
@@ -195,6 +239,91 @@ impl SearchQuery {
         }
         Ok(query)
     }
+}
+
+/// `param[:Type].rest=value`: `rest` is parsed as a search of the target type.
+fn parse_chain(
+    resource_type: ResourceType,
+    name: &str,
+    value: &str,
+    bases: &ServerBases,
+    depth: usize,
+) -> Result<Chain, Error> {
+    let bad = |why: &str| Error::Invalid(format!("chained parameter `{name}`: {why}"));
+    // Counted on the whole name: a chain with no type is parsed again per target type.
+    if depth + name.matches('.').count() > MAX_CHAIN_DEPTH {
+        return Err(Error::NotSupported(format!(
+            "chained parameter `{name}`: more than {MAX_CHAIN_DEPTH} links"
+        )));
+    }
+    let (head, rest) = name.split_once('.').ok_or_else(|| bad("expected `.`"))?;
+    let (code, target) = match head.split_once(':') {
+        Some((code, t)) => (
+            code,
+            Some(ResourceType::from_name(t).ok_or_else(|| bad(&format!("unknown type `{t}`")))?),
+        ),
+        None => (head, None),
+    };
+    let parameter = search_parameter(resource_type, code)
+        .filter(|p| p.kind() == ParameterKind::Reference)
+        .ok_or_else(|| {
+            bad(&format!(
+                "`{resource_type}` has no reference parameter `{code}`"
+            ))
+        })?;
+    if rest.is_empty() || rest.starts_with('_') && !rest.starts_with("_id") {
+        return Err(bad("expected a search parameter after `.`"));
+    }
+    let inner = [(rest.to_owned(), value.to_owned())];
+    let query = match target {
+        Some(t) => SearchQuery::parse_at(t, &inner, bases, depth + 1)?,
+        // Checked against each target type when the engine resolves it.
+        None => SearchQuery {
+            params: inner.to_vec(),
+            ..SearchQuery::default()
+        },
+    };
+    Ok(Chain {
+        param: parameter.code(),
+        target,
+        query: Box::new(query),
+    })
+}
+
+/// `_has:Type:param:rest=value`: `rest` is parsed as a search of `Type`, whose `param`
+/// references the searched resource.
+fn parse_has(name: &str, value: &str, bases: &ServerBases, depth: usize) -> Result<Has, Error> {
+    let bad = |why: &str| Error::Invalid(format!("`{name}`: {why}"));
+    if depth >= MAX_CHAIN_DEPTH {
+        return Err(Error::NotSupported(format!(
+            "`{name}`: more than {MAX_CHAIN_DEPTH} links"
+        )));
+    }
+    let mut parts = name.splitn(4, ':');
+    let (Some("_has"), Some(source), Some(param), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("expected `_has:Type:parameter:search-parameter`"));
+    };
+    let source =
+        ResourceType::from_name(source).ok_or_else(|| bad(&format!("unknown type `{source}`")))?;
+    let parameter = search_parameter(source, param)
+        .filter(|p| p.kind() == ParameterKind::Reference)
+        .ok_or_else(|| bad(&format!("`{source}` has no reference parameter `{param}`")))?;
+    let query = SearchQuery::parse_at(
+        source,
+        &[(rest.to_owned(), value.to_owned())],
+        bases,
+        depth + 1,
+    )?;
+    if query.filters.is_empty() && query.chains.is_empty() && query.has.is_empty() {
+        return Err(bad("expected a search parameter at the end"));
+    }
+    Ok(Has {
+        source,
+        param: parameter.code(),
+        query: Box::new(query),
+    })
 }
 
 fn parse_usize(name: &str, value: &str) -> Result<usize, Error> {
@@ -485,6 +614,32 @@ impl Sql {
 }
 
 impl Filter {
+    /// Resources whose `param` references one of `targets` (`Type/id`); none: no resource.
+    pub(crate) fn references(param: &'static str, targets: Vec<String>) -> Filter {
+        Filter {
+            param,
+            negate: false,
+            missing: None,
+            any_of: targets.into_iter().map(Test::ReferenceTo).collect(),
+        }
+    }
+
+    /// Resources with one of these ids; none: no resource.
+    pub(crate) fn ids(ids: Vec<String>) -> Filter {
+        Filter {
+            param: "_id",
+            negate: false,
+            missing: None,
+            any_of: ids
+                .into_iter()
+                .map(|id| Test::Token {
+                    system: None,
+                    code: Some(id),
+                })
+                .collect(),
+        }
+    }
+
     /// Appends ` AND <condition>` on the resource row `r` (of `resource_type`) to `sql`. The
     /// matching ids are selected once (`IN`, not a correlated `EXISTS`), through the
     /// `(type, param, value)` index when the test is an equality.
@@ -500,11 +655,10 @@ impl Filter {
         sql.arg(resource_type.as_str().to_owned())
             .arg(self.param.to_owned());
         if tests {
-            sql.text.push_str(" AND (");
-            for (n, test) in self.any_of.iter().enumerate() {
-                if n > 0 {
-                    sql.text.push_str(" OR ");
-                }
+            // No alternatives (a chain that resolved to nothing): no row matches.
+            sql.text.push_str(" AND (0");
+            for test in &self.any_of {
+                sql.text.push_str(" OR ");
                 test.push_sql(sql);
             }
             sql.text.push(')');
@@ -611,6 +765,61 @@ impl Test {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn chains_and_has_parse_into_searches_of_their_own() {
+        let bases = ServerBases::new(["http://x/fhir"]).unwrap();
+        let parse = |t: ResourceType, name: &str, value: &str| {
+            SearchQuery::parse(t, &[(name.to_owned(), value.to_owned())], &bases)
+        };
+        let query = parse(ResourceType::Observation, "subject:Patient.name", "hahn").unwrap();
+        assert!(query.filters.is_empty());
+        let [chain] = query.chains.as_slice() else {
+            panic!("{query:?}")
+        };
+        assert_eq!(
+            (chain.param, chain.target),
+            ("subject", Some(ResourceType::Patient))
+        );
+        assert_eq!(chain.query.filters.len(), 1);
+        assert_eq!(chain.query.filters[0].param, "name");
+        // No type: kept unparsed until the engine knows the targets.
+        let query = parse(ResourceType::Observation, "subject.name", "hahn").unwrap();
+        assert_eq!(query.chains[0].target, None);
+        assert_eq!(
+            query.chains[0].query.params,
+            [("name".to_owned(), "hahn".to_owned())]
+        );
+        let query = parse(ResourceType::Patient, "_has:Observation:patient:code", "1").unwrap();
+        let [has] = query.has.as_slice() else {
+            panic!("{query:?}")
+        };
+        assert_eq!(
+            (has.source, has.param),
+            (ResourceType::Observation, "patient")
+        );
+        assert_eq!(has.query.filters[0].param, "code");
+        // Nested `_has`, within the depth bound.
+        let nested = parse(
+            ResourceType::Patient,
+            "_has:Observation:subject:_has:Provenance:target:agent",
+            "Practitioner/1",
+        )
+        .unwrap();
+        assert_eq!(nested.has[0].query.has[0].source, ResourceType::Provenance);
+        assert_eq!(
+            parse(ResourceType::Patient, "_has:Observation:patient:_has:Observation:patient:_has:Observation:patient:_has:Observation:patient:code", "1")
+                .unwrap_err()
+                .to_string(),
+            "`_has:Observation:patient:code`: more than 3 links"
+        );
+        assert_eq!(
+            parse(ResourceType::Observation, "subject:Nope.name", "x")
+                .unwrap_err()
+                .to_string(),
+            "chained parameter `subject:Nope.name`: unknown type `Nope`"
+        );
+    }
     use super::*;
 
     fn parse(t: ResourceType, query: &str) -> Result<SearchQuery, Error> {
@@ -682,12 +891,12 @@ mod tests {
                 "modifier `:exact` is not supported on `status`",
             ),
             (
-                "subject.name=x",
-                "chained search `subject.name` is not supported",
+                "code.name=x",
+                "chained parameter `code.name`: `Observation` has no reference parameter `code`",
             ),
             (
-                "_has:Observation:patient:code=1",
-                "search parameter `_has:Observation:patient:code` is not supported",
+                "_has:Observation:patient=1",
+                "`_has:Observation:patient`: expected `_has:Type:parameter:search-parameter`",
             ),
             (
                 "_count=-1",

@@ -193,6 +193,16 @@ fn latest_version(conn: &Connection, resource_type: ResourceType, id: &str) -> R
     Ok(latest.map_or(0, |v| u64::try_from(v).unwrap_or(0)))
 }
 
+/// A read connection of its own to the store of `dir` (opened by [`Store::open`] first).
+pub(crate) fn open_reader(dir: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        dir.join("fhir.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
 /// What a write needs besides the resource.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Indexing<'a> {
@@ -361,6 +371,8 @@ pub(crate) struct Search<'a> {
     /// For each set, the resource must be in one of its compartments (an empty set matches
     /// nothing): compartment searches and the guard's narrowing.
     pub(crate) compartments: &'a [Vec<Compartment>],
+    /// The resource must be in none of these compartments (Consent exclusions).
+    pub(crate) excluded: &'a [Compartment],
     pub(crate) sort: &'a [Sort],
 }
 
@@ -381,6 +393,14 @@ impl Search<'_> {
                 sql.args.push(self.resource_type.as_str().to_owned().into());
             }
             sql.text.push(')');
+        }
+        for compartment in self.excluded {
+            sql.text.push_str(
+                " AND r.id NOT IN (SELECT m.id FROM membership m WHERE m.kind = ? AND m.owner = ? AND m.type = ?)",
+            );
+            sql.args.push(compartment.kind().to_string().into());
+            sql.args.push(compartment.id().to_owned().into());
+            sql.args.push(self.resource_type.as_str().to_owned().into());
         }
         for filter in self.filters {
             filter.push_sql(self.resource_type, &mut sql);
@@ -470,6 +490,34 @@ pub(crate) fn referencing(
         .query_map(params_from_iter(args.iter()), row_to_stored)?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(stored).collect()
+}
+
+/// The resource types that a reference parameter of the resources matching `within` points
+/// to (the targets of a chain that names no type).
+pub(crate) fn referenced_types(
+    conn: &Connection,
+    within: &Search<'_>,
+    param: &str,
+) -> Result<Vec<ResourceType>, Error> {
+    let current = within.where_clause();
+    let mut args: Vec<SqlValue> = vec![
+        within.resource_type.as_str().to_owned().into(),
+        param.to_owned().into(),
+    ];
+    args.extend(current.args);
+    let names: Vec<String> = conn
+        .prepare_cached(&format!(
+            "SELECT DISTINCT substr(i.value, 1, instr(i.value, '/') - 1) FROM idx i \
+             WHERE i.type = ? AND i.param = ? AND instr(i.value, '/') > 1 \
+             AND i.id IN (SELECT r.id FROM resources r WHERE {})",
+            current.text
+        ))?
+        .query_map(params_from_iter(args.iter()), |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names
+        .iter()
+        .filter_map(|n| ResourceType::from_name(n))
+        .collect())
 }
 
 /// Every current resource in a compartment (of any type), up to `limit`.

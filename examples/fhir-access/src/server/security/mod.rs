@@ -5,6 +5,7 @@
 //! demo users), `audit` (requests as audit records).
 
 pub(crate) mod audit;
+pub(crate) mod consents;
 pub(crate) mod key;
 pub(crate) mod narrowing;
 pub(crate) mod policy;
@@ -18,7 +19,8 @@ use fhir_scopes::{Interaction as ScopeInteraction, Permissions, Query, ResourceT
 use serde_json::Value;
 use smart_token::{AccessContext, Validator};
 
-use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Permit};
+use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Noted, Permit};
+use super::index;
 use super::outcome::Error;
 use super::request::Interaction;
 use super::search::SearchQuery;
@@ -29,6 +31,11 @@ pub(crate) struct PolicyGuard {
     pub(crate) policy: Engine,
     pub(crate) audit: audit::Auditor,
     pub(crate) compartments: fhir_compartment::Compartments,
+    /// The patients' active Consents, the third bound of every decision on their data.
+    pub(crate) consents: consents::ConsentIndex,
+    /// Types outside the Patient compartment that patient-context tokens may read
+    /// (`patient_readable_types`).
+    pub(crate) patient_readable: Vec<ResourceType>,
     /// Explain mode: a policy denial's 403 carries the policy's explanation.
     pub(crate) explain: bool,
 }
@@ -259,17 +266,34 @@ impl PolicyGuard {
         self.policy.decide(&request).obligations().hide
     }
 
-    /// Decides `interaction` on `resource` (its type taken from the resource) for the caller.
-    fn decide_on(&self, caller: &Caller, interaction: ScopeInteraction, resource: &Value) -> bool {
+    /// Decides `interaction` on `resource` (its type taken from the resource) for the caller,
+    /// with the Consents of every patient whose compartment holds it, noting in `noted` the
+    /// deny rule or Consent provision that refused it, or the break-glass rules that
+    /// permitted it.
+    fn decide_on(
+        &self,
+        caller: &Caller,
+        interaction: ScopeInteraction,
+        resource: &Value,
+        noted: &Noted,
+    ) -> bool {
         let Some(context) = self.context(caller) else {
             return false;
         };
-        let Some(resource_type) = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .and_then(scope_type)
-        else {
+        let type_name = resource.get("resourceType").and_then(Value::as_str);
+        let Some(resource_type) = type_name.and_then(scope_type) else {
             return false;
+        };
+        let consents = match type_name
+            .and_then(fhir_compartment::ResourceType::from_name)
+            .map_or_else(|| Ok(no_consents()), |t| self.consents_on(t, resource))
+        {
+            Ok(consents) => consents,
+            // Consents that cannot be read: nothing of the patient goes out (fail closed).
+            Err(error) => {
+                tracing::error!(%error, "reading Consents");
+                return false;
+            }
         };
         let subject = subject(&context);
         let client = Client::new(context.client_id().unwrap_or(""));
@@ -285,8 +309,117 @@ impl PolicyGuard {
         );
         request.scopes = Scopes::Token(context.scopes());
         request.resource = Some(resource);
-        self.policy.decide(&request).is_permit()
+        request.consents = &consents;
+        let decision = self.policy.decide(&request);
+        if decision.is_permit() {
+            if decision.is_break_glass() {
+                decision.rules().for_each(|rule| noted.note(rule));
+                noted.note("break-glass");
+            }
+            return true;
+        }
+        let denied_by = decision
+            .consent_provision()
+            .or_else(|| decision.rules().next());
+        if self.allow_listed(&context, interaction, resource_type, denied_by) {
+            return true;
+        }
+        if let Some(rule) = denied_by {
+            noted.note(rule);
+        }
+        false
     }
+
+    /// The active Consents of the patients whose compartments hold `resource`.
+    fn consents_on(
+        &self,
+        resource_type: fhir_compartment::ResourceType,
+        resource: &Value,
+    ) -> Result<Arc<[fhir_policy::Consent]>, Error> {
+        let with = self.consents.patients()?;
+        if with.is_empty() {
+            return Ok(no_consents());
+        }
+        let id = resource.get("id").and_then(Value::as_str).unwrap_or("");
+        let mut found: Vec<Arc<[fhir_policy::Consent]>> = Vec::new();
+        for compartment in index::compartments(&self.compartments, resource_type, id, resource) {
+            if compartment.kind() == CompartmentKind::Patient
+                && with
+                    .binary_search_by(|p| p.as_str().cmp(compartment.id()))
+                    .is_ok()
+            {
+                found.push(self.consents.of(compartment.id())?);
+            }
+        }
+        Ok(match found.len() {
+            0 => no_consents(),
+            1 => found.swap_remove(0),
+            _ => found.iter().flat_map(|c| c.iter().cloned()).collect(),
+        })
+    }
+
+    /// Whether the allow-list lets a patient-context token do `interaction` on a type outside
+    /// the Patient compartment that the policy did not permit: the type is listed, the
+    /// interaction is a read, the token's scopes grant it for the type, and no deny rule
+    /// decided (`denied_by`).
+    fn allow_listed(
+        &self,
+        context: &AccessContext,
+        interaction: ScopeInteraction,
+        resource_type: ResourceType,
+        denied_by: Option<&str>,
+    ) -> bool {
+        context.patient().is_some()
+            && denied_by.is_none()
+            && matches!(
+                interaction,
+                ScopeInteraction::Read | ScopeInteraction::Vread | ScopeInteraction::SearchType
+            )
+            && self.patient_readable.contains(&resource_type)
+            && context
+                .scopes()
+                .decide(&fhir_scopes::Request::new(
+                    context.scope_context(),
+                    interaction,
+                    Some(resource_type),
+                ))
+                .is_permit()
+    }
+
+    /// The compartments of the patients whose Consent refuses a search outright (it depends
+    /// on no resource content): the search must not reach into them. Their provisions are
+    /// noted for the audit record.
+    fn consent_exclusions(
+        &self,
+        request: &Request<'_>,
+        noted: &Noted,
+    ) -> Result<Vec<Compartment>, Error> {
+        let mut excluded = Vec::new();
+        for patient in self.consents.patients()?.iter() {
+            let consents = self.consents.of(patient)?;
+            let mut asked = *request;
+            asked.consents = &consents;
+            let decision = self.policy.decide(&asked);
+            if decision.is_permit() {
+                continue;
+            }
+            if let Some(provision) = decision.consent_provision() {
+                noted.note(provision);
+                excluded.push(
+                    Compartment::new(CompartmentKind::Patient, patient)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                );
+            }
+        }
+        Ok(excluded)
+    }
+}
+
+/// The rule id audit records carry when the `patient_readable_types` allow-list decided.
+const PATIENT_READABLE: &str = "config:patient_readable_types";
+
+fn no_consents() -> Arc<[fhir_policy::Consent]> {
+    Arc::from(Vec::new())
 }
 
 /// Marks a resource as redacted (v3 ObservationValue `REDACTED`), as FHIR security labels do.
@@ -326,9 +459,15 @@ impl Guard for PolicyGuard {
             Interaction::Search {
                 query, compartment, ..
             } => (
+                // Chains and `_has` are decided by the engine as searches of their own.
                 Some(
                     form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(query.params.iter())
+                        .extend_pairs(
+                            query
+                                .params
+                                .iter()
+                                .filter(|(name, _)| !SearchQuery::is_chained(name)),
+                        )
                         .finish(),
                 ),
                 compartment.as_ref(),
@@ -352,6 +491,25 @@ impl Guard for PolicyGuard {
         ) = (patient, interaction)
         {
             if names_other_patient(&self.compartments, *resource_type, &query.params, patient) {
+                return Err(Error::Forbidden.into());
+            }
+        }
+        // A conditional create's condition is a search too.
+        if let (
+            Some(patient),
+            Interaction::Create {
+                resource_type,
+                if_none_exist: Some(condition),
+                ..
+            },
+        ) = (patient, interaction)
+        {
+            if names_other_patient(
+                &self.compartments,
+                *resource_type,
+                &condition.params,
+                patient,
+            ) {
                 return Err(Error::Forbidden.into());
             }
         }
@@ -379,6 +537,24 @@ impl Guard for PolicyGuard {
         request.scopes = Scopes::Token(context.scopes());
         let decision = self.policy.decide(&request);
         let rules: Vec<String> = decision.rules().map(str::to_owned).collect();
+        // An allow-listed type is read without the patient bound (a Practitioner is in no
+        // patient's compartment, so the policy's patient rules cannot permit it); deny rules
+        // still win, and each resource is decided again on its way out.
+        let deny_rule = (!decision.is_permit())
+            .then(|| rules.first().map(String::as_str))
+            .flatten();
+        if request
+            .action
+            .resource_type
+            .is_some_and(|t| self.allow_listed(&context, asked.interaction, t, deny_rule))
+        {
+            return Ok(Permit {
+                rules: vec![PATIENT_READABLE.to_owned()],
+                reads_as: Some(asked.reads_as),
+                content_bound: true,
+                ..Permit::default()
+            });
+        }
         if !decision.is_permit() {
             tracing::debug!(explanation = %decision.explanation(), "denied");
             let error = if self.explain {
@@ -420,17 +596,34 @@ impl Guard for PolicyGuard {
                 &self.compartments,
             ));
         }
+        // A search (and type history) must not reach into the compartment of a patient whose
+        // Consent refuses it, or `total` would count what the caller may not see.
+        let noted = Noted::default();
+        if matches!(
+            asked.interaction,
+            ScopeInteraction::SearchType | ScopeInteraction::HistoryType
+        ) {
+            let excluded = self.consent_exclusions(&request, &noted)?;
+            if !excluded.is_empty() {
+                narrowing.push(Narrowing::NotInCompartments(excluded));
+            }
+        }
         let mut records = rules;
         if decision.is_break_glass() {
             records.push("break-glass".to_owned());
         }
+        let content_bound = decision.needs_resource_check()
+            || !narrowing.is_empty()
+            || self.consents.patients().map_or(true, |p| !p.is_empty());
         Ok(Permit {
+            content_bound,
             narrowing,
             rules: records,
             reads_as: Some(asked.reads_as),
             writes_as: is_write(asked.interaction).then_some(asked.interaction),
             read_only: obligations.read_only,
             redacts: !obligations.hide.is_empty(),
+            noted,
         })
     }
 
@@ -440,7 +633,7 @@ impl Guard for PolicyGuard {
             None => {
                 resource.get("resourceType").and_then(Value::as_str) == Some("CapabilityStatement")
             }
-            Some(interaction) => self.decide_on(caller, interaction, resource),
+            Some(interaction) => self.decide_on(caller, interaction, resource, &permit.noted),
         }
     }
 
@@ -462,7 +655,7 @@ impl Guard for PolicyGuard {
         let versions_allowed = stored
             .into_iter()
             .chain(new)
-            .all(|resource| self.decide_on(caller, interaction, resource));
+            .all(|resource| self.decide_on(caller, interaction, resource, &permit.noted));
         let read_only_kept = match (stored, new) {
             (Some(stored), Some(new)) => permit
                 .read_only
@@ -507,6 +700,10 @@ impl Guard for PolicyGuard {
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
         let context = self.context(record.caller);
         self.audit.record(record, context.as_deref())
+    }
+
+    fn consents_changed(&self) {
+        self.consents.invalidate();
     }
 
     fn flush(&self) -> Result<(), Error> {

@@ -54,6 +54,6 @@ mod tests {
         let engine = load(None, Compartments::r4()).unwrap();
         assert_eq!(engine.id(), "hospital");
         let hospital = Engine::new(&Policy::parse(HOSPITAL).unwrap()).unwrap();
-        assert_eq!(engine.rule_count(), hospital.rule_count() + 4);
+        assert_eq!(engine.rule_count(), hospital.rule_count() + 5);
     }
 }
