@@ -470,7 +470,7 @@ impl AuthorizationServer {
             subject: None,
             scopes,
             launch: LaunchContext::default(),
-            claims: serde_json::Map::new(),
+            claims: client.token_claims().clone(),
         };
         let issued = self
             .issuer

@@ -1305,6 +1305,8 @@ fn backend_services_assertions_replay_lifetime_and_forgeries() {
             "client_credentials",
             "--scope",
             "system/Patient.rs system/Observation.rs",
+            "--role",
+            "analytics-service",
         ],
         "",
     );
@@ -1336,7 +1338,11 @@ fn backend_services_assertions_replay_lifetime_and_forgeries() {
     assert_eq!(token["scope"], "system/Observation.rs");
     let access = token["access_token"].as_str().unwrap();
     assert_eq!(claims_of(access)["client_id"], "backend");
-    assert_ne!(fhir(&server, access, "Observation?_count=1").status, 401);
+    assert_eq!(claims_of(access)["roles"], json!(["analytics-service"]));
+    // The hospital policy's analytics role reads Observations (none stored here).
+    let search = fhir(&server, access, "Observation?_count=1");
+    assert_eq!(search.status, 200, "{}", search.text());
+    assert_eq!(search.json()["resourceType"], "Bundle");
 
     let refused = |response: Response, description: &str| {
         assert_eq!(response.status, 401, "{}", response.text());

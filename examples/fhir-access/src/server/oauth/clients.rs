@@ -36,6 +36,10 @@ pub(crate) struct StoredClient {
     pub(crate) scope: String,
     pub(crate) access_token_lifetime: u32,
     pub(crate) refresh_token_lifetime: u32,
+    /// Roles of a backend client, in its `client_credentials` tokens (the policy reads
+    /// them; no user speaks for it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) roles: Vec<String>,
 }
 
 impl StoredClient {
@@ -76,6 +80,11 @@ impl StoredClient {
         }
         if let Some(name) = &self.name {
             client = client.name(name.clone());
+        }
+        if !self.roles.is_empty() {
+            let mut claims = serde_json::Map::new();
+            claims.insert("roles".into(), serde_json::Value::from(self.roles.clone()));
+            client = client.claims(claims);
         }
         Ok(client)
     }
@@ -262,6 +271,7 @@ mod tests {
             scope: "launch/patient patient/*.rs offline_access".into(),
             access_token_lifetime: 300,
             refresh_token_lifetime: 3600,
+            roles: Vec::new(),
         }
     }
 

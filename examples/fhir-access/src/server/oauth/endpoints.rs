@@ -316,6 +316,7 @@ fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Va
         scope: client.allowed_scopes().to_string(),
         access_token_lifetime: 3600,
         refresh_token_lifetime: 90 * 24 * 3600,
+        roles: Vec::new(),
     };
     oauth.clients.put(&stored, Status::Pending)?;
     tracing::info!(client = %stored.id, "client registered; waiting for `fhir-access client approve`");
