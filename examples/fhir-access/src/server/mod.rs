@@ -153,7 +153,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let mut router = app::app(state);
     if let Some((oauth, _)) = oauth {
-        router = router.merge(oauth::router(oauth));
+        // Outermost: CORS for browser SMART apps, on the FHIR API and the token endpoints.
+        router = router
+            .merge(oauth::router(oauth))
+            .layer(axum::middleware::from_fn(oauth::cors));
     }
     if !federation.is_empty() {
         router = router.merge(federation::router(federation));
