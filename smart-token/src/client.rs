@@ -192,6 +192,11 @@ impl Client {
             .any(|registered| registered == uri || loopback_with_port(registered, uri))
     }
 
+    /// The human-readable name, if one was set.
+    pub fn display_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// The registered redirect URIs.
     pub fn redirect_uris(&self) -> &[String] {
         &self.redirect_uris

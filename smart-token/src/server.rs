@@ -364,7 +364,13 @@ impl AuthorizationServer {
                 "`redirect_uri` does not match the authorization request",
             ));
         }
-        pkce::verify_verifier(request.code_verifier.as_deref(), &record.code_challenge)?;
+        // RFC 7636 §4.6: a verifier that does not match is `invalid_grant`.
+        pkce::verify_verifier(request.code_verifier.as_deref(), &record.code_challenge).map_err(
+            |error| match error {
+                Error::Pkce(MISMATCH) => Error::InvalidGrant(MISMATCH),
+                other => other,
+            },
+        )?;
         let (response, issued) =
             self.issue(client, &record.grant, None, record.nonce.as_deref())?;
         self.codes.record_issued(hash, issued)?;
@@ -613,6 +619,9 @@ impl AuthorizationServer {
         Ok(())
     }
 }
+
+/// The verifier-mismatch message of [`pkce::verify_verifier`].
+const MISMATCH: &str = "`code_verifier` does not match the challenge";
 
 fn own_validator(
     issuer: &TokenIssuer,

@@ -315,11 +315,11 @@ fn attack_pkce_missing_plain_and_wrong_verifier() {
         (None, Error::Pkce("`code_verifier` is required")),
         (
             Some("eBjftJeZ4CK-7NaU9YHaZBKnJZw-JkSFMl7xXHNsbZY"),
-            Error::Pkce("`code_verifier` does not match the challenge"),
+            Error::InvalidGrant("`code_verifier` does not match the challenge"),
         ),
         (
             Some(pkce_challenge(VERIFIER).as_str()),
-            Error::Pkce("`code_verifier` does not match the challenge"),
+            Error::InvalidGrant("`code_verifier` does not match the challenge"),
         ),
     ] {
         let code = code_for(&setup, "public-app");

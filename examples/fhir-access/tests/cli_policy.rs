@@ -42,7 +42,7 @@ fn check_loads_and_reports_findings() {
     assert_eq!(code, 0);
     assert_eq!(
         out,
-        json!({"valid": true, "policy": "hospital", "rules": 16, "findings": []})
+        json!({"valid": true, "policy": "hospital", "rules": 18, "findings": []})
     );
 
     let shadowed = temp(

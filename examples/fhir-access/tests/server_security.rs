@@ -14,70 +14,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{Response, Server, entry_ids};
+use common::secured::{A, B, DARRELL};
+use common::{Server, entry_ids};
 use serde_json::{Value, json};
-
-const A: &str = "717282e4-5d08-4cbd-afad-596051966367";
-const B: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
-
-impl Server {
-    /// The default mode (policy), seeded, in a fresh directory.
-    fn secured() -> Server {
-        Server::with(&[])
-    }
-
-    fn data_dir(&self) -> &std::path::Path {
-        self._dir.as_ref().unwrap().path()
-    }
-
-    /// A token for a demo user, signed with the server's key; `extra` flags override claims.
-    fn mint(&self, user: &str, extra: &[&str]) -> String {
-        let output = Command::new(env!("CARGO_BIN_EXE_fhir-access"))
-            .args(["token", "mint", "--data-dir"])
-            .arg(self.data_dir())
-            .args(["--user", user, "--aud", &self.base])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Response {
-        let auth = format!("Bearer {token}");
-        let mut headers = vec![("Authorization", auth.as_str())];
-        let text = body.map(Value::to_string).unwrap_or_default();
-        if body.is_some() {
-            headers.push(("Content-Type", "application/fhir+json"));
-        }
-        self.send(method, path, &headers, text.as_bytes())
-    }
-
-    fn read_as(&self, token: &str, path: &str) -> Response {
-        self.call(token, "GET", path, None)
-    }
-
-    /// The audit records stored so far, in order.
-    fn audit_records(&self) -> Vec<Value> {
-        let dir = self.data_dir().join("audit");
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .flat_map(|p| {
-                std::fs::read_to_string(p)
-                    .unwrap()
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"].clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-}
 
 /// Whether any reference anywhere in `value` points at patient B.
 fn mentions_b(value: &Value) -> bool {
@@ -479,8 +418,6 @@ fn explain_mode_adds_the_policy_explanation_to_a_403() {
     assert!(diagnostics.contains("scopes"), "{diagnostics}");
 }
 
-const DARRELL: &str = "85c63cf3-278e-454c-b5ba-df5889815eb7";
-
 #[test]
 fn staff_roles_of_the_hospital_policy_hold_end_to_end() {
     let server = Server::secured();
@@ -598,39 +535,6 @@ fn token_mint_from_a_data_dir_fails_clearly_without_a_key_or_user() {
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap();
     assert_eq!(server.read_as(token.trim(), "Claim?_count=1").status, 200);
-}
-
-impl Server {
-    /// A request with extra headers (purpose of use, break-glass, Prefer, ...).
-    fn call_with(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Response {
-        let auth = format!("Bearer {token}");
-        let mut all = vec![("Authorization", auth.as_str())];
-        if body.is_some() {
-            all.push(("Content-Type", "application/fhir+json"));
-        }
-        all.extend_from_slice(headers);
-        let text = body.map(Value::to_string).unwrap_or_default();
-        self.send(method, path, &all, text.as_bytes())
-    }
-
-    fn search_as(&self, token: &str, query: &str) -> Vec<String> {
-        let response = self.read_as(token, query);
-        assert_eq!(response.status, 200, "{query}: {}", response.text());
-        entry_ids(&response.json())
-    }
-
-    fn total(&self, token: &str, query: &str, headers: &[(&str, &str)]) -> u64 {
-        let response = self.call_with(token, "GET", query, headers, None);
-        assert_eq!(response.status, 200, "{query}: {}", response.text());
-        response.json()["total"].as_u64().unwrap()
-    }
 }
 
 /// Lucien's privacy Consent: the root permits, nested provisions deny nurses (by the role
@@ -1113,4 +1017,148 @@ fn conditional_create_matches_only_what_the_caller_may_see() {
     let chained = conditional(&a, "subject:Patient.name=Morar&code=urn:test|conditional");
     assert_eq!(chained.status, 201, "{}", chained.text());
     assert!(!mentions_b(&chained.json()));
+}
+
+#[test]
+fn the_backend_services_demo_client_reads_the_population_and_writes_nothing() {
+    let server = Server::secured();
+    let analytics = server.mint("analytics", &[]);
+    let admin = server.mint("admin", &[]);
+    assert_eq!(server.total(&analytics, "Patient?_summary=count", &[]), 4);
+    let doctor_view = server.total(
+        &server.mint("dr-grey", &[]),
+        "Observation?_summary=count",
+        &[],
+    );
+    let everyone = server.total(&analytics, "Observation?_summary=count", &[]);
+    assert!(everyone > doctor_view, "{everyone} <= {doctor_view}");
+    assert_eq!(
+        server
+            .read_as(&analytics, &format!("Patient/{DARRELL}"))
+            .status,
+        200
+    );
+    // Outside its scopes and role: 403; writes: 403.
+    for path in ["Practitioner", "Claim", "AuditEvent", "MedicationRequest"] {
+        server
+            .read_as(&analytics, path)
+            .assert_outcome(403, "forbidden", "forbidden");
+    }
+    let patient = server.read_as(&analytics, &format!("Patient/{A}")).json();
+    server
+        .call(&analytics, "PUT", &format!("Patient/{A}"), Some(&patient))
+        .assert_outcome(403, "forbidden", "forbidden");
+    let records = server.audit_records();
+    let last = records.last().unwrap();
+    assert_eq!(last["user"]["id"], "analytics-etl");
+    assert_eq!(last["client"]["id"], "analytics-etl");
+    let read = records
+        .iter()
+        .find(|r| r["action"]["resource_id"] == DARRELL)
+        .unwrap();
+    assert_eq!(read["outcome"]["rules"], json!(["role:analytics-service"]));
+    // The admin's view of patients is unchanged by the client's presence.
+    assert_eq!(server.total(&admin, "Patient?_summary=count", &[]), 4);
+}
+
+#[test]
+fn break_glass_reads_across_assignment_and_consent_and_is_flagged_in_the_record() {
+    let server = Server::secured();
+    let doctor = server.mint("dr-grey", &[]);
+    let nurse = server.mint("nurse-peds", &[]);
+    let lucien = server.mint("lucien", &[]);
+    let researcher = server.mint("researcher", &[]);
+    let glass = [("X-Break-Glass", "unconscious patient in the ER")];
+    let darrell = server
+        .read_as(&server.mint("darrell", &[]), "Observation?_count=1")
+        .json();
+    let darrell_obs = format!(
+        "Observation/{}",
+        darrell["entry"][0]["resource"]["id"].as_str().unwrap()
+    );
+
+    // Darrell is not assigned to Dr Grey: the one 404, then 200 with the header.
+    assert_eq!(server.read_as(&doctor, &darrell_obs).status, 404);
+    assert_eq!(
+        server
+            .read_as(&doctor, &format!("Patient/{DARRELL}"))
+            .status,
+        404
+    );
+    let urgent = server.call_with(&doctor, "GET", &darrell_obs, &glass, None);
+    assert_eq!(urgent.status, 200, "{}", urgent.text());
+    let urgent_patient =
+        server.call_with(&doctor, "GET", &format!("Patient/{DARRELL}"), &glass, None);
+    assert_eq!(urgent_patient.status, 200);
+    // A blank reason is no emergency.
+    assert_eq!(
+        server
+            .call_with(
+                &doctor,
+                "GET",
+                &darrell_obs,
+                &[("X-Break-Glass", " ")],
+                None
+            )
+            .status,
+        404
+    );
+    // Break-glass reads, never writes.
+    let mut changed = urgent.json();
+    changed["status"] = json!("amended");
+    server
+        .call_with(&doctor, "PUT", &darrell_obs, &glass, Some(&changed))
+        .assert_outcome(403, "forbidden", "forbidden");
+    // Not a clinician: the header grants nothing.
+    let research = [("X-Break-Glass", "curious"), ("X-Purpose-Of-Use", "HRESCH")];
+    let lucien_obs = format!(
+        "Observation/{}",
+        first_observation(&server, &lucien)["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &lucien_obs, &research, None)
+            .status,
+        200
+    );
+
+    // Lucien's Consent denies nurses; in an emergency the nurse still reads his record.
+    let created = server.call(&lucien, "POST", "Consent", Some(&lucien_consent()));
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(server.read_as(&nurse, &lucien_obs).status, 404);
+    assert_eq!(
+        server
+            .call_with(&nurse, "GET", &lucien_obs, &glass, None)
+            .status,
+        200
+    );
+    // ... the researcher, not a clinician, does not.
+    assert_eq!(
+        server
+            .call_with(&researcher, "GET", &lucien_obs, &research, None)
+            .status,
+        404
+    );
+
+    // The records: the reason, and the break-glass rule that decided.
+    let records = server.audit_records();
+    let flagged: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["outcome"]["status"] == 200 && r.get("break_glass").is_some())
+        .filter(|r| r["user"]["id"] != "researcher")
+        .collect();
+    assert_eq!(flagged.len(), 3, "{flagged:#?}");
+    for record in &flagged {
+        assert_eq!(
+            record["break_glass"]["reason"],
+            "unconscious patient in the ER"
+        );
+        let rules = record["outcome"]["rules"].as_array().unwrap();
+        assert!(
+            rules.contains(&json!("break-glass-clinicians"))
+                && rules.contains(&json!("break-glass")),
+            "{rules:?}"
+        );
+    }
+    assert_eq!(flagged[2]["user"]["id"], "nurse-peds");
 }

@@ -91,7 +91,7 @@ pub(crate) struct Trail {
     /// A decision carried a `hide` obligation: the reply's resources are redacted.
     redact: bool,
     /// What each permit noted while the request ran (read once, for the audit record).
-    withheld: Vec<super::guard::Withheld>,
+    noted: Vec<super::guard::Noted>,
     /// A Consent was written: the guard forgets cached Consents after the commit.
     consents_changed: bool,
 }
@@ -108,7 +108,7 @@ impl Trail {
             Ok(permit) => {
                 self.rules.extend(permit.rules.iter().cloned());
                 self.redact |= permit.redacts;
-                self.withheld.push(permit.withheld.clone());
+                self.noted.push(permit.noted.clone());
                 Ok(permit)
             }
             Err(denial) => {
@@ -160,11 +160,7 @@ impl Engine {
         };
         let patients: Vec<String> = trail.patients.into_iter().collect();
         let mut rules = trail.rules;
-        for noted in trail
-            .withheld
-            .iter()
-            .flat_map(super::guard::Withheld::rules)
-        {
+        for noted in trail.noted.iter().flat_map(super::guard::Noted::rules) {
             if !rules.contains(&noted) {
                 rules.push(noted);
             }
@@ -577,9 +573,14 @@ impl Engine {
         trail: &mut Trail,
     ) -> Result<Reply, Error> {
         let mut narrowed = self.narrowed(resource_type, compartment, query, permit)?;
-        narrowed
-            .filters
-            .extend(self.resolve(conn, caller, resource_type, query, trail)?);
+        narrowed.filters.extend(self.resolve(
+            conn,
+            caller,
+            &narrowed,
+            resource_type,
+            query,
+            trail,
+        )?);
         let search = narrowed.search(resource_type, &query.sort);
         let total = search.count(conn)?;
         let count = self.count(query.count);
@@ -667,10 +668,13 @@ impl Engine {
     /// run as a search of its own: decided by the guard (a denial of a named type is the
     /// request's), narrowed, and checked resource by resource, so it ranges only over what
     /// the caller may see and can tell nothing about the rest.
+    /// `within` is the searched type's narrowing: a chain without a type follows the types
+    /// that the references the caller's narrowing admits point to.
     fn resolve(
         &self,
         conn: &Connection,
         caller: &Caller,
+        within: &Narrowed,
         resource_type: ResourceType,
         query: &SearchQuery,
         trail: &mut Trail,
@@ -679,7 +683,9 @@ impl Engine {
         for chain in &query.chains {
             let targets = match chain.target {
                 Some(target) => vec![target],
-                None => store::referenced_types(conn, resource_type, chain.param)?,
+                None => {
+                    store::referenced_types(conn, &within.search(resource_type, &[]), chain.param)?
+                }
             };
             let mut references = Vec::new();
             let mut unparsed = None;
@@ -759,9 +765,14 @@ impl Engine {
         trail: &mut Trail,
     ) -> Result<Vec<Stored>, Error> {
         let mut narrowed = self.narrowed(resource_type, None, query, permit)?;
-        narrowed
-            .filters
-            .extend(self.resolve(conn, caller, resource_type, query, trail)?);
+        narrowed.filters.extend(self.resolve(
+            conn,
+            caller,
+            &narrowed,
+            resource_type,
+            query,
+            trail,
+        )?);
         let limit = self.limits.max_everything;
         let found = narrowed
             .search(resource_type, &[])

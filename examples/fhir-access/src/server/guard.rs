@@ -68,17 +68,18 @@ pub(crate) struct Permit {
     /// `PUT` to a chosen id, since a hidden resource under that id could be neither
     /// overwritten nor answered like a free id.
     pub(crate) content_bound: bool,
-    /// The rules (deny rules, Consent provisions) that withheld resources from this request
-    /// in `may_read` or narrowed it, for the audit record.
-    pub(crate) withheld: Withheld,
+    /// Rules the per-resource decisions of this request turned on, for the audit record:
+    /// what withheld a resource (a deny rule, a Consent provision, also when it narrowed a
+    /// search) and what let one through by break-glass.
+    pub(crate) noted: Noted,
 }
 
 /// Rules noted while a request runs (`may_read` takes the permit by reference); shared with
 /// the request's audit trail.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Withheld(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Noted(Arc<Mutex<Vec<String>>>);
 
-impl Withheld {
+impl Noted {
     /// Notes a rule once.
     pub(crate) fn note(&self, rule: &str) {
         let mut rules = self
@@ -100,8 +101,8 @@ impl Withheld {
 }
 
 /// Notes are a log, not part of what a permit allows.
-impl PartialEq for Withheld {
-    fn eq(&self, _: &Withheld) -> bool {
+impl PartialEq for Noted {
+    fn eq(&self, _: &Noted) -> bool {
         true
     }
 }

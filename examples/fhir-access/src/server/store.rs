@@ -492,19 +492,27 @@ pub(crate) fn referencing(
     rows.into_iter().map(stored).collect()
 }
 
-/// The resource types that the stored values of a reference parameter point to (the
-/// targets of a chain that names no type).
+/// The resource types that a reference parameter of the resources matching `within` points
+/// to (the targets of a chain that names no type).
 pub(crate) fn referenced_types(
     conn: &Connection,
-    resource_type: ResourceType,
+    within: &Search<'_>,
     param: &str,
 ) -> Result<Vec<ResourceType>, Error> {
+    let current = within.where_clause();
+    let mut args: Vec<SqlValue> = vec![
+        within.resource_type.as_str().to_owned().into(),
+        param.to_owned().into(),
+    ];
+    args.extend(current.args);
     let names: Vec<String> = conn
-        .prepare_cached(
-            "SELECT DISTINCT substr(value, 1, instr(value, '/') - 1) FROM idx \
-             WHERE type = ?1 AND param = ?2 AND instr(value, '/') > 1",
-        )?
-        .query_map(params![resource_type.as_str(), param], |row| row.get(0))?
+        .prepare_cached(&format!(
+            "SELECT DISTINCT substr(i.value, 1, instr(i.value, '/') - 1) FROM idx i \
+             WHERE i.type = ? AND i.param = ? AND instr(i.value, '/') > 1 \
+             AND i.id IN (SELECT r.id FROM resources r WHERE {})",
+            current.text
+        ))?
+        .query_map(params_from_iter(args.iter()), |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(names
         .iter()

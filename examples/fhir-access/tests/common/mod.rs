@@ -10,6 +10,8 @@
     reason = "test helpers: a panic is a failed test; not every test binary uses every helper"
 )]
 
+pub(crate) mod secured;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

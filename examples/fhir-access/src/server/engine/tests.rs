@@ -22,6 +22,10 @@ struct OnlyA {
     extra: Vec<(String, String)>,
     audits: Mutex<Vec<AuditLine>>,
     fail_audit: bool,
+    /// Permits say their answer depends on content (no update as create).
+    content_bound: bool,
+    /// How often the engine said a Consent was written.
+    consent_changes: std::sync::atomic::AtomicUsize,
 }
 
 impl Guard for OnlyA {
@@ -41,6 +45,7 @@ impl Guard for OnlyA {
         Ok(Permit {
             narrowing,
             rules: vec![format!("only-a:{}", interaction.name())],
+            content_bound: self.content_bound,
             ..Permit::default()
         })
     }
@@ -61,6 +66,11 @@ impl Guard for OnlyA {
     ) -> bool {
         stored.is_none_or(|s| self.may_read(caller, permit, s))
             && new.is_none_or(|n| self.may_read(caller, permit, n))
+    }
+
+    fn consents_changed(&self) {
+        self.consent_changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
@@ -362,5 +372,126 @@ fn type_history_is_narrowed_like_a_search() {
             .body
             .unwrap()["total"],
         2
+    );
+}
+
+fn put(engine: &Engine, path: &str, body: &Value) -> Reply {
+    engine.handle(
+        &Caller::default(),
+        &RawRequest {
+            method: &Method::PUT,
+            path,
+            query: "",
+            body: Body::Json(body),
+            content_type: None,
+            if_match: None,
+            if_none_exist: None,
+        },
+    )
+}
+
+#[test]
+fn chains_and_has_range_only_over_what_the_guard_admits() {
+    let guard = Arc::new(OnlyA::default());
+    let (engine, _dir) = engine(Arc::clone(&guard));
+    // `b` is outside the narrowing: naming it through a chain finds nothing.
+    assert_eq!(
+        ids(&get(&engine, "Observation", "subject:Patient._id=b")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(&get(&engine, "Observation", "subject:Patient._id=a,b")),
+        ["Observation/o1", "Observation/o3"]
+    );
+    // Untyped: the stored references of `subject` point to Patients only.
+    assert_eq!(
+        ids(&get(&engine, "Observation", "subject._id=a&code=y")),
+        ["Observation/o3"]
+    );
+    // `_has`: o2 (b's) is invisible, so code x leads to `a` only.
+    assert_eq!(
+        ids(&get(&engine, "Patient", "_has:Observation:subject:code=x")),
+        ["Patient/a"]
+    );
+    assert_eq!(
+        ids(&get(
+            &engine,
+            "Patient",
+            "_has:Observation:subject:code=nope"
+        )),
+        Vec::<String>::new()
+    );
+    // Each link's decision is in the one audit record.
+    let audits = guard.audits.lock().unwrap();
+    assert_eq!(
+        audits.last().unwrap().3,
+        ["only-a:search-type", "only-a:search-type"]
+    );
+}
+
+#[test]
+fn update_as_create_never_overwrites_nor_tells_hidden_from_free_ids() {
+    let observation = |id: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"code": "x"}]}, "subject": {"reference": "Patient/a"}})
+    };
+    // A content-bound caller: a free id and b's hidden o2 get the same 405; o2 is untouched.
+    let bound = Arc::new(OnlyA {
+        content_bound: true,
+        ..OnlyA::default()
+    });
+    let (restricted, _dir) = engine(bound);
+    let hidden = put(&restricted, "Observation/o2", &observation("o2"));
+    let free = put(&restricted, "Observation/new", &observation("new"));
+    assert_eq!(hidden, free);
+    assert_eq!(hidden.status, StatusCode::METHOD_NOT_ALLOWED);
+    let conn = restricted.store.reader();
+    let o2 = store::current(&conn, ResourceType::Observation, "o2")
+        .unwrap()
+        .unwrap();
+    assert_eq!(o2.version, 1);
+    drop(conn);
+    // Its own resources it updates.
+    assert_eq!(
+        put(&restricted, "Observation/o1", &observation("o1")).status,
+        StatusCode::OK
+    );
+    // An unbound caller creates at a free id, and still never overwrites a hidden one.
+    let (engine, _dir) = engine(Arc::new(OnlyA::default()));
+    assert_eq!(
+        put(&engine, "Observation/new", &observation("new")).status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        put(&engine, "Observation/o2", &observation("o2")).status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[test]
+fn a_committed_consent_write_tells_the_guard_once() {
+    let guard = Arc::new(OnlyA::default());
+    let (engine, _dir) = engine(Arc::clone(&guard));
+    let consent = json!({"resourceType": "Consent", "id": "c1", "status": "active",
+        "patient": {"reference": "Patient/a"}, "provision": {"type": "deny"}});
+    assert_eq!(
+        put(&engine, "Consent/c1", &consent).status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        guard
+            .consent_changes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    // Other writes and reads do not.
+    assert_eq!(put(&engine, "Observation/o1", &json!({"resourceType": "Observation", "id": "o1",
+        "status": "final", "code": {"coding": [{"code": "x"}]}, "subject": {"reference": "Patient/a"}})).status, StatusCode::OK);
+    get(&engine, "Consent/c1", "");
+    assert_eq!(
+        guard
+            .consent_changes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
     );
 }

@@ -21,10 +21,18 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 /// An RFC 6749 error response.
 pub(crate) fn oauth_error(error: &Error) -> Response {
-    let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    // Here a token-shape error (`alg: none`, a `jku` header, bad base64, ...) can only come
+    // from a client assertion: client authentication failed (RFC 7523 §3.2).
+    let (code, status) = match error.oauth_error() {
+        "invalid_token" => ("invalid_client", StatusCode::UNAUTHORIZED),
+        code => (
+            code,
+            StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+        ),
+    };
     let mut response = (
         status,
-        Json(json!({"error": error.oauth_error(), "error_description": error.to_string()})),
+        Json(json!({"error": code, "error_description": error.to_string()})),
     )
         .into_response();
     let headers = response.headers_mut();

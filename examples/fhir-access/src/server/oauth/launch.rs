@@ -27,10 +27,6 @@ pub(crate) fn create(db: &Db, context: &LaunchContext, now: i64) -> Result<Strin
 }
 
 /// The context of a live launch id.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the login and consent pages (next slice) use it")
-)]
 pub(crate) fn find(db: &Db, id: &str, now: i64) -> Result<Option<LaunchContext>, Error> {
     let context: Option<String> = db
         .lock()

@@ -8,15 +8,24 @@
 //! (`.well-known/smart-configuration`, `jwks`, `oauth-uris`), `endpoints` (token,
 //! introspection, revocation, device authorization, registration, launch), `session`
 //! (browser sessions, CSRF), `pages` (HTML), `authorize` (login, consent, patient picker),
+//! `consent` (what a consent form decides),
 //! `device` (the user-code page), `scopes` (scopes in plain words).
 
+mod authorize;
 pub(crate) mod clients;
+mod consent;
 pub(crate) mod db;
+mod device;
 mod discovery;
 mod endpoints;
 pub(crate) mod grants;
 pub(crate) mod launch;
+mod pages;
+#[cfg(test)]
+mod properties;
+mod scopes;
 pub(crate) mod seed;
+mod session;
 pub(crate) mod users;
 
 use std::path::Path;
@@ -36,6 +45,7 @@ use db::Db;
 use grants::{
     SqliteCodes, SqliteDevices, SqliteRefreshTokens, SqliteReplayCache, SqliteRevocations,
 };
+use session::Sessions;
 
 /// Paths of the endpoints, below the origin.
 pub(crate) mod paths {
@@ -57,6 +67,8 @@ pub(crate) mod paths {
     pub(crate) const JWKS: &str = "/jwks";
     /// EHR launch contexts (administrators).
     pub(crate) const LAUNCH: &str = "/launch";
+    /// The pages' stylesheet.
+    pub(crate) const STYLESHEET: &str = "/auth.css";
     /// SMART discovery, below the FHIR base.
     pub(crate) const SMART_CONFIGURATION: &str = "/.well-known/smart-configuration";
 }
@@ -74,6 +86,7 @@ pub(crate) struct Oauth {
     pub(crate) server: AuthorizationServer,
     pub(crate) db: Arc<Db>,
     pub(crate) clients: Arc<SqliteClients>,
+    pub(crate) sessions: Sessions,
     /// The FHIR base URL (`iss` and `aud` of the tokens).
     pub(crate) base_url: String,
     /// The base URL without its path: where the endpoints are.
@@ -123,6 +136,7 @@ pub(crate) fn build(
         server,
         db,
         clients,
+        sessions: Sessions::default(),
         base_url: base_url.to_owned(),
         origin,
         settings,
@@ -148,12 +162,21 @@ pub(crate) fn router(oauth: Arc<Oauth>) -> Router {
             get(discovery::smart_configuration),
         )
         .route(paths::JWKS, get(discovery::jwks))
+        .route(paths::STYLESHEET, get(pages::stylesheet))
+        .route(
+            paths::AUTHORIZE,
+            get(authorize::get_authorize).post(authorize::post_authorize),
+        )
         .route(paths::TOKEN, post(endpoints::token))
         .route(paths::INTROSPECT, post(endpoints::introspect))
         .route(paths::REVOKE, post(endpoints::revoke))
         .route(
             paths::DEVICE_AUTHORIZATION,
             post(endpoints::device_authorization),
+        )
+        .route(
+            paths::DEVICE,
+            get(device::get_device).post(device::post_device),
         )
         .route(paths::LAUNCH, post(endpoints::launch));
     if oauth.settings.registration {

@@ -29,10 +29,6 @@ pub(crate) struct StoredUser {
     pub(crate) password_hash: String,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the login and consent pages (next slice) use it")
-)]
 impl StoredUser {
     /// The claims an access token of this user carries besides the launch context: `roles`
     /// and each attribute under its own name (the server's claim mapping reads them there).
@@ -44,12 +40,6 @@ impl StoredUser {
             .collect();
         claims.insert("roles".into(), Value::from(self.roles.clone()));
         claims
-    }
-
-    /// Whether the user picks the patient of a `launch/patient` grant (staff do; a patient
-    /// user is always their own patient).
-    pub(crate) fn picks_patient(&self) -> bool {
-        self.patient.is_none()
     }
 }
 
@@ -109,10 +99,6 @@ pub(crate) fn is_empty(db: &Db) -> Result<bool, Error> {
     Ok(count == 0)
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the login and consent pages (next slice) use it")
-)]
 /// The user whose name and password these are. An unknown name costs the same hashing
 /// time as a wrong password, so the login form does not reveal which names exist.
 pub(crate) fn authenticate(
@@ -172,7 +158,6 @@ mod tests {
             Value::Object(user.claims()),
             json!({"roles": ["nurse"], "department": "Organization/pediatrics"})
         );
-        assert!(user.picks_patient());
         assert_eq!(list(&db).unwrap(), [user]);
         assert!(remove(&db, "nurse-peds").unwrap());
         assert!(!remove(&db, "nurse-peds").unwrap());

@@ -19,7 +19,7 @@ use fhir_scopes::{Interaction as ScopeInteraction, Permissions, Query, ResourceT
 use serde_json::Value;
 use smart_token::{AccessContext, Validator};
 
-use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Permit, Withheld};
+use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Noted, Permit};
 use super::index;
 use super::outcome::Error;
 use super::request::Interaction;
@@ -267,22 +267,34 @@ impl PolicyGuard {
     }
 
     /// Decides `interaction` on `resource` (its type taken from the resource) for the caller,
-    /// with the Consents of every patient whose compartment holds it. A refusal carries the
-    /// deny rule or Consent provision that decided it, when one did (not a default deny).
+    /// with the Consents of every patient whose compartment holds it, noting in `noted` the
+    /// deny rule or Consent provision that refused it, or the break-glass rules that
+    /// permitted it.
     fn decide_on(
         &self,
         caller: &Caller,
         interaction: ScopeInteraction,
         resource: &Value,
-    ) -> Result<(), Option<String>> {
-        let context = self.context(caller).ok_or(None)?;
+        noted: &Noted,
+    ) -> bool {
+        let Some(context) = self.context(caller) else {
+            return false;
+        };
         let type_name = resource.get("resourceType").and_then(Value::as_str);
-        let resource_type = type_name.and_then(scope_type).ok_or(None)?;
-        let consents = type_name
+        let Some(resource_type) = type_name.and_then(scope_type) else {
+            return false;
+        };
+        let consents = match type_name
             .and_then(fhir_compartment::ResourceType::from_name)
             .map_or_else(|| Ok(no_consents()), |t| self.consents_on(t, resource))
+        {
+            Ok(consents) => consents,
             // Consents that cannot be read: nothing of the patient goes out (fail closed).
-            .map_err(|_| None)?;
+            Err(error) => {
+                tracing::error!(%error, "reading Consents");
+                return false;
+            }
+        };
         let subject = subject(&context);
         let client = Client::new(context.client_id().unwrap_or(""));
         let environment = environment(caller);
@@ -300,15 +312,22 @@ impl PolicyGuard {
         request.consents = &consents;
         let decision = self.policy.decide(&request);
         if decision.is_permit() {
-            return Ok(());
+            if decision.is_break_glass() {
+                decision.rules().for_each(|rule| noted.note(rule));
+                noted.note("break-glass");
+            }
+            return true;
         }
         let denied_by = decision
             .consent_provision()
             .or_else(|| decision.rules().next());
         if self.allow_listed(&context, interaction, resource_type, denied_by) {
-            return Ok(());
+            return true;
         }
-        Err(denied_by.map(str::to_owned))
+        if let Some(rule) = denied_by {
+            noted.note(rule);
+        }
+        false
     }
 
     /// The active Consents of the patients whose compartments hold `resource`.
@@ -339,39 +358,6 @@ impl PolicyGuard {
         })
     }
 
-    /// The compartments of the patients whose Consent refuses a search outright (it depends
-    /// on no resource content): the search must not reach into them. Their provisions are
-    /// noted for the audit record.
-    fn consent_exclusions(
-        &self,
-        request: &Request<'_>,
-        withheld: &Withheld,
-    ) -> Result<Vec<Compartment>, Error> {
-        let mut excluded = Vec::new();
-        for patient in self.consents.patients()?.iter() {
-            let consents = self.consents.of(patient)?;
-            let mut asked = *request;
-            asked.consents = &consents;
-            let decision = self.policy.decide(&asked);
-            if decision.is_permit() {
-                continue;
-            }
-            if let Some(provision) = decision.consent_provision() {
-                withheld.note(provision);
-                excluded.push(
-                    Compartment::new(CompartmentKind::Patient, patient)
-                        .map_err(|e| Error::Internal(e.to_string()))?,
-                );
-            }
-        }
-        Ok(excluded)
-    }
-}
-
-/// The rule id audit records carry when the `patient_readable_types` allow-list decided.
-const PATIENT_READABLE: &str = "config:patient_readable_types";
-
-impl PolicyGuard {
     /// Whether the allow-list lets a patient-context token do `interaction` on a type outside
     /// the Patient compartment that the policy did not permit: the type is listed, the
     /// interaction is a read, the token's scopes grant it for the type, and no deny rule
@@ -399,7 +385,38 @@ impl PolicyGuard {
                 ))
                 .is_permit()
     }
+
+    /// The compartments of the patients whose Consent refuses a search outright (it depends
+    /// on no resource content): the search must not reach into them. Their provisions are
+    /// noted for the audit record.
+    fn consent_exclusions(
+        &self,
+        request: &Request<'_>,
+        noted: &Noted,
+    ) -> Result<Vec<Compartment>, Error> {
+        let mut excluded = Vec::new();
+        for patient in self.consents.patients()?.iter() {
+            let consents = self.consents.of(patient)?;
+            let mut asked = *request;
+            asked.consents = &consents;
+            let decision = self.policy.decide(&asked);
+            if decision.is_permit() {
+                continue;
+            }
+            if let Some(provision) = decision.consent_provision() {
+                noted.note(provision);
+                excluded.push(
+                    Compartment::new(CompartmentKind::Patient, patient)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                );
+            }
+        }
+        Ok(excluded)
+    }
 }
+
+/// The rule id audit records carry when the `patient_readable_types` allow-list decided.
+const PATIENT_READABLE: &str = "config:patient_readable_types";
 
 fn no_consents() -> Arc<[fhir_policy::Consent]> {
     Arc::from(Vec::new())
@@ -581,12 +598,12 @@ impl Guard for PolicyGuard {
         }
         // A search (and type history) must not reach into the compartment of a patient whose
         // Consent refuses it, or `total` would count what the caller may not see.
-        let withheld = Withheld::default();
+        let noted = Noted::default();
         if matches!(
             asked.interaction,
             ScopeInteraction::SearchType | ScopeInteraction::HistoryType
         ) {
-            let excluded = self.consent_exclusions(&request, &withheld)?;
+            let excluded = self.consent_exclusions(&request, &noted)?;
             if !excluded.is_empty() {
                 narrowing.push(Narrowing::NotInCompartments(excluded));
             }
@@ -606,7 +623,7 @@ impl Guard for PolicyGuard {
             writes_as: is_write(asked.interaction).then_some(asked.interaction),
             read_only: obligations.read_only,
             redacts: !obligations.hide.is_empty(),
-            withheld,
+            noted,
         })
     }
 
@@ -616,15 +633,7 @@ impl Guard for PolicyGuard {
             None => {
                 resource.get("resourceType").and_then(Value::as_str) == Some("CapabilityStatement")
             }
-            Some(interaction) => match self.decide_on(caller, interaction, resource) {
-                Ok(()) => true,
-                Err(rule) => {
-                    if let Some(rule) = rule {
-                        permit.withheld.note(&rule);
-                    }
-                    false
-                }
-            },
+            Some(interaction) => self.decide_on(caller, interaction, resource, &permit.noted),
         }
     }
 
@@ -646,7 +655,7 @@ impl Guard for PolicyGuard {
         let versions_allowed = stored
             .into_iter()
             .chain(new)
-            .all(|resource| self.decide_on(caller, interaction, resource).is_ok());
+            .all(|resource| self.decide_on(caller, interaction, resource, &permit.noted));
         let read_only_kept = match (stored, new) {
             (Some(stored), Some(new)) => permit
                 .read_only

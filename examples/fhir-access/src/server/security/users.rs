@@ -86,6 +86,7 @@ mod tests {
             "admin",
             "auditor",
             "researcher",
+            "analytics",
         ] {
             find(dir.path(), name).unwrap();
         }
