@@ -4,12 +4,14 @@
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
 //! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
-//! `oauth` (the SMART authorization server), `federation` (external identity providers).
+//! `oauth` (the SMART authorization server), `federation` (external identity providers),
+//! `cors` (browser apps).
 
 mod app;
 mod bundle;
 mod capability;
 mod config;
+mod cors;
 mod date;
 mod engine;
 mod federation;
@@ -158,6 +160,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !federation.is_empty() {
         router = router.merge(federation::router(federation));
     }
+    // Outermost: browser apps' preflights are answered before any route or guard.
+    let router = router.layer(axum::middleware::from_fn(cors::cors));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
