@@ -171,7 +171,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn cookie(federation: &Federation, name: &str, value: &str, path: &str, max_age: u32) -> String {
-    let secure = if federation.redirect_uri("x").starts_with("https://") {
+    let secure = if federation.is_https() {
         "; Secure"
     } else {
         ""
