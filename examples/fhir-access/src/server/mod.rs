@@ -148,11 +148,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The line tests and scripts wait for; the port is the real one when `--listen` asked for 0.
     println!("listening on {base_url}");
     tracing::info!(%bound, %base_url, "listening");
-    let federation = Arc::new(federation::Federation::new(
+    let mut federation = federation::Federation::new(
         &config.identity_providers,
         federation::origin(&base_url),
         Arc::new(smart_token::HttpFetcher::new()),
-    ));
+    );
+    if let Some((oauth, _)) = &oauth {
+        federation = federation.local_users(Arc::clone(oauth) as Arc<_>);
+    }
+    let federation = Arc::new(federation);
     let mut router = app::app(state);
     if let Some((oauth, _)) = oauth {
         router = router.merge(oauth::router(oauth));

@@ -60,6 +60,16 @@ impl LoginError {
     }
 }
 
+/// The server's own users and the authorization pages' browser sessions: a federated login
+/// logs the pages' session in, so that `/authorize` goes on to consent as the linked user.
+pub(crate) trait LocalUsers: Send + Sync {
+    /// Whether a local user of this name exists.
+    fn exists(&self, user: &str) -> bool;
+    /// Logs the browser's pages session (its cookie value, if it has one) in as `user`;
+    /// returns the `Set-Cookie` value of the logged-in session.
+    fn log_in(&self, session: Option<&str>, user: &str) -> String;
+}
+
 /// A login finished: who is logged in here, and through which provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Login {
@@ -97,6 +107,8 @@ pub(crate) struct Federation {
     pending: Mutex<HashMap<String, Pending>>,
     logins: Mutex<HashMap<String, Login>>,
     random: ring::rand::SystemRandom,
+    /// `None`: no authorization pages (the server is not in `policy` mode).
+    local: Option<Arc<dyn LocalUsers>>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -174,7 +186,20 @@ impl Federation {
             pending: Mutex::default(),
             logins: Mutex::default(),
             random: ring::rand::SystemRandom::new(),
+            local: None,
         }
+    }
+
+    /// Links identities to the server's own users, and logins to the pages' sessions.
+    pub(crate) fn local_users(mut self, local: Arc<dyn LocalUsers>) -> Federation {
+        self.local = Some(local);
+        self
+    }
+
+    /// Logs the authorization pages' session of this browser in as `user`; its `Set-Cookie`
+    /// value, or `None` when the server has no such pages.
+    pub(crate) fn log_in_pages(&self, session: Option<&str>, user: &str) -> Option<String> {
+        self.local.as_ref().map(|local| local.log_in(session, user))
     }
 
     /// Whether any provider is configured.
@@ -320,6 +345,7 @@ impl Federation {
             .config
             .users
             .get(&identity)
+            .filter(|user| self.local.as_ref().is_none_or(|local| local.exists(user)))
             .ok_or_else(|| LoginError::NotLinked(provider.config.name.clone()))?;
         let session = self.random_text()?;
         let login = Login {
