@@ -85,6 +85,33 @@ static SERVER: LazyLock<smart_token::AuthorizationServer> =
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
+    /// A portless loopback redirect URI admits exactly itself and itself with a port: any
+    /// other accepted text would be an open redirect.
+    #[test]
+    fn loopback_redirect_uris_admit_only_a_port(
+        uri in prop_oneof![
+            "http://127\\.0\\.0\\.1(:[0-9]{0,7})?/cb[/?#a-z.:@]{0,4}",
+            "http://127\\.0\\.0\\.1[:@.a-z0-9]{0,12}/cb",
+            ".{0,40}",
+        ],
+    ) {
+        let client = smart_token::Client::new("native", smart_token::ClientAuth::None)
+            .redirect_uri("http://127.0.0.1/cb");
+        if client.redirect_uri_matches(&uri) {
+            let port = uri
+                .strip_prefix("http://127.0.0.1")
+                .and_then(|rest| rest.strip_suffix("/cb"))
+                .unwrap_or("x");
+            prop_assert!(
+                port.is_empty()
+                    || (port.len() > 1
+                        && port.starts_with(':')
+                        && port[1..].parse::<u16>().is_ok_and(|p| p > 0)),
+                "{uri}"
+            );
+        }
+    }
+
     /// Any text as a discovery document: a typed error or metadata that names the issuer
     /// exactly with http(s) URLs; never a panic.
     #[test]
@@ -119,34 +146,5 @@ proptest! {
         prop_assert_eq!(metadata.code_challenge_methods_supported, methods);
         let other = format!("{issuer}/");
         prop_assert!(smart_token::ProviderMetadata::from_json(&document, &other).is_err());
-    }
-}
-
-proptest! {
-    /// A portless loopback redirect URI admits exactly itself and itself with a port: any
-    /// other accepted text would be an open redirect.
-    #[test]
-    fn loopback_redirect_uris_admit_only_a_port(
-        uri in prop_oneof![
-            "http://127\\.0\\.0\\.1(:[0-9]{0,7})?/cb[/?#a-z.:@]{0,4}",
-            "http://127\\.0\\.0\\.1[:@.a-z0-9]{0,12}/cb",
-            ".{0,40}",
-        ],
-    ) {
-        let client = smart_token::Client::new("native", smart_token::ClientAuth::None)
-            .redirect_uri("http://127.0.0.1/cb");
-        if client.redirect_uri_matches(&uri) {
-            let port = uri
-                .strip_prefix("http://127.0.0.1")
-                .and_then(|rest| rest.strip_suffix("/cb"))
-                .unwrap_or("x");
-            prop_assert!(
-                port.is_empty()
-                    || (port.len() > 1
-                        && port.starts_with(':')
-                        && port[1..].parse::<u16>().is_ok_and(|p| p > 0)),
-                "{uri}"
-            );
-        }
     }
 }

@@ -29,10 +29,6 @@ const REDIRECT: &str = "http://127.0.0.1:5555/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 impl Server {
-    fn data_dir(&self) -> &std::path::Path {
-        self._dir.as_ref().unwrap().path()
-    }
-
     /// `http://127.0.0.1:port`.
     fn origin(&self) -> String {
         format!("http://{}", self.address)

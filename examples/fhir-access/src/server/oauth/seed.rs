@@ -53,7 +53,12 @@ pub(crate) fn seed(db: &Db, data_dir: &Path) -> anyhow::Result<bool> {
     }
     let demo: DemoUsers = serde_json::from_str(DEMO_USERS).context("the demo users")?;
     let mut passwords = BTreeMap::new();
-    for (name, user) in demo.users {
+    // Only people log in: a backend service (no fhirUser) authenticates as a client.
+    for (name, user) in demo
+        .users
+        .into_iter()
+        .filter(|(_, u)| u.fhir_user.is_some())
+    {
         let password = random_password();
         users::put(
             db,
