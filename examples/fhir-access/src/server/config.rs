@@ -239,10 +239,16 @@ pub(crate) struct IdentityProviderConfig {
     pub(crate) users: BTreeMap<String, String>,
 }
 
-/// A secret from the configuration file: never printed.
+/// A secret from the configuration file: never printed, zeroed when dropped.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Secret(pub(crate) String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
