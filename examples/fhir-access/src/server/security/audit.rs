@@ -31,7 +31,7 @@ pub(crate) struct Auditor {
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum AuditWait {
     /// Written to the audit file and chained ([`Stage::Written`]): survives a crash of the
-    /// server; the group commit under way makes it durable.
+    /// server; a group commit within [`SYNC_DELAY`] makes it durable.
     #[default]
     Written,
     /// `fdatasync`ed ([`Stage::Durable`]): survives a power loss too.
