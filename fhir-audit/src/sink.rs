@@ -50,9 +50,10 @@ pub(crate) trait Durability: Send + Sync {
 pub enum Stage {
     /// Written to the store's file and chained: the operating system has the bytes. The
     /// record survives the process being killed or crashing. A power loss or kernel crash
-    /// before the group commit already under way (one `fdatasync`, typically a millisecond)
-    /// can lose it, and an `fdatasync` that fails after this point stops the store for all
-    /// later records instead of failing this one.
+    /// before the next group commit (one `fdatasync`, after the store's
+    /// [`sync_delay`](crate::StoreConfig::sync_delay) if no one waits for durability) can lose
+    /// it, and an `fdatasync` that fails after this point stops the store for all later
+    /// records instead of failing this one.
     Written,
     /// Made durable with `fdatasync`: the record survives a power loss too. The default.
     #[default]

@@ -138,7 +138,8 @@ struct Shared {
     sync_now: Condvar,
     sync_delay: Duration,
     failed: AtomicBool,
-    /// An `fdatasync` is under way: the writer lets records gather meanwhile.
+    /// An `fdatasync` is under way or about to start (the syncer is waiting out its
+    /// delay): the writer lets records gather meanwhile.
     syncing: AtomicBool,
     /// The chain's tip and the open segment. Whoever holds it takes the queue and writes
     /// it, so groups reach the file in the order they were taken: the writer thread, or a
@@ -763,7 +764,10 @@ fn syncer(shared: &Shared, mut synced: u64, head_file: &File, head_path: &Path) 
             if state.failure.is_some() || (state.written.seq == synced && state.writer_done) {
                 return;
             }
-            // Let more records gather unless someone waits for them to be durable.
+            // Let more records gather unless someone waits for them to be durable. Meanwhile
+            // the writer is left to gather too, as during a sync (callers waiting for
+            // `Stage::Written` write their groups themselves).
+            shared.syncing.store(true, Ordering::Release);
             let deadline = Instant::now() + shared.sync_delay;
             while state.durable_waiters == 0 && !state.writer_done && state.failure.is_none() {
                 let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -783,7 +787,6 @@ fn syncer(shared: &Shared, mut synced: u64, head_file: &File, head_path: &Path) 
             }
             (state.written, Arc::clone(&state.file), state.path.clone())
         };
-        shared.syncing.store(true, Ordering::Release);
         let synced_data = file.sync_data();
         shared.syncing.store(false, Ordering::Release);
         {

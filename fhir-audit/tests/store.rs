@@ -194,6 +194,39 @@ fn a_sync_delay_holds_back_only_syncs_that_no_caller_waits_for() {
     assert_eq!(verify(dir.path()).unwrap().records, 4);
 }
 
+#[test]
+fn concurrent_durable_waits_never_wait_out_the_sync_delay() {
+    // With a one-second delay, a single delayed sync would cost a second; 4 x 100 durable
+    // waits finish in well under that many seconds only if none is delayed.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        FileStore::open(
+            dir.path(),
+            StoreConfig::default().sync_delay(std::time::Duration::from_secs(1)),
+        )
+        .unwrap(),
+    );
+    let start = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for writer in 0..4 {
+            let store = &store;
+            scope.spawn(move || {
+                for n in 0..100 {
+                    let receipt = store.append(record(writer * 100 + n)).unwrap();
+                    if n % 2 == 0 {
+                        receipt.wait().unwrap();
+                    } else {
+                        receipt.wait_until(Stage::Written).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    eprintln!("400 appends, 200 durable waits: {elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+}
+
 /// Rewrites line `index` (0-based) of `path` with `edit`.
 fn edit_lines(path: &Path, edit: impl FnOnce(&mut Vec<Vec<u8>>)) {
     let mut all = lines(path);

@@ -103,7 +103,7 @@ pub(crate) struct Args {
     readers: Option<usize>,
     /// How far a request's audit record must have gone before the request is answered:
     /// `written` (written to the audit file and chained: survives a crash of the server, and
-    /// the group commit already under way makes it durable about a millisecond later) or
+    /// a group commit within 5 ms makes it durable) or
     /// `durable` (`fdatasync`ed: survives a power loss too, at a cost in throughput; see
     /// docs/audit.md). Either way a request whose record cannot be stored is answered 503.
     /// Defaults to `written`.
