@@ -413,9 +413,14 @@ impl Browser {
     /// Starts a federated login and signs in at the provider as `account`; returns the URL
     /// the provider sends the browser back to (the server's callback).
     fn sign_in_at_provider(&mut self, server: &Server, account: &str) -> String {
+        self.sign_in_returning_to(server, account, "/authorize?client_id=demo-app")
+    }
+
+    fn sign_in_returning_to(&mut self, server: &Server, account: &str, return_to: &str) -> String {
         let start = format!(
-            "http://{}/oauth/federation/hospital/login?return_to=%2Fauthorize%3Fclient_id%3Ddemo-app",
-            server.address
+            "http://{}/oauth/federation/hospital/login?return_to={}",
+            server.address,
+            form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
         );
         let response = self.request("GET", &start, None);
         let mut url = Browser::location(&start, &response);
@@ -483,9 +488,10 @@ users = {{ "lucien@idp.test" = "lucien" }}
         ),
     )
     .unwrap();
+    // Seeded: the linked user `lucien` must exist here.
     let server = Server::in_dir(
         &dir.path().join("data"),
-        &["--config", config.to_str().unwrap(), "--seed", "false"],
+        &["--config", config.to_str().unwrap()],
     );
     let callback = format!(
         "http://{}/oauth/federation/hospital/callback",
@@ -571,5 +577,102 @@ fn an_identity_not_linked_to_a_local_user_logs_nobody_in() {
         unknown
             .text()
             .contains("no identity provider `elsewhere` is configured")
+    );
+}
+
+/// The value of the first input named `name` in a page.
+fn input_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no `{name}` in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+#[test]
+fn a_federated_login_goes_on_to_consent_and_the_app_reads_the_linked_users_data() {
+    let mut idp = Idp::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with_login_at(&mut idp, &dir);
+    let origin = format!("http://{}", server.address);
+    // The public demo app starts a standalone launch; the browser sees our login page.
+    let verifier = "a-verifier-of-at-least-43-characters-0123456789";
+    let challenge = smart_token::pkce_challenge(verifier);
+    let redirect = "http://127.0.0.1:9/callback";
+    let authorize = format!(
+        "/authorize?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", "demo-app"),
+                ("redirect_uri", redirect),
+                ("scope", "launch/patient openid fhirUser patient/*.rs"),
+                ("state", "s-1"),
+                ("aud", server.base.as_str()),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .finish()
+    );
+    let mut browser = Browser::default();
+    let login = browser.request("GET", &format!("{origin}{authorize}"), None);
+    assert_eq!(login.status, 200, "{}", login.text());
+    assert!(login.text().contains("<form id=\"login\""));
+    // Instead of a password: the provider's link, coming back to this request.
+    let callback = browser.sign_in_returning_to(&server, "lucien@idp.test", &authorize);
+    let back = browser.request("GET", &callback, None);
+    assert_eq!(back.header("location"), Some(authorize.as_str()));
+    let consent = browser.request("GET", &format!("{origin}{authorize}"), None);
+    assert_eq!(consent.status, 200, "{}", consent.text());
+    let html = consent.text();
+    assert!(
+        html.contains("<form id=\"consent\""),
+        "logged in as the linked user: {html}"
+    );
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tx", &input_value(&html, "tx"))
+        .append_pair("csrf", &input_value(&html, "csrf"))
+        .append_pair("step", "consent")
+        .append_pair("scope", "launch/patient")
+        .append_pair("scope", "patient/*.rs")
+        .append_pair("decision", "approve")
+        .finish();
+    let approved = browser.request("POST", &format!("{origin}/authorize"), Some(&body));
+    assert_eq!(approved.status, 303, "{}", approved.text());
+    let location = approved.header("location").unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{redirect}?code=")),
+        "{location}"
+    );
+    let code = form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+        .find(|(name, _)| name == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let exchange = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", "demo-app"),
+            ("code_verifier", verifier),
+        ])
+        .finish();
+    let token = server.send(
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        exchange.as_bytes(),
+    );
+    assert_eq!(token.status, 200, "{}", token.text());
+    let token = token.json();
+    assert_eq!(token["patient"], LUCIEN);
+    assert_eq!(token["scope"], "launch/patient patient/*.rs");
+    let access = token["access_token"].as_str().unwrap();
+    assert_eq!(reads_lucien(&server, access), 200);
+    assert_eq!(
+        read(&server, access, &format!("Patient/{CATHARINE}")).status,
+        404
     );
 }

@@ -1,9 +1,15 @@
 //! The SMART authorization server of `fhir-access serve` against clients nobody here wrote,
 //! each pinned in `tests/clients/` and installed into `target/` by the test itself (a venv
 //! from `requirements.txt`):
+//! - SMART's Python client `fhirclient`: a standalone launch with PKCE, the login and
+//!   consent forms filled over HTTP by the test;
+//! - SMART's JavaScript client `fhirclient` (npm, pinned) in a small SMART app page, in
+//!   headless Debian chromium driven by playwright-core, through the real login and consent
+//!   pages; the screenshot is saved as `target/smart-app-launch.png`;
 //! - a SMART Backend Services client signing RS384 and ES384 client assertions with PyJWT.
 //!
-//! Needs python3 with venv and pip on PATH.
+//! Needs python3 with venv and pip, node and npm, and `/usr/bin/chromium` (Debian's
+//! `chromium`; `.ci/run` installs it when missing).
 
 #![allow(
     clippy::unwrap_used,
@@ -15,11 +21,12 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Once;
 
-use common::Server;
+use common::{Response, Server};
 use serde_json::{Value, json};
 
 fn clients_dir() -> PathBuf {
@@ -179,4 +186,300 @@ fn backend_services_with_pyjwt_rs384_and_es384_assertions() {
             "{alg}: {over_long}"
         );
     }
+}
+
+/// Lucien Hahn, the demo user `lucien`'s patient.
+const LUCIEN: &str = "717282e4-5d08-4cbd-afad-596051966367";
+/// Catharine Morar, another patient.
+const CATHARINE: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
+
+/// The value of the input named `name` (the first one) in a page.
+fn input_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no `{name}` in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Every value of the checkboxes named `name`.
+fn checkbox_values(html: &str, name: &str) -> Vec<String> {
+    html.match_indices("type=\"checkbox\"")
+        .filter_map(|(at, _)| {
+            let tag = &html[at..at + html[at..].find('>').unwrap()];
+            let named = format!("name=\"{name}\" value=\"");
+            let start = tag.find(&named)? + named.len();
+            Some(tag[start..start + tag[start..].find('"').unwrap()].to_owned())
+        })
+        .collect()
+}
+
+/// A user at our login and consent pages, as a browser would be: the session cookie kept,
+/// the hidden fields sent back. Returns where the server finally redirects.
+fn log_in_and_approve(server: &Server, authorize: &str, user: &str, password: &str) -> String {
+    let target = authorize
+        .strip_prefix(&format!("http://{}", server.address))
+        .unwrap_or_else(|| panic!("{authorize} is not on the server"));
+    let login = server.get(target);
+    assert_eq!(login.status, 200, "{}", login.text());
+    let mut cookie = session_cookie(&login).expect("a session cookie");
+    let html = login.text();
+    assert!(html.contains("<form id=\"login\""), "{html}");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tx", &input_value(&html, "tx"))
+        .append_pair("csrf", &input_value(&html, "csrf"))
+        .append_pair("step", "login")
+        .append_pair("username", user)
+        .append_pair("password", password)
+        .finish();
+    let consent = post_form(server, &cookie, &body);
+    assert_eq!(consent.status, 200, "{}", consent.text());
+    // Logging in starts a new session (no session fixation).
+    cookie = session_cookie(&consent).unwrap_or(cookie);
+    let html = consent.text();
+    assert!(html.contains("<form id=\"consent\""), "{html}");
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("tx", &input_value(&html, "tx"))
+        .append_pair("csrf", &input_value(&html, "csrf"))
+        .append_pair("step", "consent");
+    for scope in checkbox_values(&html, "scope") {
+        form.append_pair("scope", &scope);
+    }
+    form.append_pair("decision", "approve");
+    let approved = post_form(server, &cookie, &form.finish());
+    assert_eq!(approved.status, 303, "{}", approved.text());
+    approved.header("location").unwrap().to_owned()
+}
+
+/// The session cookie a response sets, if it sets one.
+fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "set-cookie")
+        .map(|(_, value)| value.split(';').next().unwrap().to_owned())
+        .find(|pair| pair.starts_with("fhir_access_session="))
+}
+
+fn post_form(server: &Server, cookie: &str, body: &str) -> Response {
+    server.send(
+        "POST",
+        "/authorize",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookie),
+        ],
+        body.as_bytes(),
+    )
+}
+
+/// The demo user's password, from the credentials the server wrote on first start.
+fn password(data: &Path, user: &str) -> String {
+    let credentials: Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
+            .unwrap();
+    credentials["users"][user].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn python_fhirclient_standalone_launch_reads_its_patient_and_no_other() {
+    let server = Server::with(&[]);
+    let data = server._dir.as_ref().unwrap().path();
+    let redirect = "http://127.0.0.1:9/callback";
+    cli(
+        data,
+        &[
+            "client",
+            "add",
+            "py-app",
+            "--auth",
+            "none",
+            "--redirect-uri",
+            redirect,
+            "--scope",
+            "launch/patient openid fhirUser patient/*.rs",
+        ],
+    );
+    let mut client = Command::new(python())
+        .arg(clients_dir().join("standalone_launch.py"))
+        .args([server.base.as_str(), "py-app", redirect, CATHARINE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let authorize = first["authorize"].as_str().unwrap();
+    // The client found `/authorize` through the CapabilityStatement's oauth-uris, with PKCE.
+    assert!(
+        authorize.starts_with(&format!("http://{}/authorize?", server.address)),
+        "{authorize}"
+    );
+    assert!(
+        authorize.contains("code_challenge_method=S256"),
+        "{authorize}"
+    );
+    let callback = log_in_and_approve(&server, authorize, "lucien", &password(data, "lucien"));
+    assert!(
+        callback.starts_with(&format!("{redirect}?code=")),
+        "{callback}"
+    );
+    let mut stdin = client.stdin.take().unwrap();
+    writeln!(stdin, "{callback}").unwrap();
+    drop(stdin);
+    let seen: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(client.wait().unwrap().success());
+    assert_eq!(
+        seen,
+        json!({
+            "ready": true,
+            "patient_id": LUCIEN,
+            "patient_name": "Mr. Lucien Hahn",
+            "other_patient_status": 404,
+        })
+    );
+}
+
+/// `npm ci --legacy-peer-deps` once per test binary when the pinned packages are missing.
+fn node_modules() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        if clients_dir()
+            .join("node_modules/fhirclient/package.json")
+            .exists()
+            && clients_dir()
+                .join("node_modules/playwright-core/package.json")
+                .exists()
+        {
+            return;
+        }
+        let status = Command::new("npm")
+            .args([
+                "ci",
+                "--legacy-peer-deps",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+            ])
+            .current_dir(clients_dir())
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("npm ci: cannot run it ({e}); this test needs node and npm")
+            });
+        assert!(status.success(), "npm ci failed");
+    });
+}
+
+#[test]
+fn js_fhirclient_in_chromium_launches_through_the_real_pages_and_shows_the_patient() {
+    node_modules();
+    let server = Server::with(&[]);
+    let data = server._dir.as_ref().unwrap().path();
+    cli(
+        data,
+        &[
+            "client",
+            "add",
+            "js-app",
+            "--auth",
+            "none",
+            "--redirect-uri",
+            "http://127.0.0.1/index.html",
+            "--scope",
+            "launch/patient openid fhirUser patient/*.rs",
+            "--name",
+            "Growth chart",
+        ],
+    );
+    let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("smart-app-launch.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let output = Command::new("node")
+        .arg(clients_dir().join("browser_launch.mjs"))
+        .args([
+            server.base.as_str(),
+            "lucien",
+            &password(data, "lucien"),
+            CATHARINE,
+            screenshot.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("node: cannot run it ({e})"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let app = seen["app"].as_str().unwrap().to_owned();
+    seen.as_object_mut().unwrap().remove("app");
+    assert_eq!(
+        seen,
+        json!({
+            "name": "Lucien Hahn",
+            "patient": LUCIEN,
+            "other": "404",
+            "error": "",
+            "url": format!("{app}/index.html"),
+            "offered": ["launch/patient", "openid", "fhirUser", "patient/*.rs"],
+        })
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
+}
+
+#[test]
+fn browser_apps_get_cors_on_the_api_and_token_endpoints_only() {
+    let server = Server::with(&["--seed", "false"]);
+    let preflight = server.send(
+        "OPTIONS",
+        "Patient/1",
+        &[
+            ("Origin", "http://127.0.0.1:5000"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET, HEAD, POST, PUT, PATCH, DELETE")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .unwrap()
+            .starts_with("authorization, content-type")
+    );
+    assert_eq!(preflight.header("access-control-allow-credentials"), None);
+    let token = server.send(
+        "POST",
+        "/token",
+        &[
+            ("Origin", "http://127.0.0.1:5000"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=authorization_code&code=x&client_id=y",
+    );
+    assert_eq!(token.status, 401, "{}", token.text());
+    assert_eq!(token.header("access-control-allow-origin"), Some("*"));
+    // The cookie-bound login pages: no CORS, so no other origin reads them.
+    let authorize = server.send(
+        "GET",
+        "/authorize?client_id=js-app",
+        &[("Origin", "http://127.0.0.1:5000")],
+        b"",
+    );
+    assert_eq!(authorize.header("access-control-allow-origin"), None);
+    // Without an Origin (not a browser's cross-origin call): nothing added.
+    assert_eq!(
+        server.get("metadata").header("access-control-allow-origin"),
+        None
+    );
 }

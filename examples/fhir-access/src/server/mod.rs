@@ -4,12 +4,14 @@
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
 //! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
-//! `oauth` (the SMART authorization server), `federation` (external identity providers).
+//! `oauth` (the SMART authorization server), `federation` (external identity providers),
+//! `cors` (browser apps).
 
 mod app;
 mod bundle;
 mod capability;
 mod config;
+mod cors;
 mod date;
 mod engine;
 mod federation;
@@ -146,11 +148,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The line tests and scripts wait for; the port is the real one when `--listen` asked for 0.
     println!("listening on {base_url}");
     tracing::info!(%bound, %base_url, "listening");
-    let federation = Arc::new(federation::Federation::new(
+    let mut federation = federation::Federation::new(
         &config.identity_providers,
         federation::origin(&base_url),
         Arc::new(smart_token::HttpFetcher::new()),
-    ));
+    );
+    if let Some((oauth, _)) = &oauth {
+        federation = federation.local_users(Arc::clone(oauth) as Arc<_>);
+    }
+    let federation = Arc::new(federation);
     let mut router = app::app(state);
     if let Some((oauth, _)) = oauth {
         // Outermost: CORS for browser SMART apps, on the FHIR API and the token endpoints.
@@ -161,6 +167,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !federation.is_empty() {
         router = router.merge(federation::router(federation));
     }
+    // Outermost: browser apps' preflights are answered before any route or guard.
+    let router = router.layer(axum::middleware::from_fn(cors::cors));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -205,7 +213,8 @@ fn policy_guard(
         validator = validator.revocations(revocations);
     }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
-    let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
+    let audit =
+        security::audit::Auditor::open(&config.data_dir, base_url.to_owned(), config.audit_wait)?;
     tracing::info!(
         policy = policy.id(),
         rules = policy.rule_count(),

@@ -2,9 +2,11 @@
 //! endpoint (`issuers`), with their keys found through discovery, refreshed on rotation and
 //! their claims mapped to local roles, attributes, user and patient by configuration; and
 //! users logging in at a configured OpenID provider (`relying_party`, over HTTP in
-//! `routes`), coming back as the local user the configuration maps them to.
+//! `routes`), coming back as the local user the configuration maps them to, logged in at
+//! the authorization pages (`local`).
 
 mod issuers;
+mod local;
 mod relying_party;
 mod routes;
 

@@ -60,6 +60,16 @@ impl LoginError {
     }
 }
 
+/// The server's own users and the authorization pages' browser sessions: a federated login
+/// logs the pages' session in, so that `/authorize` goes on to consent as the linked user.
+pub(crate) trait LocalUsers: Send + Sync {
+    /// Whether a local user of this name exists.
+    fn exists(&self, user: &str) -> bool;
+    /// Logs the browser's pages session (its cookie value, if it has one) in as `user`;
+    /// returns the `Set-Cookie` value of the logged-in session.
+    fn log_in(&self, session: Option<&str>, user: &str) -> String;
+}
+
 /// A login finished: who is logged in here, and through which provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Login {
@@ -97,6 +107,8 @@ pub(crate) struct Federation {
     pending: Mutex<HashMap<String, Pending>>,
     logins: Mutex<HashMap<String, Login>>,
     random: ring::rand::SystemRandom,
+    /// `None`: no authorization pages (the server is not in `policy` mode).
+    local: Option<Arc<dyn LocalUsers>>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -174,7 +186,20 @@ impl Federation {
             pending: Mutex::default(),
             logins: Mutex::default(),
             random: ring::rand::SystemRandom::new(),
+            local: None,
         }
+    }
+
+    /// Links identities to the server's own users, and logins to the pages' sessions.
+    pub(crate) fn local_users(mut self, local: Arc<dyn LocalUsers>) -> Federation {
+        self.local = Some(local);
+        self
+    }
+
+    /// Logs the authorization pages' session of this browser in as `user`; its `Set-Cookie`
+    /// value, or `None` when the server has no such pages.
+    pub(crate) fn log_in_pages(&self, session: Option<&str>, user: &str) -> Option<String> {
+        self.local.as_ref().map(|local| local.log_in(session, user))
     }
 
     /// Whether any provider is configured.
@@ -320,6 +345,7 @@ impl Federation {
             .config
             .users
             .get(&identity)
+            .filter(|user| self.local.as_ref().is_none_or(|local| local.exists(user)))
             .ok_or_else(|| LoginError::NotLinked(provider.config.name.clone()))?;
         let session = self.random_text()?;
         let login = Login {
@@ -343,6 +369,11 @@ impl Federation {
     pub(crate) fn logged_in(&self, session: &str, now: i64) -> Option<Login> {
         let logins = self.logins.lock().ok()?;
         logins.get(session).filter(|l| l.expires_at > now).cloned()
+    }
+
+    /// Whether this server is served over https (its cookies are then `Secure`).
+    pub(crate) fn is_https(&self) -> bool {
+        self.origin.starts_with("https://")
     }
 
     /// The callback URL registered at the provider.
@@ -556,5 +587,235 @@ mod tests {
     fn the_secret_is_never_printed() {
         let printed = format!("{:?}", federation().providers[0].config);
         assert!(!printed.contains("s3cret"), "{printed}");
+    }
+
+    /// A provider offline: metadata and keys from a fetcher, the token endpoint a loopback
+    /// socket answering each request with the next queued ID token.
+    mod offline {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::mpsc;
+
+        use super::*;
+        use smart_token::{Algorithm, SigningKey};
+
+        pub(super) const ISSUER: &str = "https://idp.test";
+
+        #[derive(Debug)]
+        struct Documents {
+            metadata: String,
+            jwks: String,
+        }
+
+        impl JwksFetcher for Documents {
+            fn fetch(&self, uri: &str) -> Result<String, smart_token::Error> {
+                match uri {
+                    "https://idp.test/.well-known/openid-configuration" => {
+                        Ok(self.metadata.clone())
+                    }
+                    "https://idp.test/jwks" => Ok(self.jwks.clone()),
+                    _ => Err(smart_token::Error::Fetch {
+                        uri: uri.to_owned(),
+                        reason: "404".into(),
+                    }),
+                }
+            }
+        }
+
+        pub(super) fn key(kid: &str) -> SigningKey {
+            let der =
+                ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                    .unwrap();
+            SigningKey::from_pkcs8(der.as_ref(), Algorithm::EdDSA, kid).unwrap()
+        }
+
+        /// The federation, and the queue of token responses (JSON bodies).
+        pub(super) fn provider(key: &SigningKey) -> (Federation, mpsc::Sender<String>) {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let (send, receive) = mpsc::channel::<String>();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let Ok(body) = receive.recv() else { return };
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(value) =
+                            line.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            length = value.trim().parse().unwrap();
+                        }
+                    }
+                    let mut request = vec![0; length];
+                    reader.read_exact(&mut request).unwrap();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(answer.as_bytes()).unwrap();
+                }
+            });
+            let documents = Documents {
+                metadata: serde_json::json!({
+                    "issuer": ISSUER,
+                    "jwks_uri": "https://idp.test/jwks",
+                    "authorization_endpoint": "https://idp.test/auth",
+                    "token_endpoint": format!("http://127.0.0.1:{port}/token"),
+                })
+                .to_string(),
+                jwks: serde_json::json!({"keys": [key.public_jwk()]}).to_string(),
+            };
+            let config: IdentityProviderConfig = toml::from_str(
+                r#"
+                id = "idp"
+                name = "Test IdP"
+                issuer = "https://idp.test"
+                client_id = "fhir"
+                client_secret = "secret"
+                users = { "alice@idp" = "alice" }
+                "#,
+            )
+            .unwrap();
+            let federation =
+                Federation::new(&[config], "http://127.0.0.1:8080", Arc::new(documents));
+            (federation, send)
+        }
+    }
+
+    /// Starts a login; answers its callback with an ID token of `claims` (the login's nonce
+    /// filled in where `claims` has `"nonce": "LOGIN"`), signed by `key`.
+    fn round_trip(
+        federation: &Federation,
+        tokens: &std::sync::mpsc::Sender<String>,
+        key: &smart_token::SigningKey,
+        mut claims: serde_json::Value,
+        iss: Option<&str>,
+    ) -> Result<String, LoginError> {
+        let now = chrono::Utc::now().timestamp();
+        let started = federation.start("idp", "/authorize?x=1", now).unwrap();
+        let query = started.location.split_once('?').unwrap().1;
+        let nonce = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "nonce")
+            .unwrap()
+            .1
+            .into_owned();
+        if claims["nonce"] == "LOGIN" {
+            claims["nonce"] = serde_json::Value::String(nonce);
+        }
+        let token = key.sign(None, &claims).unwrap();
+        tokens
+            .send(serde_json::json!({"id_token": token, "token_type": "Bearer"}).to_string())
+            .unwrap();
+        let callback = Callback {
+            code: Some("code".into()),
+            state: Some(started.state.clone()),
+            error: None,
+            iss: iss.map(str::to_owned),
+        };
+        federation
+            .finish("idp", &callback, Some(&started.state), now)
+            .map(|(session, return_to)| {
+                assert_eq!(return_to, "/authorize?x=1");
+                federation.logged_in(&session, now).unwrap().user
+            })
+    }
+
+    #[test]
+    fn id_tokens_are_checked_before_anyone_is_logged_in() {
+        let key = offline::key("k1");
+        let (federation, tokens) = offline::provider(&key);
+        let now = chrono::Utc::now().timestamp();
+        let claims = |changes: serde_json::Value| {
+            let mut claims = serde_json::json!({
+                "iss": offline::ISSUER, "aud": "fhir", "sub": "alice@idp", "nonce": "LOGIN",
+                "iat": now, "exp": now + 300,
+            });
+            for (name, value) in changes.as_object().unwrap() {
+                claims[name] = value.clone();
+            }
+            claims
+        };
+        let login = |claims, iss| round_trip(&federation, &tokens, &key, claims, iss);
+        assert_eq!(
+            login(claims(serde_json::json!({})), None),
+            Ok("alice".to_owned())
+        );
+        assert_eq!(
+            login(claims(serde_json::json!({})), Some(offline::ISSUER)),
+            Ok("alice".to_owned())
+        );
+        assert_eq!(
+            login(
+                claims(serde_json::json!({"nonce": "another login's"})),
+                None
+            ),
+            Err(LoginError::InvalidIdToken(
+                "the nonce is not this login's".into()
+            ))
+        );
+        assert_eq!(
+            login(
+                claims(serde_json::json!({"aud": ["fhir", "other-app"]})),
+                None
+            ),
+            Err(LoginError::InvalidIdToken(
+                "several audiences and `azp` is not this server".into()
+            ))
+        );
+        assert_eq!(
+            login(
+                claims(serde_json::json!({"aud": ["fhir", "other-app"], "azp": "fhir"})),
+                None
+            ),
+            Ok("alice".to_owned())
+        );
+        assert_eq!(
+            login(claims(serde_json::json!({"aud": "other-app"})), None),
+            Err(LoginError::InvalidIdToken(
+                "the token's audience does not include this server".into()
+            ))
+        );
+        assert_eq!(
+            login(claims(serde_json::json!({"sub": "mallory@idp"})), None),
+            Err(LoginError::NotLinked("Test IdP".into()))
+        );
+        assert_eq!(
+            login(claims(serde_json::json!({"exp": now - 3600})), None),
+            Err(LoginError::InvalidIdToken(format!(
+                "token expired at {}; it is now {now}",
+                now - 3600
+            )))
+        );
+        // RFC 9207: an answer naming another issuer is refused before the code is used.
+        let started = federation.start("idp", "/", now).unwrap();
+        let mixed_up = Callback {
+            code: Some("code".into()),
+            state: Some(started.state.clone()),
+            error: None,
+            iss: Some("https://evil.test".into()),
+        };
+        assert_eq!(
+            federation.finish("idp", &mixed_up, Some(&started.state), now),
+            Err(LoginError::Refused(
+                "the answer came from another issuer".into()
+            ))
+        );
+        // A token signed by a key the provider does not publish.
+        let forged = round_trip(
+            &federation,
+            &tokens,
+            &offline::key("k1"),
+            claims(serde_json::json!({})),
+            None,
+        );
+        assert_eq!(
+            forged,
+            Err(LoginError::InvalidIdToken("invalid signature".into()))
+        );
     }
 }

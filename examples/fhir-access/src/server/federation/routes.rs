@@ -18,6 +18,8 @@ use super::relying_party::{Callback, Federation, LoginError};
 const STATE_COOKIE: &str = "fhir_access_federation";
 /// The cookie of a finished login: the session id.
 pub(crate) const LOGIN_COOKIE: &str = "fhir_access_login";
+/// The authorization pages' session cookie (`oauth`), logged in by a federated login.
+const PAGES_COOKIE: &str = "fhir_access_session";
 
 /// The routes, over the configured providers.
 pub(crate) fn router(federation: Arc<Federation>) -> Router {
@@ -99,21 +101,30 @@ async fn callback(
         *slot = Some(value);
     }
     let cookie_state = cookie_value(&headers, STATE_COOKIE);
+    let pages_session = cookie_value(&headers, PAGES_COOKIE);
     let work = Arc::clone(&federation);
     let finished = tokio::task::spawn_blocking(move || {
-        work.finish(&id, &answer, cookie_state.as_deref(), now())
+        let now = now();
+        let (session, return_to) = work.finish(&id, &answer, cookie_state.as_deref(), now)?;
+        // The pages' session, logged in as the linked user: `/authorize` goes on to consent.
+        let pages = work
+            .logged_in(&session, now)
+            .and_then(|login| work.log_in_pages(pages_session.as_deref(), &login.user));
+        Ok::<_, LoginError>((session, return_to, pages))
     })
     .await;
     match finished {
-        Ok(Ok((session, return_to))) => {
+        Ok(Ok((session, return_to, pages))) => {
             let mut response = redirect(
                 &return_to,
                 &cookie(&federation, LOGIN_COOKIE, &session, "/", 600),
             );
             // The state cookie has served its one purpose.
             let cleared = cookie(&federation, STATE_COOKIE, "", "/oauth/federation", 0);
-            if let Ok(value) = HeaderValue::from_str(&cleared) {
-                response.headers_mut().append(header::SET_COOKIE, value);
+            for value in std::iter::once(cleared).chain(pages) {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
             }
             response
         }
@@ -171,7 +182,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn cookie(federation: &Federation, name: &str, value: &str, path: &str, max_age: u32) -> String {
-    let secure = if federation.redirect_uri("x").starts_with("https://") {
+    let secure = if federation.is_https() {
         "; Secure"
     } else {
         ""
