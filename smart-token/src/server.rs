@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use fhir_scopes::{Level, Scope, ScopeSet};
+use fhir_scopes::{Identity, Level, Scope, ScopeSet};
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::store::{CodeRecord, Issued, Redeemed, RefreshRecord, RefreshUse};
@@ -66,6 +66,7 @@ pub struct AuthorizationServer {
     pub(crate) code_lifetime: u32,
     pub(crate) device_lifetime: u32,
     pub(crate) device_interval: u32,
+    online_lifetime: u32,
     pub(crate) verification_uri: String,
 }
 
@@ -94,6 +95,7 @@ impl AuthorizationServer {
             code_lifetime: 60,
             device_lifetime: 600,
             device_interval: 5,
+            online_lifetime: 3600,
             verification_uri,
         })
     }
@@ -137,6 +139,14 @@ impl AuthorizationServer {
     /// `/token` replaced by `/device`.
     pub fn verification_uri(mut self, uri: impl Into<String>) -> AuthorizationServer {
         self.verification_uri = uri.into();
+        self
+    }
+
+    /// How long a refresh token of an `online_access` grant (without `offline_access`)
+    /// lives at most, in seconds: about as long as the user's login, where `offline_access`
+    /// gets the client's refresh token lifetime. Defaults to 3600.
+    pub fn online_access_lifetime(mut self, seconds: u32) -> AuthorizationServer {
+        self.online_lifetime = seconds;
         self
     }
 
@@ -502,12 +512,13 @@ impl AuthorizationServer {
         // A refresh keeps issuing refresh tokens if the original grant had offline access,
         // even when this request narrowed the scopes.
         let original = refreshing.map_or(&grant.scopes, |previous| &previous.grant.scopes);
-        let wants_refresh = original.iter().any(|scope| {
-            matches!(
-                scope.to_string().as_str(),
-                "offline_access" | "online_access"
-            )
-        });
+        let offline = original.has_identity(Identity::OfflineAccess);
+        let wants_refresh = offline || original.has_identity(Identity::OnlineAccess);
+        let refresh_lifetime = if offline {
+            client.refresh_token_lifetime
+        } else {
+            client.refresh_token_lifetime.min(self.online_lifetime)
+        };
         let mut issued = Issued {
             access: Some((access.jti.clone(), access.expires_at)),
             refresh_family: None,
@@ -523,7 +534,7 @@ impl AuthorizationServer {
                 None => RefreshRecord {
                     grant: grant.clone(),
                     family: secret::random_token()?,
-                    expires_at: now.saturating_add(i64::from(client.refresh_token_lifetime)),
+                    expires_at: now.saturating_add(i64::from(refresh_lifetime)),
                 },
             };
             if refreshing.is_none() {

@@ -472,6 +472,52 @@ fn public_clients_rotate_and_reuse_revokes_the_family() {
 }
 
 #[test]
+fn online_access_refresh_tokens_live_as_long_as_a_login() {
+    let setup = setup();
+    let offline = code_for(&setup, "public-app");
+    let offline = exchange(&setup, &offline, "public-app").unwrap();
+    let introspected = setup
+        .server
+        .introspect(offline.refresh_token.as_deref().unwrap());
+    assert_eq!(introspected.exp, Some(NOW + 90 * 24 * 3600));
+    // Granted online_access only: the refresh token lives an hour.
+    setup
+        .clients
+        .register(
+            Client::new("online-app", ClientAuth::None)
+                .redirect_uri(REDIRECT)
+                .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+                .scopes(ScopeSet::parse("launch/patient online_access patient/*.rs").unwrap()),
+        )
+        .unwrap();
+    let mut request = authorization_request("online-app");
+    request.scope = Some("launch/patient online_access patient/*.rs".into());
+    let pending = setup.server.authorize(&request).unwrap();
+    let approval = Approval {
+        scopes: None,
+        ..approval()
+    };
+    let code = setup.server.approve(pending, approval).unwrap();
+    let online = exchange(&setup, &code.code, "online-app").unwrap();
+    assert_eq!(online.scope, "launch/patient online_access patient/*.rs");
+    let refresh = online.refresh_token.unwrap();
+    assert_eq!(setup.server.introspect(&refresh).exp, Some(NOW + 3600));
+    // Rotation keeps the family's expiry: an online grant never outlives its hour.
+    setup.clock.advance(1800);
+    let pairs = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        ("client_id", "online-app"),
+    ];
+    let rotated = setup
+        .server
+        .token(&TokenRequest::from_pairs(pairs).unwrap())
+        .unwrap();
+    let rotated = rotated.refresh_token.unwrap();
+    assert_eq!(setup.server.introspect(&rotated).exp, Some(NOW + 3600));
+}
+
+#[test]
 fn confidential_clients_keep_their_refresh_token() {
     let setup = setup();
     let code = code_for(&setup, "confidential-app");
