@@ -2,11 +2,13 @@
 //!
 //! - `serialise/*`: one record to JSON into a reused buffer: ours (`write_json`) against
 //!   plain `serde_json` of a flat struct with the same 16 values.
-//! - `serialise/line/*`: the writer thread's work per record besides `write`: redaction,
-//!   serialisation and the SHA-256 of the chained line.
-//! - `handoff/append`: the request path's cost, handing an owned record to the store's
-//!   queue (no serialisation, no I/O), to compare with `serialise/*`; beside it the floor
-//!   of a locked push with no consumer thread.
+//! - `serialise/redact`: redaction alone (secrets scanned for, none found);
+//!   `serialise/line/sha256`: the SHA-256 of one line, the writer thread's serial share.
+//! - `serialise/line/*`: the CPU work per record besides `write`: redaction, serialisation
+//!   (both on the caller's thread) and the SHA-256 of the chained line (the writer's).
+//! - `handoff/append`: the request path's cost, from an owned record to its receipt:
+//!   redaction and serialisation on the caller's thread, then a copy into the store's
+//!   queue (no hashing, no I/O); beside it the floor of a locked push with no consumer.
 //! - `throughput/*`: 20,000 records into the file store with group commit, against the
 //!   floor of writing the same bytes with `write` + `fdatasync` per batch of 4,096 lines
 //!   (no hashing, no JSON).
@@ -110,6 +112,15 @@ fn serialise(c: &mut Criterion) {
         hash: fhir_audit::Digest256::GENESIS,
         record: record.clone(),
     };
+    group.bench_function("redact", |b| {
+        b.iter(|| black_box(&mut to_store).redact(fhir_audit::ContentPolicy::ReferencesOnly));
+    });
+    // The writer thread's serial share: the SHA-256 of one line as the chain hashes it.
+    let line = stored.to_line();
+    let hashed = &line[..line.len() - 68];
+    group.bench_function("line/sha256", |b| {
+        b.iter(|| black_box(<sha2::Sha256 as sha2::Digest>::digest(black_box(hashed))));
+    });
     group.bench_function("line/redact_serialise_sha256", |b| {
         b.iter(|| {
             black_box(&mut to_store).redact(fhir_audit::ContentPolicy::ReferencesOnly);

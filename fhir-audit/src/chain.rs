@@ -190,13 +190,33 @@ pub(crate) fn encode_line(
     record: &AuditRecord,
     out: &mut Vec<u8>,
 ) -> Digest256 {
+    frame(seq, prev, out, |out| record.write_json(out))
+}
+
+/// Appends the line for a record already serialised to `json` (with its newline) to `out`
+/// and returns its hash: the store's writer chains bytes its callers prepared.
+pub(crate) fn encode_serialised(
+    seq: u64,
+    prev: &Digest256,
+    json: &[u8],
+    out: &mut Vec<u8>,
+) -> Digest256 {
+    frame(seq, prev, out, |out| out.extend_from_slice(json))
+}
+
+fn frame(
+    seq: u64,
+    prev: &Digest256,
+    out: &mut Vec<u8>,
+    record: impl FnOnce(&mut Vec<u8>),
+) -> Digest256 {
     let start = out.len();
     out.extend_from_slice(PREFIX);
     write_u64(out, seq);
     out.extend_from_slice(PREV);
     prev.write_hex(out);
     out.extend_from_slice(RECORD);
-    record.write_json(out);
+    record(out);
     let hash = Digest256(Sha256::digest(out.get(start..).unwrap_or_default()).into());
     out.extend_from_slice(HASH);
     hash.write_hex(out);

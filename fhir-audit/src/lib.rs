@@ -39,7 +39,7 @@ pub use record::{
 pub use redact::{ContentPolicy, REDACTED};
 pub use search::{Query, Searcher};
 pub use segment::Head;
-pub use sink::{FanOut, MemorySink, Receipt, Sink};
+pub use sink::{FanOut, MemorySink, Receipt, Sink, Stage};
 pub use store::{FileStore, Recovery, StoreConfig, TornTail};
 pub use timestamp::Timestamp;
 pub use verify::{ChainBreak, Problem, Verification, verify};

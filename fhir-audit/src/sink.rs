@@ -38,8 +38,25 @@ enum Inner<'a> {
 
 /// How a receipt waits: implemented by the file store.
 pub(crate) trait Durability: Send + Sync {
-    /// Blocks until record `seq` is durable, or the store failed before it was.
-    fn wait_for(&self, seq: u64) -> Result<(), Error>;
+    /// Blocks until record `seq` has reached `stage`, or the store failed before it did.
+    fn wait_for(&self, seq: u64, stage: Stage) -> Result<(), Error>;
+}
+
+/// How far [`Receipt::wait_until`] waits for a record to go.
+///
+/// Every stage keeps the store's other guarantees: the record is numbered and chained in
+/// order, and an error means it may not be stored (the request fails closed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Written to the store's file and chained: the operating system has the bytes. The
+    /// record survives the process being killed or crashing. A power loss or kernel crash
+    /// before the group commit already under way (one `fdatasync`, typically a millisecond)
+    /// can lose it, and an `fdatasync` that fails after this point stops the store for all
+    /// later records instead of failing this one.
+    Written,
+    /// Made durable with `fdatasync`: the record survives a power loss too. The default.
+    #[default]
+    Durable,
 }
 
 impl<'a> Receipt<'a> {
@@ -62,15 +79,27 @@ impl<'a> Receipt<'a> {
         }
     }
 
-    /// Waits until the record is durable in every sink that took it.
+    /// Waits until the record is durable in every sink that took it:
+    /// `wait_until(Stage::Durable)`.
     ///
     /// # Errors
     /// A sink failed before the record was durable.
     pub fn wait(self) -> Result<(), Error> {
+        self.wait_until(Stage::Durable)
+    }
+
+    /// Waits until the record has reached `stage` in every sink that took it. Sinks that
+    /// store synchronously (in memory) have reached every stage when `append` returns.
+    ///
+    /// # Errors
+    /// A sink failed before the record reached `stage`.
+    pub fn wait_until(self, stage: Stage) -> Result<(), Error> {
         match self.0 {
             Inner::Stored { .. } => Ok(()),
-            Inner::Pending { seq, durability } => durability.wait_for(seq),
-            Inner::All(receipts) => receipts.into_iter().try_for_each(Receipt::wait),
+            Inner::Pending { seq, durability } => durability.wait_for(seq, stage),
+            Inner::All(receipts) => receipts
+                .into_iter()
+                .try_for_each(|receipt| receipt.wait_until(stage)),
         }
     }
 }

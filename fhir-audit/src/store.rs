@@ -1,22 +1,24 @@
 //! The file store: an append-only, hash-chained JSON Lines log in a directory.
 //!
-//! The request path only moves the owned record into a bounded queue (one short lock). A
-//! writer thread takes the whole queue at once, redacts, serialises and chains the records,
-//! and writes them with one `write`; a syncer thread makes what was written durable with
-//! one `fdatasync` per group and wakes the receipts waiting on it. While the syncer waits on
-//! the disk, the writer prepares the next group, so hashing and JSON overlap the I/O.
+//! The caller redacts and serialises its record on its own thread (callers run in parallel)
+//! and copies the bytes into a bounded queue under one short lock. A writer thread takes the
+//! whole queue at once, numbers, chains (SHA-256, which only one thread can do, in order)
+//! and writes the group with one `write`; a syncer thread makes what was written durable
+//! with one `fdatasync` per group and wakes the receipts waiting on it. While the syncer
+//! waits on the disk, the writer chains the next group, so hashing overlaps the I/O.
 
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crate::chain::encode_line;
+use crate::chain::encode_serialised;
 use crate::segment::{self, Head};
-use crate::sink::{Durability, Receipt, Sink};
+use crate::sink::{Durability, Receipt, Sink, Stage};
 use crate::{AuditRecord, ContentPolicy, Digest256, Error, StoredRecord};
 
 /// How a [`FileStore`] behaves.
@@ -31,6 +33,7 @@ pub struct StoreConfig {
     queue_capacity: usize,
     max_segment_bytes: u64,
     content: ContentPolicy,
+    sync_delay: Duration,
 }
 
 impl Default for StoreConfig {
@@ -39,6 +42,7 @@ impl Default for StoreConfig {
             queue_capacity: 4096,
             max_segment_bytes: 64 << 20,
             content: ContentPolicy::ReferencesOnly,
+            sync_delay: Duration::ZERO,
         }
     }
 }
@@ -61,6 +65,17 @@ impl StoreConfig {
     /// Whether resource content is kept. Defaults to [`ContentPolicy::ReferencesOnly`].
     pub fn content(mut self, policy: ContentPolicy) -> Self {
         self.content = policy;
+        self
+    }
+
+    /// How long written records may wait for their `fdatasync` while no caller waits for
+    /// them to be durable ([`Receipt::wait`](crate::Receipt::wait), `flush`, `close`: those
+    /// have it start at once). Fewer syncs under load, each `fdatasync` costing CPU in the
+    /// kernel, for a longer window in which a power loss can lose records whose callers
+    /// waited only for [`Stage::Written`]. At most an hour. Defaults to zero: the next sync
+    /// starts as soon as the previous one returns.
+    pub fn sync_delay(mut self, delay: Duration) -> Self {
+        self.sync_delay = delay.min(Duration::from_secs(3600));
         self
     }
 }
@@ -106,6 +121,7 @@ pub struct FileStore {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     recovery: Recovery,
+    content: ContentPolicy,
     // Held for the store's life: one writer per directory.
     _lock: File,
 }
@@ -118,18 +134,21 @@ struct Shared {
     state: Mutex<State>,
     written_changed: Condvar,
     committed_changed: Condvar,
+    /// A caller waits for durability, the store closes or fails: the syncer stops delaying.
+    sync_now: Condvar,
+    sync_delay: Duration,
     failed: AtomicBool,
     /// An `fdatasync` is under way: the writer lets records gather meanwhile.
     syncing: AtomicBool,
+    /// The chain's tip and the open segment. Whoever holds it takes the queue and writes
+    /// it, so groups reach the file in the order they were taken: the writer thread, or a
+    /// caller waiting for [`Stage::Written`] whose record is still queued (it writes the
+    /// group itself rather than wait for the writer thread to be scheduled).
+    chain: Mutex<Chain>,
 }
 
 struct Queue {
-    /// Boxed: the caller writes its record into memory of its own (a fresh allocation), and
-    /// only the pointer lands in memory the writer thread has just read.
-    records: Vec<Queued>,
-    /// Slots the writer emptied, reused oldest first: by then the writer's core has
-    /// usually let go of their cache lines, and appending calls no allocator.
-    spare: VecDeque<Queued>,
+    records: Serialised,
     next_seq: u64,
     closed: bool,
     writer_idle: bool,
@@ -139,7 +158,7 @@ struct Queue {
 
 impl Queue {
     /// Whether the writer should take the queue now: when the disk is free (so a lone
-    /// record is not held back), when half the queue is used (so that serialising overlaps
+    /// record is not held back), when half the queue is used (so that hashing overlaps
     /// the disk under load), or when closing. In between, callers append without meeting
     /// the writer on the lock.
     fn ready(&self, capacity: usize, syncing: bool) -> bool {
@@ -148,9 +167,57 @@ impl Queue {
     }
 }
 
-/// A record waiting for the writer, in a reusable slot: only pointers move between the
-/// threads' vectors.
-struct Queued(Box<Option<AuditRecord>>);
+/// Records serialised back to back, in `seq` order. The writer swaps the queue's with its
+/// own empty one, so the two buffers alternate and appending allocates nothing once they
+/// have grown to a group's size.
+#[derive(Default)]
+struct Serialised {
+    bytes: Vec<u8>,
+    /// Where each record's JSON ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Serialised {
+    fn with_capacity(records: usize) -> Self {
+        Serialised {
+            bytes: Vec::with_capacity(records.saturating_mul(1024).min(16 << 20)),
+            ends: Vec::with_capacity(records),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn push(&mut self, json: &[u8]) {
+        self.bytes.extend_from_slice(json);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| self.bytes.get(start..end).unwrap_or_default())
+    }
+}
+
+thread_local! {
+    /// Each calling thread's serialisation buffer, kept between appends.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A scratch buffer larger than this (a record with huge fields) is not kept.
+const SCRATCH_KEPT: usize = 64 << 10;
 
 struct State {
     /// The last record written (not yet necessarily durable), its hash, and its file.
@@ -161,6 +228,8 @@ struct State {
     committed: Head,
     failure: Option<String>,
     writer_done: bool,
+    /// Callers waiting for [`Stage::Durable`].
+    durable_waiters: usize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -184,6 +253,7 @@ impl Shared {
         drop(state);
         self.committed_changed.notify_all();
         self.written_changed.notify_all();
+        self.sync_now.notify_all();
         let _queue = lock(&self.queue);
         self.not_full.notify_all();
         self.not_empty.notify_all();
@@ -195,19 +265,59 @@ impl Shared {
 }
 
 impl Durability for Shared {
-    fn wait_for(&self, seq: u64) -> Result<(), Error> {
-        let mut state = lock(&self.state);
+    fn wait_for(&self, seq: u64, stage: Stage) -> Result<(), Error> {
+        match stage {
+            Stage::Written => self.wait_written(seq),
+            Stage::Durable => {
+                let mut state = lock(&self.state);
+                if state.committed.seq >= seq {
+                    return Ok(());
+                }
+                state.durable_waiters += 1;
+                self.sync_now.notify_one();
+                let result = loop {
+                    if state.committed.seq >= seq {
+                        break Ok(());
+                    }
+                    if let Some(failure) = &state.failure {
+                        break Err(Error::Failed(failure.clone()));
+                    }
+                    state = self
+                        .committed_changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                };
+                state.durable_waiters -= 1;
+                result
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Returns once record `seq` is written, writing the queue itself if it has to.
+    fn wait_written(&self, seq: u64) -> Result<(), Error> {
         loop {
-            if state.committed.seq >= seq {
-                return Ok(());
+            {
+                let state = lock(&self.state);
+                // `committed` runs ahead of `written` never; at rotation they are equal.
+                if state.written.seq.max(state.committed.seq) >= seq {
+                    return Ok(());
+                }
+                if let Some(failure) = &state.failure {
+                    return Err(Error::Failed(failure.clone()));
+                }
             }
-            if let Some(failure) = &state.failure {
-                return Err(Error::Failed(failure.clone()));
+            // The record is queued or being written: with the chain in hand, whoever had
+            // it before has finished, and the queue (if not empty) holds this record.
+            let mut chain = lock(&self.chain);
+            if self.failed.load(Ordering::Acquire) {
+                return Err(self.failure());
             }
-            state = self
-                .committed_changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            if let Err(error) = chain.take_and_write(self) {
+                self.fail(&error);
+                return Err(self.failure());
+            }
         }
     }
 }
@@ -258,8 +368,7 @@ impl FileStore {
         let file = Arc::new(file);
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
-                records: Vec::with_capacity(config.queue_capacity),
-                spare: VecDeque::with_capacity(config.queue_capacity),
+                records: Serialised::with_capacity(config.queue_capacity),
                 next_seq: last.seq + 1,
                 closed: false,
                 writer_idle: false,
@@ -275,26 +384,31 @@ impl FileStore {
                 committed: last,
                 failure: None,
                 writer_done: false,
+                durable_waiters: 0,
             }),
             written_changed: Condvar::new(),
             committed_changed: Condvar::new(),
+            sync_now: Condvar::new(),
+            sync_delay: config.sync_delay,
             failed: AtomicBool::new(false),
             syncing: AtomicBool::new(false),
+            chain: Mutex::new(Chain {
+                dir: dir.to_owned(),
+                max_segment_bytes: config.max_segment_bytes,
+                number,
+                path,
+                file,
+                size,
+                next_seq: last.seq + 1,
+                prev: last.hash,
+                batch: Serialised::with_capacity(config.queue_capacity),
+                buffer: Vec::with_capacity(1 << 20),
+            }),
         });
-        let writer = Writer {
-            shared: Arc::clone(&shared),
-            dir: dir.to_owned(),
-            config,
-            number,
-            path,
-            file,
-            size,
-            next_seq: last.seq + 1,
-            prev: last.hash,
-        };
+        let writer_shared = Arc::clone(&shared);
         let syncer_shared = Arc::clone(&shared);
         let threads = vec![
-            spawn("fhir-audit-writer", move || writer.run())?,
+            spawn("fhir-audit-writer", move || writer(&writer_shared))?,
             spawn("fhir-audit-syncer", move || {
                 syncer(&syncer_shared, last.seq, &head_file, &head_path)
             })?,
@@ -303,6 +417,7 @@ impl FileStore {
             shared,
             threads,
             recovery,
+            content: config.content,
             _lock: lock_file,
         })
     }
@@ -323,7 +438,7 @@ impl FileStore {
     /// The store failed first.
     pub fn flush(&self) -> Result<(), Error> {
         let last = lock(&self.shared.queue).next_seq - 1;
-        self.shared.wait_for(last)
+        self.shared.wait_for(last, Stage::Durable)
     }
 
     /// Stops taking records, writes and syncs every queued one, and stops the threads.
@@ -365,7 +480,25 @@ impl Drop for FileStore {
 }
 
 impl Sink for FileStore {
-    fn append(&self, record: AuditRecord) -> Result<Receipt<'_>, Error> {
+    fn append(&self, mut record: AuditRecord) -> Result<Receipt<'_>, Error> {
+        // Outside the lock, on the caller's thread: concurrent callers serialise in parallel
+        // and the single writer is left with what must be serial, the chain.
+        record.redact(self.content);
+        let mut json = SCRATCH.take();
+        json.clear();
+        record.write_json(&mut json);
+        drop(record);
+        let receipt = self.enqueue(&json);
+        if json.capacity() <= SCRATCH_KEPT {
+            SCRATCH.set(json);
+        }
+        receipt
+    }
+}
+
+impl FileStore {
+    /// Queues one serialised record, waiting for room, and numbers it.
+    fn enqueue(&self, json: &[u8]) -> Result<Receipt<'_>, Error> {
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
         loop {
@@ -388,14 +521,7 @@ impl Sink for FileStore {
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;
-        let slot = match queue.spare.pop_front() {
-            Some(mut slot) => {
-                *slot.0 = Some(record);
-                slot
-            }
-            None => Queued(Box::new(Some(record))),
-        };
-        queue.records.push(slot);
+        queue.records.push(json);
         let wake = queue.writer_idle
             && queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire));
         if wake {
@@ -503,98 +629,100 @@ fn torn_path(segment: &Path) -> PathBuf {
     candidate
 }
 
-struct Writer {
-    shared: Arc<Shared>,
+/// The writer thread: writes the queue whenever it is worth taking.
+fn writer(shared: &Shared) {
+    while wait_until_ready(shared) {
+        let mut chain = lock(&shared.chain);
+        if let Err(error) = chain.take_and_write(shared) {
+            shared.fail(&error);
+            return;
+        }
+    }
+    // With the chain in hand: no group is still being written.
+    let _chain = lock(&shared.chain);
+    lock(&shared.state).writer_done = true;
+    shared.written_changed.notify_all();
+    shared.sync_now.notify_all();
+}
+
+/// Waits until the queue should be taken; false once the store is closed and drained, or
+/// failed.
+fn wait_until_ready(shared: &Shared) -> bool {
+    let mut queue = lock(&shared.queue);
+    loop {
+        if shared.failed.load(Ordering::Acquire) {
+            return false;
+        }
+        if queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire)) {
+            queue.writer_idle = false;
+            return true;
+        }
+        if queue.closed && queue.records.is_empty() {
+            return false;
+        }
+        queue.writer_idle = true;
+        queue = shared
+            .not_empty
+            .wait(queue)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+struct Chain {
     dir: PathBuf,
-    config: StoreConfig,
+    max_segment_bytes: u64,
     number: u64,
     path: PathBuf,
     file: Arc<File>,
     size: u64,
     next_seq: u64,
     prev: Digest256,
+    /// The group being written, swapped with the queue's.
+    batch: Serialised,
+    /// The group's lines.
+    buffer: Vec<u8>,
 }
 
-impl Writer {
-    fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.config.queue_capacity);
-        let mut emptied = Vec::with_capacity(self.config.queue_capacity);
-        let mut buffer = Vec::with_capacity(1 << 20);
-        while self.take(&mut batch, &mut emptied) {
-            if let Err(error) = self.write(&mut batch, &mut emptied, &mut buffer) {
-                self.shared.fail(&error);
-                return;
+impl Chain {
+    /// Takes whatever is queued and writes it with one `write`; nothing when the queue is
+    /// empty.
+    fn take_and_write(&mut self, shared: &Shared) -> Result<(), Error> {
+        self.batch.clear();
+        {
+            let mut queue = lock(&shared.queue);
+            if queue.records.is_empty() {
+                return Ok(());
+            }
+            std::mem::swap(&mut queue.records, &mut self.batch);
+            let waiting = queue.waiting_for_room > 0;
+            drop(queue);
+            if waiting {
+                shared.not_full.notify_all();
             }
         }
-        lock(&self.shared.state).writer_done = true;
-        self.shared.written_changed.notify_all();
-    }
-
-    /// Swaps the whole queue into `batch`; false once the store is closed and drained.
-    fn take(&self, batch: &mut Vec<Queued>, emptied: &mut Vec<Queued>) -> bool {
-        let shared = &*self.shared;
-        let mut queue = lock(&shared.queue);
-        let room = shared.capacity.saturating_sub(queue.spare.len());
-        emptied.truncate(room);
-        queue.spare.extend(emptied.drain(..));
-        loop {
-            if shared.failed.load(Ordering::Acquire) {
-                return false;
-            }
-            if queue.ready(shared.capacity, shared.syncing.load(Ordering::Acquire)) {
-                std::mem::swap(&mut queue.records, batch);
-                queue.writer_idle = false;
-                let waiting = queue.waiting_for_room > 0;
-                drop(queue);
-                if waiting {
-                    shared.not_full.notify_all();
-                }
-                return true;
-            }
-            if queue.closed && queue.records.is_empty() {
-                return false;
-            }
-            queue.writer_idle = true;
-            queue = shared
-                .not_empty
-                .wait(queue)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn write(
-        &mut self,
-        batch: &mut Vec<Queued>,
-        emptied: &mut Vec<Queued>,
-        buffer: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        buffer.clear();
-        for mut slot in batch.drain(..) {
-            if let Some(mut record) = slot.0.take() {
-                record.redact(self.config.content);
-                self.prev = encode_line(self.next_seq, &self.prev, &record, buffer);
-                self.next_seq += 1;
-            }
-            emptied.push(slot);
+        self.buffer.clear();
+        for json in self.batch.iter() {
+            self.prev = encode_serialised(self.next_seq, &self.prev, json, &mut self.buffer);
+            self.next_seq += 1;
         }
         (&*self.file)
-            .write_all(buffer)
+            .write_all(&self.buffer)
             .map_err(|error| Error::io(&self.path, "write", error))?;
-        self.size += buffer.len() as u64;
+        self.size += self.buffer.len() as u64;
         let written = Head {
             seq: self.next_seq - 1,
             hash: self.prev,
         };
-        lock(&self.shared.state).written = written;
-        self.shared.written_changed.notify_one();
-        if self.size >= self.config.max_segment_bytes {
-            self.rotate(written)?;
+        lock(&shared.state).written = written;
+        shared.written_changed.notify_one();
+        if self.size >= self.max_segment_bytes {
+            self.rotate(shared, written)?;
         }
         Ok(())
     }
 
     /// Makes the full segment durable, then starts the next one; the chain goes on.
-    fn rotate(&mut self, written: Head) -> Result<(), Error> {
+    fn rotate(&mut self, shared: &Shared, written: Head) -> Result<(), Error> {
         self.file
             .sync_data()
             .map_err(|error| Error::io(&self.path, "fdatasync", error))?;
@@ -608,14 +736,14 @@ impl Writer {
         segment::sync_dir(&self.dir)?;
         let file = Arc::new(file);
         {
-            let mut state = lock(&self.shared.state);
+            let mut state = lock(&shared.state);
             if written.seq > state.committed.seq {
                 state.committed = written;
             }
             state.file = Arc::clone(&file);
             state.path = path.clone();
         }
-        self.shared.committed_changed.notify_all();
+        shared.committed_changed.notify_all();
         (self.number, self.path, self.file, self.size) = (number, path, file, 0);
         Ok(())
     }
@@ -633,6 +761,24 @@ fn syncer(shared: &Shared, mut synced: u64, head_file: &File, head_path: &Path) 
                     .unwrap_or_else(PoisonError::into_inner);
             }
             if state.failure.is_some() || (state.written.seq == synced && state.writer_done) {
+                return;
+            }
+            // Let more records gather unless someone waits for them to be durable.
+            let deadline = Instant::now() + shared.sync_delay;
+            while state.durable_waiters == 0 && !state.writer_done && state.failure.is_none() {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                if left.is_zero() {
+                    break;
+                }
+                state = shared
+                    .sync_now
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            if state.failure.is_some() {
                 return;
             }
             (state.written, Arc::clone(&state.file), state.path.clone())

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use fhir_audit::{
-    AuditRecord, Decision, FileStore, Interaction, Problem, Sink, StoreConfig, Timestamp, verify,
+    AuditRecord, Decision, FileStore, Interaction, Problem, Sink, Stage, StoreConfig, Timestamp,
+    verify,
 };
 
 fn record(n: u64) -> AuditRecord {
@@ -128,10 +129,17 @@ fn child_failing_store() {
     let Some(dir) = std::env::var_os("FHIR_AUDIT_CHILD_DIR") else {
         return;
     };
+    let stage = match std::env::var("FHIR_AUDIT_CHILD_STAGE").as_deref() {
+        Ok("written") => Stage::Written,
+        _ => Stage::Durable,
+    };
     let store = FileStore::open(dir, StoreConfig::default().queue_capacity(16)).unwrap();
     let mut committed = 0;
     for n in 1..=10_000 {
-        match store.append(record(n)).and_then(|receipt| receipt.wait()) {
+        match store
+            .append(record(n))
+            .and_then(|receipt| receipt.wait_until(stage))
+        {
             Ok(()) => committed = n,
             Err(error) => {
                 println!("committed {committed}");
@@ -147,6 +155,15 @@ fn child_failing_store() {
 
 #[test]
 fn a_failing_disk_fails_every_caller_and_drops_nothing_silently() {
+    failing_disk(Stage::Durable);
+}
+
+#[test]
+fn a_failing_disk_fails_every_caller_waiting_until_written_too() {
+    failing_disk(Stage::Written);
+}
+
+fn failing_disk(stage: Stage) {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     // bash's `ulimit -f` counts KiB; an ignored SIGXFSZ stays ignored across exec, so the
@@ -156,6 +173,14 @@ fn a_failing_disk_fails_every_caller_and_drops_nothing_silently() {
         .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" --exact child_failing_store --ignored --nocapture --test-threads=1")
         .arg(exe)
         .env("FHIR_AUDIT_CHILD_DIR", dir.path())
+        .env(
+            "FHIR_AUDIT_CHILD_STAGE",
+            if stage == Stage::Written {
+                "written"
+            } else {
+                "durable"
+            },
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();

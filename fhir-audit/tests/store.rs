@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use fhir_audit::{
     AuditRecord, ChainBreak, ContentPolicy, Decision, Error, FileStore, Head, Interaction,
-    LineError, Problem, Sink, StoreConfig, StoredRecord, Timestamp, verify,
+    LineError, Problem, Sink, Stage, StoreConfig, StoredRecord, Timestamp, verify,
 };
 
 fn record(n: u64) -> AuditRecord {
@@ -59,18 +59,35 @@ fn store_with(records: u64) -> tempfile::TempDir {
 
 #[test]
 fn concurrent_writers_store_every_record_exactly_once_in_one_chain() {
+    concurrent_writers(StoreConfig::default().queue_capacity(64), Stage::Durable);
+}
+
+#[test]
+fn concurrent_writers_waiting_until_written_write_in_order_across_rotations() {
+    // Half the callers wait for every record to be written, so callers write groups
+    // themselves while the writer thread does too, and segments rotate meanwhile.
+    concurrent_writers(
+        StoreConfig::default()
+            .queue_capacity(64)
+            .max_segment_bytes(256 << 10),
+        Stage::Written,
+    );
+}
+
+fn concurrent_writers(config: StoreConfig, odd_writers_wait: Stage) {
     const WRITERS: u64 = 8;
     const EACH: u64 = 2_000;
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        Arc::new(FileStore::open(dir.path(), StoreConfig::default().queue_capacity(64)).unwrap());
+    let store = Arc::new(FileStore::open(dir.path(), config).unwrap());
     let threads: Vec<_> = (0..WRITERS)
         .map(|writer| {
             let store = Arc::clone(&store);
             std::thread::spawn(move || {
                 for n in 0..EACH {
                     let receipt = store.append(record(writer * EACH + n)).unwrap();
-                    if n.is_multiple_of(500) {
+                    if writer % 2 == 1 && odd_writers_wait == Stage::Written {
+                        receipt.wait_until(Stage::Written).unwrap();
+                    } else if n.is_multiple_of(500) {
                         receipt.wait().unwrap();
                     }
                 }
@@ -85,17 +102,22 @@ fn concurrent_writers_store_every_record_exactly_once_in_one_chain() {
     assert!(verification.is_intact(), "{:?}", verification.first_break);
     assert_eq!(verification.records, WRITERS * EACH);
     assert_eq!(verification.head.unwrap().seq, WRITERS * EACH);
-    let mut ids: Vec<String> = lines(&segment(dir.path(), 1))
-        .iter()
-        .map(|line| {
+    let mut ids: Vec<String> = Vec::new();
+    let mut number = 1;
+    while segment(dir.path(), number).exists() {
+        ids.extend(lines(&segment(dir.path(), number)).iter().map(|line| {
             StoredRecord::parse_line(line.strip_suffix(b"\n").unwrap())
                 .unwrap()
                 .record
                 .action
                 .resource_id
                 .unwrap()
-        })
-        .collect();
+        }));
+        number += 1;
+    }
+    if odd_writers_wait == Stage::Written {
+        assert!(number > 3, "rotated: {number}");
+    }
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len() as u64, WRITERS * EACH, "every record once");
@@ -115,6 +137,61 @@ fn receipts_wait_for_durability_and_flush_covers_everything() {
     store.flush().unwrap();
     assert_eq!(store.head().seq, 50);
     assert_eq!(Head::read(dir.path()).unwrap().unwrap(), store.head());
+}
+
+#[test]
+fn a_receipt_waited_until_written_finds_its_chained_line_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(dir.path(), StoreConfig::default()).unwrap();
+    for n in 1..=3 {
+        let receipt = store.append(record(n)).unwrap();
+        assert_eq!(receipt.seq(), Some(n));
+        receipt.wait_until(Stage::Written).unwrap();
+        // Before any close or flush: the line is in the file, in the chain, in order.
+        let lines = lines(&segment(dir.path(), 1));
+        let last = lines.last().unwrap();
+        let stored = StoredRecord::parse_line(last.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!((lines.len() as u64, stored.seq), (n, n));
+        assert_eq!(stored.record, record(n));
+    }
+    store.close().unwrap();
+    let verification = verify(dir.path()).unwrap();
+    assert_eq!((verification.records, verification.first_break), (3, None));
+}
+
+#[test]
+fn a_sync_delay_holds_back_only_syncs_that_no_caller_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(
+        dir.path(),
+        StoreConfig::default().sync_delay(std::time::Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    store
+        .append(record(1))
+        .unwrap()
+        .wait_until(Stage::Written)
+        .unwrap();
+    // Written, not yet synced: the syncer waits out its delay.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(store.head().seq, 0);
+    // A caller waiting for durability has the sync start at once, for earlier records too.
+    store.append(record(2)).unwrap().wait().unwrap();
+    assert_eq!(store.head().seq, 2);
+    store
+        .append(record(3))
+        .unwrap()
+        .wait_until(Stage::Written)
+        .unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.head().seq, 3);
+    let _pending = store.append(record(4)).unwrap();
+    // Closing syncs what is left without waiting either.
+    store.close().unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(600));
+    assert_eq!(Head::read(dir.path()).unwrap().unwrap().seq, 4);
+    assert_eq!(verify(dir.path()).unwrap().records, 4);
 }
 
 /// Rewrites line `index` (0-based) of `path` with `edit`.

@@ -101,6 +101,7 @@ pub struct Client {
     pub(crate) access_token_lifetime: u32,
     pub(crate) refresh_token_lifetime: u32,
     pub(crate) name: Option<String>,
+    pub(crate) claims: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Client {
@@ -116,6 +117,7 @@ impl Client {
             access_token_lifetime: 3600,
             refresh_token_lifetime: 90 * 24 * 3600,
             name: None,
+            claims: serde_json::Map::new(),
         }
     }
 
@@ -153,6 +155,19 @@ impl Client {
     pub fn name(mut self, name: impl Into<String>) -> Client {
         self.name = Some(name.into());
         self
+    }
+
+    /// Claims about the client itself for its `client_credentials` tokens (no user speaks
+    /// for a backend service), such as the `roles` a server's policy reads. They never
+    /// replace a claim the issuer sets. Defaults to none.
+    pub fn claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Client {
+        self.claims = claims;
+        self
+    }
+
+    /// The client's own claims (see [`Client::claims`]).
+    pub fn token_claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.claims
     }
 
     /// The client id.

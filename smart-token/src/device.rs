@@ -125,7 +125,7 @@ impl AuthorizationServer {
             .ok_or(Error::InvalidGrant("the user code is invalid or expired"))?;
         let status = match approval {
             None => DeviceStatus::Denied,
-            Some(approval) => DeviceStatus::Approved(Grant {
+            Some(approval) => DeviceStatus::Approved(Box::new(Grant {
                 client_id: record.client_id.clone(),
                 subject: Some(approval.subject),
                 scopes: ScopeSet::negotiate(
@@ -135,7 +135,7 @@ impl AuthorizationServer {
                 ),
                 launch: approval.launch,
                 claims: approval.claims,
-            }),
+            })),
         };
         self.devices
             .update(hash, &mut |record| record.status = status.clone())?;

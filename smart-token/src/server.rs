@@ -397,7 +397,7 @@ impl AuthorizationServer {
                 ));
             }
             RefreshUse::Reused(family) => return self.reused(&family),
-            RefreshUse::Active(record) => record,
+            RefreshUse::Active(record) => *record,
         };
         if record.grant.client_id != client.id() {
             return Err(Error::InvalidGrant(
@@ -470,7 +470,7 @@ impl AuthorizationServer {
             subject: None,
             scopes,
             launch: LaunchContext::default(),
-            claims: serde_json::Map::new(),
+            claims: client.token_claims().clone(),
         };
         let issued = self
             .issuer

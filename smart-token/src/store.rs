@@ -78,8 +78,8 @@ pub struct RefreshRecord {
     reason = "returned once per token request, never stored in bulk: boxing would only add an allocation"
 )]
 pub enum RefreshUse {
-    /// A live token (now marked used, if rotating).
-    Active(RefreshRecord),
+    /// A live token (now marked used, if rotating); boxed, being far the largest.
+    Active(Box<RefreshRecord>),
     /// A token already rotated away: a sign it was stolen. Its family.
     Reused(String),
     /// No such token, expired, or revoked.
@@ -109,8 +109,8 @@ pub trait RefreshStore: Send + Sync + fmt::Debug {
 pub enum DeviceStatus {
     /// Waiting for the user.
     Pending,
-    /// The user approved: the grant to issue.
-    Approved(Grant),
+    /// The user approved: the grant to issue (boxed, being far the largest).
+    Approved(Box<Grant>),
     /// The user denied.
     Denied,
 }
@@ -272,7 +272,7 @@ impl RefreshStore for MemoryRefreshTokens {
             Some((record, true)) => RefreshUse::Reused(record.family.clone()),
             Some((record, used)) => {
                 *used = rotate;
-                RefreshUse::Active(record.clone())
+                RefreshUse::Active(Box::new(record.clone()))
             }
         })
     }

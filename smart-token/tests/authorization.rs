@@ -67,6 +67,12 @@ pub fn setup() -> Setup {
             .scopes(
                 ScopeSet::parse("system/Observation.rs system/Patient.r patient/Patient.r")
                     .unwrap(),
+            )
+            .claims(
+                json!({"roles": ["analytics-service"], "sub": "not-this"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
             ),
         )
         .unwrap();
@@ -607,6 +613,8 @@ fn client_credentials_grants_only_system_scopes() {
     let context = setup.validator.validate(&response.access_token).unwrap();
     assert_eq!(context.subject(), Some("post-app"));
     assert_eq!(context.scope_context(), fhir_scopes::Context::System);
+    // The client's own claims come along; the issuer's win.
+    assert_eq!(context.roles(), ["analytics-service"]);
     let request = TokenRequest::from_pairs([
         ("grant_type", "client_credentials"),
         ("client_id", "post-app"),

@@ -2,11 +2,12 @@
 # Load benchmark of `fhir-access serve` on loopback with `wrk` (apt-get install wrk): read and
 # search throughput and latency percentiles against the seeded Synthea data.
 #
-#   examples/fhir-access/bench/load.sh [authorization-mode] [seconds] [connections]
+#   examples/fhir-access/bench/load.sh [authorization-mode] [seconds] [connections] [audit-wait]
 #
 # The mode defaults to `policy` (the full pipeline: token validation, policy, narrowing,
-# per-resource checks, one durable audit record per request, with a token minted for the demo
-# doctor `dr-grey`); `allow-all` is the baseline without access control or audit. The server
+# per-resource checks, one audit record per request, with a token minted for the demo
+# doctor `dr-grey`); `allow-all` is the baseline without access control or audit. The audit
+# wait defaults to the server's (`written`); `durable` answers only after `fdatasync`. The server
 # runs from a release build in a temporary data directory and is stopped at the end; in
 # `policy` mode the script checks that the audit store holds one record per request made.
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/../../.."
 mode="${1:-policy}"
 seconds="${2:-10}"
 connections="${3:-16}"
+audit_wait="${4:-written}"
 port=18181
 base="http://127.0.0.1:$port/fhir"
 patient=717282e4-5d08-4cbd-afad-596051966367
@@ -24,7 +26,7 @@ command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2;
 cargo build --release -p fhir-access --quiet
 data=$(mktemp -d)
 ./target/release/fhir-access serve --listen "127.0.0.1:$port" --data-dir "$data" \
-    --authorization "$mode" --log warn > "$data/stdout" &
+    --authorization "$mode" --audit-wait "$audit_wait" --log warn > "$data/stdout" &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
 until grep -q listening "$data/stdout" 2>/dev/null; do sleep 0.2; done

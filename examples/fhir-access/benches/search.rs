@@ -78,6 +78,21 @@ fn parse(c: &mut Criterion) {
     c.bench_function("request/read/ours", |b| {
         b.iter(|| server::request::parse(black_box(&read), context).unwrap())
     });
+    // A chain and a reverse chain: each link becomes a search of its own.
+    let chained = RawRequest {
+        path: "Patient",
+        query: "general-practitioner:Practitioner.name=smith&_has:Observation:patient:code=http://loinc.org|8302-2&_count=20",
+        ..raw
+    };
+    let Interaction::Search { query: parsed, .. } =
+        server::request::parse(&chained, context).unwrap()
+    else {
+        panic!("not a search");
+    };
+    assert_eq!((parsed.chains.len(), parsed.has.len()), (1, 1));
+    c.bench_function("request/chain_and_has/ours", |b| {
+        b.iter(|| server::request::parse(black_box(&chained), context).unwrap())
+    });
 }
 
 fn index(c: &mut Criterion) {

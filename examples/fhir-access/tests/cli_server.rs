@@ -1136,6 +1136,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "max-everything",
         "max-bundle-entries",
         "readers",
+        "audit-wait",
         "log",
     ] {
         assert!(

@@ -842,7 +842,16 @@ fn clinicians_pick_the_patient_untick_scopes_and_ehr_launch() {
 
     // EHR launch: the launch context names the patient; no picker.
     let (ok, out) = server.cli(
-        &["launch", "create", "--patient", A, "--encounter", "enc-1"],
+        &[
+            "launch",
+            "create",
+            "--patient",
+            A,
+            "--encounter",
+            "enc-1",
+            "--fhir-context",
+            "ImagingStudy/is-1",
+        ],
         "",
     );
     assert!(ok, "{out}");
@@ -878,6 +887,10 @@ fn clinicians_pick_the_patient_untick_scopes_and_ehr_launch() {
     .json();
     assert_eq!(token["patient"], A);
     assert_eq!(token["encounter"], "enc-1");
+    assert_eq!(
+        token["fhirContext"],
+        json!([{"reference": "ImagingStudy/is-1"}])
+    );
     assert_eq!(token["need_patient_banner"], false);
     // An unknown launch goes back to the app as an error.
     let response = browser.get(&authorize_path(
@@ -1292,6 +1305,8 @@ fn backend_services_assertions_replay_lifetime_and_forgeries() {
             "client_credentials",
             "--scope",
             "system/Patient.rs system/Observation.rs",
+            "--role",
+            "analytics-service",
         ],
         "",
     );
@@ -1323,7 +1338,11 @@ fn backend_services_assertions_replay_lifetime_and_forgeries() {
     assert_eq!(token["scope"], "system/Observation.rs");
     let access = token["access_token"].as_str().unwrap();
     assert_eq!(claims_of(access)["client_id"], "backend");
-    assert_ne!(fhir(&server, access, "Observation?_count=1").status, 401);
+    assert_eq!(claims_of(access)["roles"], json!(["analytics-service"]));
+    // The hospital policy's analytics role reads Observations (none stored here).
+    let search = fhir(&server, access, "Observation?_count=1");
+    assert_eq!(search.status, 200, "{}", search.text());
+    assert_eq!(search.json()["resourceType"], "Bundle");
 
     let refused = |response: Response, description: &str| {
         assert_eq!(response.status, 401, "{}", response.text());
@@ -1614,4 +1633,366 @@ fn dynamic_registration_waits_for_approval() {
         b"{}",
     );
     assert_eq!(response.status, 400);
+}
+
+#[test]
+fn a_cli_user_logs_in_and_wrong_passwords_are_throttled() {
+    let server = bare();
+    let (ok, out) = server.cli(
+        &[
+            "user",
+            "add",
+            "nurse-x",
+            "--role",
+            "nurse",
+            "--attribute",
+            "department=Organization/cardiology",
+            "--fhir-user",
+            "Practitioner/nurse-x",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(ok, "{out}");
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(&server, "demo-app", "user/*.rs", &[]));
+    // Without the seed there is no demo client: register one like the seeded one.
+    assert_eq!(page.status, 400);
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "demo-app",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--scope",
+            "openid fhirUser user/*.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let page = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "openid user/*.rs",
+        &[],
+    ));
+    for _ in 0..5 {
+        let wrong = log_in(&mut browser, &page, "nurse-x", "wrong password");
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.text().contains("The user name or password is wrong."));
+    }
+    // The sixth attempt is refused even with the right password.
+    let locked = log_in(&mut browser, &page, "nurse-x", "correct horse battery");
+    assert_eq!(locked.status, 401);
+    assert!(
+        locked
+            .text()
+            .contains("Too many wrong passwords for this user name.")
+    );
+    // Another name is not affected; unknown names are counted the same way.
+    for _ in 0..5 {
+        log_in(&mut browser, &page, "nobody", "x");
+    }
+    let locked = log_in(&mut browser, &page, "nobody", "x");
+    assert!(
+        locked
+            .text()
+            .contains("Too many wrong passwords for this user name.")
+    );
+
+    let (ok, out) = server.cli(
+        &["user", "add", "nurse-y", "--role", "nurse"],
+        "another password\n",
+    );
+    assert!(ok, "{out}");
+    let consent = log_in(&mut browser, &page, "nurse-y", "another password");
+    let location = approve(&mut browser, &consent, &["openid", "user/*.rs"], None);
+    let token = exchange(
+        &server,
+        &query_param(&location, "code").unwrap(),
+        "demo-app",
+    )
+    .json();
+    assert_eq!(token["scope"], "openid user/*.rs");
+    assert_eq!(
+        claims_of(token["access_token"].as_str().unwrap())["roles"],
+        json!(["nurse"])
+    );
+}
+
+#[test]
+fn client_secret_post_and_public_clients_cannot_introspect() {
+    let server = bare();
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "poster",
+            "--auth",
+            "client_secret_post",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "system/Patient.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let secret = serde_json::from_str::<Value>(&out).unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", &secret),
+        ],
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    let access = response.json()["access_token"].as_str().unwrap().to_owned();
+    // The same secret by HTTP Basic: not how this client authenticates.
+    let response = server.form(
+        "/token",
+        &[("grant_type", "client_credentials")],
+        &[("Authorization", &basic("poster", &secret))],
+    );
+    assert_eq!(response.status, 401);
+    // Two methods at once.
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", &secret),
+        ],
+        &[("Authorization", &basic("poster", &secret))],
+    );
+    assert_eq!(response.json()["error"], "invalid_request");
+    // A public client may not introspect.
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "pub",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--scope",
+            "patient/*.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let response = server.form(
+        "/introspect",
+        &[("token", &access), ("client_id", "pub")],
+        &[],
+    );
+    assert_eq!(response.status, 401);
+    // Confidential: yes.
+    let response = server.form(
+        "/introspect",
+        &[
+            ("token", &access),
+            ("client_id", "poster"),
+            ("client_secret", &secret),
+        ],
+        &[],
+    );
+    assert_eq!(response.json()["active"], true);
+    // A form body of another type is refused.
+    let response = server.send(
+        "POST",
+        "/token",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["error"], "invalid_request");
+    // A parameter twice.
+    let response = server.form(
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("grant_type", "client_credentials"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        response.json()["error_description"],
+        "invalid request: parameter `grant_type` was sent twice"
+    );
+}
+
+#[test]
+fn id_tokens_are_rs256_with_an_rsa_key_in_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem: std::path::PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "smart-token",
+        "tests",
+        "keys",
+        "rsa-2048.pem",
+    ]
+    .iter()
+    .collect();
+    std::fs::copy(pem, dir.path().join("id-token-key.pem")).unwrap();
+    let mut server = Server::in_dir(dir.path(), &["--seed", "false"]);
+    server._dir = Some(dir);
+    let config = server.get(".well-known/smart-configuration").json();
+    assert_eq!(
+        config["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    let jwks = server.get("/jwks").json();
+    assert_eq!(jwks["keys"][1]["kid"], "fhir-access-id-1");
+    assert_eq!(jwks["keys"][1]["alg"], "RS256");
+    let (ok, out) = server.cli(
+        &[
+            "user",
+            "add",
+            "dr-x",
+            "--role",
+            "doctor",
+            "--fhir-user",
+            "Practitioner/x",
+        ],
+        "long password\n",
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = server.cli(
+        &[
+            "client",
+            "add",
+            "demo-app",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--scope",
+            "openid fhirUser user/*.rs",
+        ],
+        "",
+    );
+    assert!(ok, "{out}");
+    let mut browser = Browser::new(&server);
+    let page = browser.get(&authorize_path(
+        &server,
+        "demo-app",
+        "openid fhirUser user/*.rs",
+        &[("nonce", "n-1")],
+    ));
+    let consent = log_in(&mut browser, &page, "dr-x", "long password");
+    let location = approve(
+        &mut browser,
+        &consent,
+        &["openid", "fhirUser", "user/*.rs"],
+        None,
+    );
+    let token = exchange(
+        &server,
+        &query_param(&location, "code").unwrap(),
+        "demo-app",
+    )
+    .json();
+    let id_token = token["id_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header,
+        json!({"alg": "RS256", "typ": "JWT", "kid": "fhir-access-id-1"})
+    );
+    let claims = claims_of(id_token);
+    assert_eq!(claims["fhirUser"], "Practitioner/x");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["aud"], "demo-app");
+    // The access token is still the server's EdDSA token.
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(
+                token["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+}
+
+#[test]
+fn browser_apps_on_other_origins_get_cors_but_never_with_cookies() {
+    let server = bare();
+    let app = ("Origin", "http://127.0.0.1:7777");
+    // The preflight of a FHIR read with a bearer token.
+    let preflight = server.send(
+        "OPTIONS",
+        "Patient/1",
+        &[
+            app,
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("authorization")
+    );
+    assert_eq!(preflight.header("access-control-allow-credentials"), None);
+    // The answers themselves are readable by the app.
+    let config = server.send("GET", ".well-known/smart-configuration", &[app], b"");
+    assert_eq!(config.status, 200);
+    assert_eq!(
+        config.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    let token = server.form("/token", &[("grant_type", "client_credentials")], &[app]);
+    assert_eq!(
+        token.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    let unauthorized = server.send("GET", "Patient", &[app], b"");
+    assert_eq!(unauthorized.status, 401);
+    assert_eq!(
+        unauthorized.header("access-control-allow-origin"),
+        Some("http://127.0.0.1:7777")
+    );
+    assert!(
+        unauthorized
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("www-authenticate")
+    );
+    // The cookie-based pages: no CORS at all.
+    let page = server.send("GET", "/authorize", &[app], b"");
+    assert_eq!(page.header("access-control-allow-origin"), None);
+    let preflight = server.send(
+        "OPTIONS",
+        "/authorize",
+        &[app, ("Access-Control-Request-Method", "POST")],
+        b"",
+    );
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    // Without an Origin: no CORS headers.
+    assert_eq!(
+        server.get("metadata").header("access-control-allow-origin"),
+        None
+    );
 }

@@ -27,7 +27,7 @@ pub(crate) struct Args {
 enum Command {
     /// Register a client (or replace the one with this id). A `client_secret_*` client's
     /// secret is generated and printed once, unless `--secret-stdin` gives it.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Print every client (without secrets) as JSON.
     List,
     /// Activate a client registered through `/register`.
@@ -80,13 +80,17 @@ struct AddArgs {
     /// Refresh token lifetime, in seconds.
     #[arg(long, default_value_t = 90 * 24 * 3600)]
     refresh_token_lifetime: u32,
+    /// A role of a backend client (repeat), as the policy names them
+    /// (`analytics-service`): its `client_credentials` tokens carry them.
+    #[arg(long = "role")]
+    roles: Vec<String>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     let db = Db::open(&args.data_dir)
         .with_context(|| format!("--data-dir `{}`", args.data_dir.display()))?;
     match args.command {
-        Command::Add(add_args) => add(&db, add_args),
+        Command::Add(add_args) => add(&db, *add_args),
         Command::List => {
             let listed: Vec<_> = clients::list(&db)?
                 .into_iter()
@@ -182,6 +186,7 @@ fn add(db: &Db, args: AddArgs) -> anyhow::Result<Outcome> {
         scope: args.scope,
         access_token_lifetime: args.access_token_lifetime,
         refresh_token_lifetime: args.refresh_token_lifetime,
+        roles: args.roles,
     };
     // Builds the client as the server will: bad scopes, keys or grants fail here.
     let fetcher: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new());

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::json;
-use smart_token::LaunchContext;
 
 use super::{Outcome, print_json};
 use crate::server::oauth::db::{self, Db};
@@ -32,6 +31,10 @@ enum Command {
         /// The encounter id.
         #[arg(long)]
         encounter: Option<String>,
+        /// A further resource in context (SMART `fhirContext`), as a relative reference
+        /// (`ImagingStudy/123`); repeat for several.
+        #[arg(long = "fhir-context", value_name = "REFERENCE")]
+        fhir_context: Vec<String>,
     },
 }
 
@@ -39,12 +42,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<Outcome> {
     let db = Db::open(&args.data_dir)
         .with_context(|| format!("--data-dir `{}`", args.data_dir.display()))?;
     match args.command {
-        Command::Create { patient, encounter } => {
-            let context = LaunchContext {
-                patient: Some(patient),
-                encounter,
-                ..LaunchContext::default()
-            };
+        Command::Create {
+            patient,
+            encounter,
+            fhir_context,
+        } => {
+            let context =
+                launch::context(patient, encounter, &fhir_context).context("--fhir-context")?;
             let id = launch::create(&db, &context, db::now())?;
             print_json(&json!({"launch": id}))?;
             Ok(Outcome::Success)

@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::engine::Limits;
+pub(crate) use super::security::audit::AuditWait;
 
 /// Run the FHIR R4 server: an embedded SQLite store in a data directory, seeded with the
 /// Synthea patients on first start.
@@ -100,6 +101,14 @@ pub(crate) struct Args {
     /// to `4`.
     #[arg(long, env = "FHIR_ACCESS_READERS", value_name = "N")]
     readers: Option<usize>,
+    /// How far a request's audit record must have gone before the request is answered:
+    /// `written` (written to the audit file and chained: survives a crash of the server, and
+    /// the group commit already under way makes it durable about a millisecond later) or
+    /// `durable` (`fdatasync`ed: survives a power loss too, at a cost in throughput; see
+    /// docs/audit.md). Either way a request whose record cannot be stored is answered 503.
+    /// Defaults to `written`.
+    #[arg(long, env = "FHIR_ACCESS_AUDIT_WAIT", value_name = "STAGE")]
+    audit_wait: Option<AuditWait>,
     /// The log filter (`tracing` env-filter syntax, e.g. `info,fhir_access=debug`); `RUST_LOG`
     /// wins when set. Defaults to `info`.
     #[arg(long, env = "FHIR_ACCESS_LOG", value_name = "FILTER")]
@@ -145,6 +154,7 @@ struct File {
     max_everything: Option<usize>,
     max_bundle_entries: Option<usize>,
     readers: Option<usize>,
+    audit_wait: Option<AuditWait>,
     log: Option<String>,
 }
 
@@ -269,6 +279,7 @@ pub(crate) struct Config {
     pub(crate) request_timeout: Duration,
     pub(crate) limits: Limits,
     pub(crate) readers: usize,
+    pub(crate) audit_wait: AuditWait,
     pub(crate) log: String,
 }
 
@@ -330,6 +341,7 @@ impl Config {
                     .unwrap_or(1000),
             },
             readers: args.readers.or(file.readers).unwrap_or(4),
+            audit_wait: args.audit_wait.or(file.audit_wait).unwrap_or_default(),
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         };
         config.check()?;
@@ -484,6 +496,7 @@ mod tests {
         assert_eq!(config.limits.max_count, 200);
         assert!(config.seed);
         assert!(!config.explain);
+        assert_eq!(config.audit_wait, AuditWait::Written);
         let args = Args {
             explain: Some(true),
             listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
@@ -493,6 +506,34 @@ mod tests {
             Config::load(args).unwrap_err().to_string(),
             "--explain is for development: refused on the non-loopback address 0.0.0.0:8080"
         );
+    }
+
+    #[test]
+    fn audit_wait_comes_from_the_flag_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "audit_wait = \"durable\"\n").unwrap();
+        let from_file = Args {
+            config: Some(path.clone()),
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(from_file).unwrap().audit_wait,
+            AuditWait::Durable
+        );
+        let flag = Args {
+            config: Some(path.clone()),
+            audit_wait: Some(AuditWait::Written),
+            ..Args::default()
+        };
+        assert_eq!(Config::load(flag).unwrap().audit_wait, AuditWait::Written);
+        std::fs::write(&path, "audit_wait = \"fsync\"\n").unwrap();
+        let bad = Args {
+            config: Some(path),
+            ..Args::default()
+        };
+        let error = format!("{:#}", Config::load(bad).unwrap_err());
+        assert!(error.contains("unknown variant `fsync`"), "{error}");
     }
 
     #[test]

@@ -159,7 +159,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let federation = Arc::new(federation);
     let mut router = app::app(state);
     if let Some((oauth, _)) = oauth {
-        router = router.merge(oauth::router(oauth));
+        // Outermost: CORS for browser SMART apps, on the FHIR API and the token endpoints.
+        router = router
+            .merge(oauth::router(oauth))
+            .layer(axum::middleware::from_fn(oauth::cors));
     }
     if !federation.is_empty() {
         router = router.merge(federation::router(federation));
@@ -210,7 +213,8 @@ fn policy_guard(
         validator = validator.revocations(revocations);
     }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
-    let audit = security::audit::Auditor::open(&config.data_dir, base_url.to_owned())?;
+    let audit =
+        security::audit::Auditor::open(&config.data_dir, base_url.to_owned(), config.audit_wait)?;
     tracing::info!(
         policy = policy.id(),
         rules = policy.rule_count(),

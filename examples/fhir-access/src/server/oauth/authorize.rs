@@ -335,6 +335,30 @@ pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .map(|(_, v)| v.as_str())
 }
 
+/// Checks a login, throttled per user name: the user, or what to tell the person.
+pub(crate) fn log_in(
+    oauth: &Oauth,
+    username: &str,
+    password: &str,
+) -> Result<Result<StoredUser, &'static str>, Error> {
+    let now = now();
+    if !oauth.throttle.allows(username, now) {
+        return Ok(Err(
+            "Too many wrong passwords for this user name. Try again in 15 minutes.",
+        ));
+    }
+    match users::authenticate(&oauth.db, username, password)? {
+        Some(user) => {
+            oauth.throttle.succeeded(username);
+            Ok(Ok(user))
+        }
+        None => {
+            oauth.throttle.failed(username, now);
+            Ok(Err("The user name or password is wrong."))
+        }
+    }
+}
+
 /// A form of the pages.
 fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Response {
     let tx = field(pairs, "tx").unwrap_or_default();
@@ -354,17 +378,12 @@ fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Resp
         Some("login") => {
             let username = field(pairs, "username").unwrap_or_default();
             let password = field(pairs, "password").unwrap_or_default();
-            match users::authenticate(&oauth.db, username, password) {
-                Ok(Some(user)) => {
+            match log_in(oauth, username, password) {
+                Ok(Ok(user)) => {
                     let current = oauth.sessions.login(&current.id, &user.name);
                     render(oauth, &current, tx, None)
                 }
-                Ok(None) => render(
-                    oauth,
-                    &current,
-                    tx,
-                    Some("The user name or password is wrong."),
-                ),
+                Ok(Err(refusal)) => render(oauth, &current, tx, Some(refusal)),
                 Err(_) => failed(),
             }
         }
@@ -423,11 +442,13 @@ fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)
             _ => return render(oauth, current, tx, Some("Choose a patient.")),
         },
     };
-    let encounter = transaction
+    // An EHR launch's encounter and fhirContext come along with the `launch` scope.
+    let ehr = transaction
         .launch
         .as_ref()
-        .filter(|_| has_scope(&granted, "launch"))
-        .and_then(|l| l.encounter.clone());
+        .filter(|_| has_scope(&granted, "launch"));
+    let encounter = ehr.and_then(|l| l.encounter.clone());
+    let fhir_context = ehr.map(|l| l.fhir_context.clone()).unwrap_or_default();
     let approval = Approval {
         subject: user.name.clone(),
         scopes: Some(granted),
@@ -435,7 +456,7 @@ fn consent(oauth: &Oauth, current: &Current, tx: &str, pairs: &[(String, String)
             patient,
             encounter,
             fhir_user: user.fhir_user.clone(),
-            ..LaunchContext::default()
+            fhir_context,
         },
         claims: user.claims(),
     };

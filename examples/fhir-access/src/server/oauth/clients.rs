@@ -36,6 +36,10 @@ pub(crate) struct StoredClient {
     pub(crate) scope: String,
     pub(crate) access_token_lifetime: u32,
     pub(crate) refresh_token_lifetime: u32,
+    /// Roles of a backend client, in its `client_credentials` tokens (the policy reads
+    /// them; no user speaks for it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) roles: Vec<String>,
 }
 
 impl StoredClient {
@@ -76,6 +80,11 @@ impl StoredClient {
         }
         if let Some(name) = &self.name {
             client = client.name(name.clone());
+        }
+        if !self.roles.is_empty() {
+            let mut claims = serde_json::Map::new();
+            claims.insert("roles".into(), serde_json::Value::from(self.roles.clone()));
+            client = client.claims(claims);
         }
         Ok(client)
     }
@@ -200,6 +209,19 @@ pub(crate) fn list(db: &Db) -> Result<Vec<(StoredClient, Status)>, Error> {
     .collect()
 }
 
+/// The number of clients waiting for approval.
+pub(crate) fn pending(db: &Db) -> Result<usize, Error> {
+    let count: i64 = db
+        .lock()
+        .query_row(
+            "SELECT COUNT(*) FROM oauth_clients WHERE status = 'pending'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(storage)?;
+    Ok(usize::try_from(count).unwrap_or(usize::MAX))
+}
+
 /// Removes a client; false if there was none.
 pub(crate) fn remove(db: &Db, id: &str) -> Result<bool, Error> {
     let removed = db
@@ -249,6 +271,7 @@ mod tests {
             scope: "launch/patient patient/*.rs offline_access".into(),
             access_token_lifetime: 300,
             refresh_token_lifetime: 3600,
+            roles: Vec::new(),
         }
     }
 
@@ -279,6 +302,7 @@ mod tests {
         };
         clients.put(&confidential, Status::Pending).unwrap();
         assert!(clients.client("backend").unwrap().is_none());
+        assert_eq!(pending(&db).unwrap(), 1);
         assert!(approve(&db, "backend").unwrap());
         assert!(!approve(&db, "backend").unwrap());
         let client = clients.client("backend").unwrap().unwrap();

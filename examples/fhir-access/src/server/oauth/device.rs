@@ -11,13 +11,13 @@ use fhir_scopes::ScopeSet;
 use smart_token::{Approval, ClientStore as _, LaunchContext};
 
 use super::authorize::{
-    field, logged_in, patient_choices, patient_exists, problem, session_cookie,
+    field, log_in, logged_in, patient_choices, patient_exists, problem, session_cookie,
 };
 use super::consent::{PatientContext, patient_for, ticked};
 use super::endpoints::form_pairs;
 use super::pages::{self, Consent};
 use super::session::{Current, set_cookie};
-use super::{Oauth, blocking, paths, scopes, users};
+use super::{Oauth, blocking, paths, scopes};
 
 /// The query of `GET /device`.
 #[derive(Debug, serde::Deserialize)]
@@ -165,17 +165,12 @@ fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Resp
         Some("login") => {
             let username = field(pairs, "username").unwrap_or_default();
             let password = field(pairs, "password").unwrap_or_default();
-            match users::authenticate(&oauth.db, username, password) {
-                Ok(Some(user)) => {
+            match log_in(oauth, username, password) {
+                Ok(Ok(user)) => {
                     let current = oauth.sessions.login(&current.id, &user.name);
                     render(oauth, &current, code, None)
                 }
-                Ok(None) => render(
-                    oauth,
-                    &current,
-                    code,
-                    Some("The user name or password is wrong."),
-                ),
+                Ok(Err(refusal)) => render(oauth, &current, code, Some(refusal)),
                 Err(_) => failed(),
             }
         }

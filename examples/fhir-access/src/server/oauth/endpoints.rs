@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use smart_token::{ClientAuth, ClientMetadata, Error, GrantType, LaunchContext, TokenRequest};
+use smart_token::{ClientAuth, ClientMetadata, Error, GrantType, TokenRequest};
 
 use super::clients::{Status, StoredClient};
 use super::{Oauth, blocking, db, launch, users};
@@ -223,6 +223,11 @@ fn authenticate(
     oauth.server.authenticate_client(&request)
 }
 
+/// Registrations waiting for approval at most: more are refused until an administrator
+/// approves or removes some (an unauthenticated endpoint must not grow the database
+/// without bound).
+pub(crate) const MAX_PENDING: usize = 100;
+
 /// The scopes a dynamically registered client may be given.
 const REGISTRATION_SCOPES: &str = "openid fhirUser launch launch/patient launch/encounter offline_access online_access patient/*.cruds user/*.cruds system/*.cruds";
 
@@ -260,6 +265,11 @@ fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Va
     }
     if body.len() > MAX_BODY {
         return Err(Error::InvalidClientMetadata("the body is too large".into()));
+    }
+    if super::clients::pending(&oauth.db)? >= MAX_PENDING {
+        return Err(Error::InvalidClientMetadata(
+            "too many registrations wait for approval; try again later".into(),
+        ));
     }
     let metadata: ClientMetadata = serde_json::from_slice(body)
         .map_err(|_| Error::InvalidClientMetadata("the body is not client metadata JSON".into()))?;
@@ -306,6 +316,7 @@ fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Va
         scope: client.allowed_scopes().to_string(),
         access_token_lifetime: 3600,
         refresh_token_lifetime: 90 * 24 * 3600,
+        roles: Vec::new(),
     };
     oauth.clients.put(&stored, Status::Pending)?;
     tracing::info!(client = %stored.id, "client registered; waiting for `fhir-access client approve`");
@@ -330,8 +341,8 @@ fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Va
 }
 
 /// `POST /launch`: an administrator (a bearer token of this server for a user with the
-/// `admin` role) creates an EHR launch context from `patient` and optional `encounter`
-/// (form fields); the answer is `{"launch": "<id>"}`.
+/// `admin` role) creates an EHR launch context from `patient`, optional `encounter` and
+/// `fhirContext` references (form fields); the answer is `{"launch": "<id>"}`.
 pub(crate) async fn launch(
     State(oauth): State<Arc<Oauth>>,
     headers: HeaderMap,
@@ -363,11 +374,12 @@ pub(crate) async fn launch(
             .iter()
             .find(|(name, _)| name == "encounter")
             .map(|(_, value)| value.clone());
-        let context = LaunchContext {
-            patient: Some(patient),
-            encounter,
-            ..LaunchContext::default()
-        };
+        let references: Vec<String> = pairs
+            .iter()
+            .filter(|(name, _)| name == "fhirContext")
+            .map(|(_, value)| value.clone())
+            .collect();
+        let context = launch::context(patient, encounter, &references)?;
         launch::create(&oauth.db, &context, db::now())
     })
     .await;

@@ -138,7 +138,7 @@ impl RefreshStore for SqliteRefreshTokens {
                     )
                     .map_err(storage)?;
                 }
-                RefreshUse::Active(from_json(&record)?)
+                RefreshUse::Active(Box::new(from_json(&record)?))
             }
         })
     }
@@ -468,11 +468,11 @@ mod tests {
         // Without rotation the token stays live; with it, it works once.
         assert_eq!(
             store.use_token(SecretHash::of("r1"), false, 11).unwrap(),
-            RefreshUse::Active(record.clone())
+            RefreshUse::Active(Box::new(record.clone()))
         );
         assert_eq!(
             store.use_token(SecretHash::of("r1"), true, 12).unwrap(),
-            RefreshUse::Active(record.clone())
+            RefreshUse::Active(Box::new(record.clone()))
         );
         assert_eq!(store.find(SecretHash::of("r1"), 13).unwrap(), None);
         assert_eq!(

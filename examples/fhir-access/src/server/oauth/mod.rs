@@ -8,12 +8,13 @@
 //! (`.well-known/smart-configuration`, `jwks`, `oauth-uris`), `endpoints` (token,
 //! introspection, revocation, device authorization, registration, launch), `session`
 //! (browser sessions, CSRF), `pages` (HTML), `authorize` (login, consent, patient picker),
-//! `consent` (what a consent form decides),
+//! `consent` (what a consent form decides), `cors` (browser apps on other origins), `throttle` (failed logins per user name),
 //! `device` (the user-code page), `scopes` (scopes in plain words).
 
 mod authorize;
 pub(crate) mod clients;
 mod consent;
+mod cors;
 pub(crate) mod db;
 mod device;
 mod discovery;
@@ -26,6 +27,7 @@ mod properties;
 mod scopes;
 pub(crate) mod seed;
 mod session;
+mod throttle;
 pub(crate) mod users;
 
 use std::path::Path;
@@ -35,9 +37,11 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::routing::{get, post};
 use smart_token::{
-    AuthorizationServer, HttpFetcher, JwksFetcher, RevocationStore, SystemClock, TokenIssuer,
+    Algorithm, AuthorizationServer, HttpFetcher, JwksFetcher, RevocationStore, SigningKey,
+    SystemClock, TokenIssuer,
 };
 
+pub(crate) use cors::cors;
 pub(crate) use discovery::security_extension;
 
 use clients::SqliteClients;
@@ -46,6 +50,7 @@ use grants::{
     SqliteCodes, SqliteDevices, SqliteRefreshTokens, SqliteReplayCache, SqliteRevocations,
 };
 use session::Sessions;
+use throttle::Throttle;
 
 /// Paths of the endpoints, below the origin.
 pub(crate) mod paths {
@@ -73,6 +78,11 @@ pub(crate) mod paths {
     pub(crate) const SMART_CONFIGURATION: &str = "/.well-known/smart-configuration";
 }
 
+/// An optional RSA key (PKCS#8 PEM) in the data directory for RS256 id_tokens.
+pub(crate) const ID_TOKEN_KEY_FILE: &str = "id-token-key.pem";
+/// Its `kid`.
+const ID_TOKEN_KEY_ID: &str = "fhir-access-id-1";
+
 /// Settings of the authorization server.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -87,12 +97,15 @@ pub(crate) struct Oauth {
     pub(crate) db: Arc<Db>,
     pub(crate) clients: Arc<SqliteClients>,
     pub(crate) sessions: Sessions,
+    pub(crate) throttle: Throttle,
     /// The FHIR base URL (`iss` and `aud` of the tokens).
     pub(crate) base_url: String,
     /// The base URL without its path: where the endpoints are.
     pub(crate) origin: String,
     pub(crate) settings: Settings,
     pub(crate) fetcher: Arc<dyn JwksFetcher>,
+    /// `RS256` with an RSA id_token key, else `EdDSA`.
+    pub(crate) id_token_alg: &'static str,
 }
 
 impl Oauth {
@@ -117,7 +130,25 @@ pub(crate) fn build(
     }
     let origin = origin_of(base_url);
     let key = super::security::key::load(data_dir, true)?;
-    let issuer = TokenIssuer::new(base_url, base_url, key, Arc::new(SystemClock));
+    let mut issuer = TokenIssuer::new(base_url, base_url, key, Arc::new(SystemClock));
+    // OpenID Connect expects RS256 id_tokens, and ring cannot make RSA keys: with an RSA key
+    // in the data directory they are RS256, otherwise EdDSA like the access tokens.
+    let id_key_path = data_dir.join(ID_TOKEN_KEY_FILE);
+    let mut id_token_alg = "EdDSA";
+    if id_key_path.exists() {
+        let pem = std::fs::read_to_string(&id_key_path)
+            .with_context(|| format!("reading `{}`", id_key_path.display()))?;
+        let key = SigningKey::from_pem(&pem, Algorithm::RS256, ID_TOKEN_KEY_ID)
+            .and_then(|key| issuer.id_token_key(key))
+            .with_context(|| {
+                format!(
+                    "`{}`: an RSA private key (PKCS#8 PEM)",
+                    id_key_path.display()
+                )
+            })?;
+        issuer = key;
+        id_token_alg = "RS256";
+    }
     let fetcher: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new());
     let clients = Arc::new(SqliteClients::new(Arc::clone(&db), Arc::clone(&fetcher)));
     let revocations = Arc::new(SqliteRevocations::load(Arc::clone(&db), db::now())?);
@@ -137,10 +168,12 @@ pub(crate) fn build(
         db,
         clients,
         sessions: Sessions::default(),
+        throttle: Throttle::default(),
         base_url: base_url.to_owned(),
         origin,
         settings,
         fetcher,
+        id_token_alg,
     };
     Ok((Arc::new(oauth), revocations))
 }

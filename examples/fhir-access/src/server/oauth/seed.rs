@@ -85,6 +85,7 @@ pub(crate) fn seed(db: &Db, data_dir: &Path) -> anyhow::Result<bool> {
         scope: APP_SCOPES.to_owned(),
         access_token_lifetime: 3600,
         refresh_token_lifetime: 90 * 24 * 3600,
+        roles: Vec::new(),
     };
     let loopback = vec![
         "http://127.0.0.1/callback".to_owned(),
