@@ -4,14 +4,13 @@
 //! `request` (the one FHIR request parser), `guard` (the authorization seam), `engine`
 //! (interactions), `search` and `index` (search parameters), `bundle` (batch and transaction),
 //! `store` (SQLite), `capability`, `seed`, `date`, `outcome` (errors as OperationOutcome),
-//! `oauth` (the SMART authorization server), `federation` (external identity providers),
-//! `cors` (browser apps).
+//! `oauth` (the SMART authorization server, and CORS for browser apps), `federation`
+//! (external identity providers).
 
 mod app;
 mod bundle;
 mod capability;
 mod config;
-mod cors;
 mod date;
 mod engine;
 mod federation;
@@ -167,8 +166,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if !federation.is_empty() {
         router = router.merge(federation::router(federation));
     }
-    // Outermost: browser apps' preflights are answered before any route or guard.
-    let router = router.layer(axum::middleware::from_fn(cors::cors));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
