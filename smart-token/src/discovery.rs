@@ -54,7 +54,7 @@ impl ProviderMetadata {
     }
 
     /// Reads a discovery document and checks that it names `issuer` exactly and that every
-    /// URL in it is http or https.
+    /// URL in it is http or https (https only when the issuer is https).
     pub fn from_json(json: &str, issuer: &str) -> Result<ProviderMetadata, Error> {
         let metadata: ProviderMetadata = serde_json::from_str(json)
             .map_err(|e| Error::InvalidMetadata(format!("not provider metadata: {e}")))?;
@@ -72,8 +72,16 @@ impl ProviderMetadata {
             ),
             ("token_endpoint", metadata.token_endpoint.as_ref()),
         ];
+        // An https issuer's keys and endpoints are https too: one plain-http URL would let
+        // anyone on the path swap the keys.
+        let https_only = issuer.starts_with("https://");
         for (member, url) in urls {
             if let Some(url) = url {
+                if https_only && !url.starts_with("https://") {
+                    return Err(Error::InvalidMetadata(format!(
+                        "`{member}` `{url}` is not an https URL, as the issuer is"
+                    )));
+                }
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
                     return Err(Error::InvalidMetadata(format!(
                         "`{member}` `{url}` is not an http or https URL"
@@ -112,11 +120,15 @@ mod tests {
             ),
             (
                 r#"{"issuer": "https://a", "jwks_uri": "file:///etc/passwd"}"#,
-                "invalid provider metadata: `jwks_uri` `file:///etc/passwd` is not an http or https URL",
+                "invalid provider metadata: `jwks_uri` `file:///etc/passwd` is not an https URL, as the issuer is",
+            ),
+            (
+                r#"{"issuer": "https://a", "jwks_uri": "http://a/k"}"#,
+                "invalid provider metadata: `jwks_uri` `http://a/k` is not an https URL, as the issuer is",
             ),
             (
                 r#"{"issuer": "https://a", "jwks_uri": "https://a/k", "token_endpoint": "javascript:x"}"#,
-                "invalid provider metadata: `token_endpoint` `javascript:x` is not an http or https URL",
+                "invalid provider metadata: `token_endpoint` `javascript:x` is not an https URL, as the issuer is",
             ),
         ];
         for (document, message) in cases {
@@ -125,5 +137,19 @@ mod tests {
             assert_eq!(error.code(), "invalid_metadata");
             assert_eq!(error.http_status(), 500);
         }
+        // A plain-http issuer (a development provider on loopback) may name http URLs, and
+        // still no other scheme.
+        let local =
+            r#"{"issuer": "http://127.0.0.1:4000", "jwks_uri": "http://127.0.0.1:4000/jwks"}"#;
+        assert!(ProviderMetadata::from_json(local, "http://127.0.0.1:4000").is_ok());
+        let error = ProviderMetadata::from_json(
+            r#"{"issuer": "http://i", "jwks_uri": "ftp://i/k"}"#,
+            "http://i",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid provider metadata: `jwks_uri` `ftp://i/k` is not an http or https URL"
+        );
     }
 }

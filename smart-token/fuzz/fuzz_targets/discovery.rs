@@ -1,5 +1,5 @@
 //! An issuer's discovery document from arbitrary bytes: a typed error, or metadata that
-//! names the expected issuer exactly and whose URLs are all http or https.
+//! names the expected (https) issuer exactly and whose URLs are all https.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -7,8 +7,8 @@ use smart_token::ProviderMetadata;
 
 const ISSUER: &str = "https://idp.example";
 
-fn http(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://")
+fn https(url: &str) -> bool {
+    url.starts_with("https://")
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -17,8 +17,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(metadata) = ProviderMetadata::from_json(text, ISSUER) {
         assert_eq!(metadata.issuer, ISSUER);
-        assert!(http(&metadata.jwks_uri));
-        assert!(metadata.authorization_endpoint.as_deref().is_none_or(http));
-        assert!(metadata.token_endpoint.as_deref().is_none_or(http));
+        assert!(https(&metadata.jwks_uri));
+        assert!(metadata.authorization_endpoint.as_deref().is_none_or(https));
+        assert!(metadata.token_endpoint.as_deref().is_none_or(https));
     }
 });

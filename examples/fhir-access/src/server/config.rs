@@ -378,14 +378,14 @@ impl Config {
         }
         for trusted in &self.trusted_issuers {
             let issuer = &trusted.issuer;
-            if !is_http_url(issuer) {
+            if !is_secure_url(issuer) {
                 anyhow::bail!(
-                    "trusted_issuers: issuer `{issuer}`: expected an http:// or https:// URL"
+                    "trusted_issuers: issuer `{issuer}`: expected an https:// URL (http:// on loopback only)"
                 );
             }
-            if let Some(uri) = trusted.jwks_uri.as_deref().filter(|u| !is_http_url(u)) {
+            if let Some(uri) = trusted.jwks_uri.as_deref().filter(|u| !is_secure_url(u)) {
                 anyhow::bail!(
-                    "trusted_issuers `{issuer}`: jwks_uri `{uri}`: expected an http:// or https:// URL"
+                    "trusted_issuers `{issuer}`: jwks_uri `{uri}`: expected an https:// URL (http:// on loopback only)"
                 );
             }
             if self
@@ -409,9 +409,9 @@ impl Config {
                     "identity_providers: id `{id}`: expected lowercase letters, digits and `-`"
                 );
             }
-            if !is_http_url(&provider.issuer) {
+            if !is_secure_url(&provider.issuer) {
                 anyhow::bail!(
-                    "identity_providers `{id}`: issuer `{}`: expected an http:// or https:// URL",
+                    "identity_providers `{id}`: issuer `{}`: expected an https:// URL (http:// on loopback only)",
                     provider.issuer
                 );
             }
@@ -436,6 +436,20 @@ impl Config {
 
 fn is_http_url(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// https, or http to this machine only: keys and ID tokens fetched over plain http from
+/// elsewhere could be swapped by anyone on the path.
+fn is_secure_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return url.starts_with("https://");
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Checks `patient_readable_types`: R4 types, none in the Patient compartment (those are
@@ -581,12 +595,23 @@ mod tests {
         assert_eq!(trusted.roles["clinicians"], "doctor");
         assert_eq!(
             load("[[trusted_issuers]]\nissuer = \"idp.example\"\n").unwrap_err(),
-            "trusted_issuers: issuer `idp.example`: expected an http:// or https:// URL"
+            "trusted_issuers: issuer `idp.example`: expected an https:// URL (http:// on loopback only)"
         );
+        assert_eq!(
+            load("[[trusted_issuers]]\nissuer = \"http://idp.example\"\n").unwrap_err(),
+            "trusted_issuers: issuer `http://idp.example`: expected an https:// URL (http:// on loopback only)"
+        );
+        assert_eq!(
+            load("[[trusted_issuers]]\nissuer = \"http://127.0.0.1.evil.example:80\"\n")
+                .unwrap_err(),
+            "trusted_issuers: issuer `http://127.0.0.1.evil.example:80`: expected an https:// URL (http:// on loopback only)"
+        );
+        assert!(load("[[trusted_issuers]]\nissuer = \"http://127.0.0.1:4000\"\n").is_ok());
+        assert!(load("[[trusted_issuers]]\nissuer = \"http://localhost/realms/x\"\n").is_ok());
         assert_eq!(
             load("[[trusted_issuers]]\nissuer = \"https://i\"\njwks_uri = \"file:///k\"\n")
                 .unwrap_err(),
-            "trusted_issuers `https://i`: jwks_uri `file:///k`: expected an http:// or https:// URL"
+            "trusted_issuers `https://i`: jwks_uri `file:///k`: expected an https:// URL (http:// on loopback only)"
         );
         assert_eq!(
             load("[[trusted_issuers]]\nissuer = \"https://i\"\n[[trusted_issuers]]\nissuer = \"https://i\"\n")
@@ -625,7 +650,7 @@ mod tests {
         );
         assert_eq!(
             load(&entry("h", "idp", "a = \"b\"")).unwrap_err(),
-            "identity_providers `h`: issuer `idp`: expected an http:// or https:// URL"
+            "identity_providers `h`: issuer `idp`: expected an https:// URL (http:// on loopback only)"
         );
         assert_eq!(
             load(&entry("h", "https://idp", "")).unwrap_err(),

@@ -598,7 +598,7 @@ mod tests {
         use super::*;
         use smart_token::{Algorithm, SigningKey};
 
-        pub(super) const ISSUER: &str = "https://idp.test";
+        pub(super) const ISSUER: &str = "http://idp.test";
 
         #[derive(Debug)]
         struct Documents {
@@ -609,10 +609,8 @@ mod tests {
         impl JwksFetcher for Documents {
             fn fetch(&self, uri: &str) -> Result<String, smart_token::Error> {
                 match uri {
-                    "https://idp.test/.well-known/openid-configuration" => {
-                        Ok(self.metadata.clone())
-                    }
-                    "https://idp.test/jwks" => Ok(self.jwks.clone()),
+                    "http://idp.test/.well-known/openid-configuration" => Ok(self.metadata.clone()),
+                    "http://idp.test/jwks" => Ok(self.jwks.clone()),
                     _ => Err(smart_token::Error::Fetch {
                         uri: uri.to_owned(),
                         reason: "404".into(),
@@ -663,8 +661,8 @@ mod tests {
             let documents = Documents {
                 metadata: serde_json::json!({
                     "issuer": ISSUER,
-                    "jwks_uri": "https://idp.test/jwks",
-                    "authorization_endpoint": "https://idp.test/auth",
+                    "jwks_uri": "http://idp.test/jwks",
+                    "authorization_endpoint": "http://idp.test/auth",
                     "token_endpoint": format!("http://127.0.0.1:{port}/token"),
                 })
                 .to_string(),
@@ -674,7 +672,7 @@ mod tests {
                 r#"
                 id = "idp"
                 name = "Test IdP"
-                issuer = "https://idp.test"
+                issuer = "http://idp.test"
                 client_id = "fhir"
                 client_secret = "secret"
                 users = { "alice@idp" = "alice" }
