@@ -240,13 +240,12 @@ fn loopback_with_port(registered: &str, uri: &str) -> bool {
     })
 }
 
-/// Where clients are kept. The server implements it on its database; the crate ships
-/// [`MemoryClients`].
+/// Where the authorization server looks clients up. The server implements it on its
+/// database, which has its own way of adding clients (registration documents, approval);
+/// the crate ships [`MemoryClients`].
 pub trait ClientStore: Send + Sync + fmt::Debug {
     /// The client with this id.
     fn client(&self, id: &str) -> Result<Option<Arc<Client>>, Error>;
-    /// Adds or replaces a client.
-    fn register(&self, client: Client) -> Result<(), Error>;
 }
 
 /// A thread-safe in-memory [`ClientStore`].
@@ -255,16 +254,19 @@ pub struct MemoryClients {
     clients: RwLock<HashMap<String, Arc<Client>>>,
 }
 
+impl MemoryClients {
+    /// Adds or replaces a client.
+    pub fn register(&self, client: Client) -> Result<(), Error> {
+        let mut clients = self.clients.write().map_err(|_| poisoned())?;
+        clients.insert(client.id.clone(), Arc::new(client));
+        Ok(())
+    }
+}
+
 impl ClientStore for MemoryClients {
     fn client(&self, id: &str) -> Result<Option<Arc<Client>>, Error> {
         let clients = self.clients.read().map_err(|_| poisoned())?;
         Ok(clients.get(id).cloned())
-    }
-
-    fn register(&self, client: Client) -> Result<(), Error> {
-        let mut clients = self.clients.write().map_err(|_| poisoned())?;
-        clients.insert(client.id.clone(), Arc::new(client));
-        Ok(())
     }
 }
 

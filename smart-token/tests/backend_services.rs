@@ -3,9 +3,9 @@ use std::sync::Arc;
 use fhir_scopes::ScopeSet;
 use serde_json::{Value, json};
 use smart_token::{
-    Algorithm, AuthorizationServer, Client, ClientAuth, ClientStore as _, Error, FixedClock,
-    GrantType, JWT_BEARER, KeySet, KeySource, MemoryClients, SigningKey, TokenIssuer, TokenRequest,
-    TokenResponse, Validator,
+    Algorithm, AuthorizationServer, Client, ClientAuth, Error, FixedClock, GrantType, JWT_BEARER,
+    KeySet, KeySource, MemoryClients, SigningKey, TokenIssuer, TokenRequest, TokenResponse,
+    Validator,
 };
 
 use crate::support::*;

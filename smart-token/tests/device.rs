@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use fhir_scopes::ScopeSet;
 use smart_token::{
-    Approval, AuthorizationServer, Client, ClientAuth, ClientStore, Error, FixedClock, GrantType,
-    LaunchContext, MemoryClients, TokenIssuer, TokenRequest, TokenResponse, Validator,
+    Approval, AuthorizationServer, Client, ClientAuth, Error, FixedClock, GrantType, LaunchContext,
+    MemoryClients, TokenIssuer, TokenRequest, TokenResponse, Validator,
 };
 
 use crate::support::*;

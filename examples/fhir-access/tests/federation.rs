@@ -620,6 +620,11 @@ fn a_federated_login_goes_on_to_consent_and_the_app_reads_the_linked_users_data(
     assert_eq!(login.status, 200, "{}", login.text());
     assert!(login.text().contains("<form id=\"login\""));
     // Instead of a password: the provider's link, coming back to this request.
+    let link = format!(
+        "<a href=\"/oauth/federation/hospital/login?return_to={}\">Log in with Hospital SSO</a>",
+        form_urlencoded::byte_serialize(authorize.as_bytes()).collect::<String>()
+    );
+    assert!(login.text().contains(&link), "{}", login.text());
     let callback = browser.sign_in_returning_to(&server, "lucien@idp.test", &authorize);
     let back = browser.request("GET", &callback, None);
     assert_eq!(back.header("location"), Some(authorize.as_str()));

@@ -95,6 +95,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.seed,
             oauth::Settings {
                 registration: config.registration,
+                providers: config
+                    .identity_providers
+                    .iter()
+                    .map(|p| (p.id.clone(), p.name.clone()))
+                    .collect(),
             },
         )?),
         Authorization::Locked | Authorization::AllowAll => None,

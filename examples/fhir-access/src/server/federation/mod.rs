@@ -11,7 +11,7 @@ mod relying_party;
 mod routes;
 
 pub(crate) use issuers::trusted_issuers;
-pub(crate) use relying_party::Federation;
+pub(crate) use relying_party::{Federation, login_link};
 pub(crate) use routes::router;
 
 /// `scheme://host[:port]` of a URL: where the callback paths are.

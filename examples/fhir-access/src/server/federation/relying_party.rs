@@ -212,15 +212,7 @@ impl Federation {
     pub(crate) fn links(&self, return_to: &str) -> Vec<(String, String)> {
         self.providers
             .iter()
-            .map(|p| {
-                let query = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("return_to", return_to)
-                    .finish();
-                (
-                    p.config.name.clone(),
-                    format!("{}?{query}", login_path(&p.config.id)),
-                )
-            })
+            .map(|p| (p.config.name.clone(), login_link(&p.config.id, return_to)))
             .collect()
     }
 
@@ -472,6 +464,14 @@ impl Federation {
 /// The path that starts a login at provider `id`.
 pub(crate) fn login_path(id: &str) -> String {
     format!("/oauth/federation/{id}/login")
+}
+
+/// The URL that starts a login at provider `id` and comes back to `return_to`.
+pub(crate) fn login_link(id: &str, return_to: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{}?{query}", login_path(id))
 }
 
 /// The provider's redirect target.

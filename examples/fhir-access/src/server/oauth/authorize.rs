@@ -122,6 +122,13 @@ fn redirect_error(
 
 /// A new authorization request: checked, then stored in the session as a transaction.
 fn start(oauth: &Oauth, pairs: Vec<(String, String)>, cookie: Option<&str>) -> Response {
+    let return_to = format!(
+        "{}?{}",
+        paths::AUTHORIZE,
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish()
+    );
     let request = match AuthorizationRequest::from_pairs(pairs) {
         Ok(request) => request,
         Err(error) => return problem(StatusCode::BAD_REQUEST, &error.to_string()),
@@ -168,7 +175,7 @@ fn start(oauth: &Oauth, pairs: Vec<(String, String)>, cookie: Option<&str>) -> R
     let current = oauth.sessions.current(cookie);
     let Some(tx) = oauth
         .sessions
-        .begin(&current.id, Transaction::new(pending, launch))
+        .begin(&current.id, Transaction::new(pending, launch, return_to))
     else {
         return failed();
     };
@@ -197,7 +204,13 @@ fn render(oauth: &Oauth, current: &Current, tx: &str, error: Option<&str>) -> Re
         };
         return pages::respond(
             status,
-            pages::login(paths::AUTHORIZE, &hidden, &client, error),
+            pages::login(
+                paths::AUTHORIZE,
+                &hidden,
+                &client,
+                error,
+                &oauth.provider_links(&transaction.return_to),
+            ),
             cookie,
         );
     };

@@ -164,14 +164,6 @@ impl ClientStore for SqliteClients {
         built.insert(id.to_owned(), (document, Arc::clone(&client)));
         Ok(Some(client))
     }
-
-    /// Dynamic registration goes through [`SqliteClients::put`] with its metadata; this
-    /// trait method is not used by the server.
-    fn register(&self, _client: Client) -> Result<(), Error> {
-        Err(Error::Storage(
-            "clients are stored with their registration document".into(),
-        ))
-    }
 }
 
 /// Stores a client (replacing one with the same id).

@@ -106,7 +106,13 @@ fn render(oauth: &Oauth, current: &Current, code: &str, error: Option<&str>) -> 
         };
         return pages::respond(
             status,
-            pages::login(paths::DEVICE, &hidden, &client, error),
+            pages::login(
+                paths::DEVICE,
+                &hidden,
+                &client,
+                error,
+                &oauth.provider_links(paths::DEVICE),
+            ),
             cookie,
         );
     };

@@ -26,7 +26,7 @@ mod pages;
 mod properties;
 mod scopes;
 pub(crate) mod seed;
-mod session;
+pub(crate) mod session;
 mod throttle;
 pub(crate) mod users;
 
@@ -88,6 +88,8 @@ const ID_TOKEN_KEY_ID: &str = "fhir-access-id-1";
 pub(crate) struct Settings {
     /// Whether `/register` accepts registrations (new clients wait for `client approve`).
     pub(crate) registration: bool,
+    /// The configured OpenID providers users may log in at instead: (id, name shown).
+    pub(crate) providers: Vec<(String, String)>,
 }
 
 /// Everything the endpoints share.
@@ -112,6 +114,16 @@ impl Oauth {
     /// The absolute URL of an endpoint path.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
+    }
+
+    /// The login page's "Log in with" links: each provider's name and the URL that logs in
+    /// there and comes back to `return_to`.
+    pub(crate) fn provider_links(&self, return_to: &str) -> Vec<(String, String)> {
+        self.settings
+            .providers
+            .iter()
+            .map(|(id, name)| (name.clone(), super::federation::login_link(id, return_to)))
+            .collect()
     }
 }
 

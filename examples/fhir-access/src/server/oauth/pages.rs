@@ -78,12 +78,14 @@ fn error_note(error: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// The login form (`id="login"`): `username`, `password`, and the hidden fields.
+/// The login form (`id="login"`): `username`, `password`, and the hidden fields; then a
+/// link per external provider (name, URL) to log in there instead.
 pub(crate) fn login(
     action: &str,
     hidden: &[(&str, &str)],
     client: &str,
     error: Option<&str>,
+    providers: &[(String, String)],
 ) -> String {
     let main = format!(
         "<p><strong>{client}</strong> asks to use your health records. Log in first.</p>\n{error}\
@@ -93,13 +95,31 @@ pub(crate) fn login(
          <input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" required autofocus>\n\
          <label for=\"password\">Password</label>\n\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
-         <button type=\"submit\">Log in</button>\n</form>\n",
+         <button type=\"submit\">Log in</button>\n</form>\n{providers}",
         client = escape(client),
         error = error_note(error),
         action = escape(action),
         hidden = hidden_fields(hidden),
+        providers = provider_list(providers),
     );
     page("Log in", &main)
+}
+
+fn provider_list(providers: &[(String, String)]) -> String {
+    if providers.is_empty() {
+        return String::new();
+    }
+    let items: String = providers
+        .iter()
+        .map(|(name, href)| {
+            format!(
+                "<li><a href=\"{}\">Log in with {}</a></li>\n",
+                escape(href),
+                escape(name)
+            )
+        })
+        .collect();
+    format!("<p>Or use another account:</p>\n<ul class=\"providers\">\n{items}</ul>\n")
 }
 
 /// What the consent form shows.
@@ -231,7 +251,21 @@ mod tests {
     #[test]
     fn everything_shown_is_escaped() {
         assert_eq!(escape("<script>\"'&"), "&lt;script&gt;&quot;&#39;&amp;");
-        let html = login("/authorize", &[("tx", "\"><b>")], "<evil app>", Some("<x>"));
+        let providers = [("<SSO>".to_owned(), "/login?a=1&b=\"".to_owned())];
+        let html = login(
+            "/authorize",
+            &[("tx", "\"><b>")],
+            "<evil app>",
+            Some("<x>"),
+            &providers,
+        );
+        assert!(
+            html.contains(
+                "<li><a href=\"/login?a=1&amp;b=&quot;\">Log in with &lt;SSO&gt;</a></li>"
+            ),
+            "{html}"
+        );
+        assert!(!login("/authorize", &[], "app", None, &[]).contains("providers"));
         assert!(html.contains("value=\"&quot;&gt;&lt;b&gt;\""), "{html}");
         assert!(html.contains("<strong>&lt;evil app&gt;</strong>"), "{html}");
         assert!(!html.contains("<evil"), "{html}");

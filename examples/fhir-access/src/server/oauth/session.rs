@@ -30,14 +30,22 @@ pub(crate) struct Transaction {
     pub(crate) pending: PendingAuthorization,
     /// The EHR launch context of a `launch` parameter.
     pub(crate) launch: Option<LaunchContext>,
+    /// The authorization request as a `GET /authorize` path: where a login at an external
+    /// provider comes back to.
+    pub(crate) return_to: String,
     expires_at: i64,
 }
 
 impl Transaction {
-    pub(crate) fn new(pending: PendingAuthorization, launch: Option<LaunchContext>) -> Transaction {
+    pub(crate) fn new(
+        pending: PendingAuthorization,
+        launch: Option<LaunchContext>,
+        return_to: String,
+    ) -> Transaction {
         Transaction {
             pending,
             launch,
+            return_to,
             expires_at: now().saturating_add(TRANSACTION_LIFETIME),
         }
     }
