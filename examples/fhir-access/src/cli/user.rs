@@ -2,7 +2,7 @@
 //! hashes, roles, attributes, `fhirUser`, linked patient).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -26,7 +26,7 @@ pub(crate) struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Add a user (or replace the one with this name). The password is read from standard
-    /// input (the first line); on a terminal you are prompted (the input is visible).
+    /// input (the first line); on a terminal you are prompted, without echo.
     Add(AddArgs),
     /// Print every user (without password hashes) as JSON.
     List,
@@ -115,15 +115,17 @@ fn attribute(text: &str) -> anyhow::Result<(String, Value)> {
 
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("password for the new user (input is visible): ");
-        std::io::stderr().flush()?;
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password")?;
+    let line = if stdin.is_terminal() {
+        // Typed at a terminal: read without echo.
+        rpassword::prompt_password("password for the new user: ").context("reading the password")?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password")?;
+        line
+    };
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     if password.chars().count() < 8 {
         bail!("the password needs at least 8 characters");
