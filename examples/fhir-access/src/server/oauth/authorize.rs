@@ -192,39 +192,71 @@ fn render(oauth: &Oauth, current: &Current, tx: &str, error: Option<&str>) -> Re
         .then(|| set_cookie(&current.id, oauth.origin.starts_with("https://")));
     let client = client_label(&transaction);
     let hidden = [("tx", tx), ("csrf", current.csrf.as_str())];
+    user_step(
+        oauth,
+        current,
+        &Step {
+            form_id: "consent",
+            action: paths::AUTHORIZE,
+            hidden: &hidden,
+            client: &client,
+            return_to: &transaction.return_to,
+            requested: &transaction.pending.scopes,
+            launch: transaction.launch.as_ref(),
+            error,
+        },
+        cookie,
+    )
+}
+
+/// A page where the user acts on an app's request: `/authorize` and `/device`.
+pub(crate) struct Step<'a> {
+    /// The consent form's id and where both forms post.
+    pub(crate) form_id: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) hidden: &'a [(&'a str, &'a str)],
+    /// The app, as shown.
+    pub(crate) client: &'a str,
+    /// Where a login at an external provider comes back to.
+    pub(crate) return_to: &'a str,
+    pub(crate) requested: &'a ScopeSet,
+    pub(crate) launch: Option<&'a LaunchContext>,
+    pub(crate) error: Option<&'a str>,
+}
+
+/// The user's next step on a request: the login page, or (logged in) the consent page with
+/// the patient picker when the user picks the patient.
+pub(crate) fn user_step(
+    oauth: &Oauth,
+    current: &Current,
+    step: &Step<'_>,
+    cookie: Option<String>,
+) -> Response {
     let user = match logged_in(oauth, current) {
         Ok(user) => user,
         Err(response) => return *response,
     };
     let Some(user) = user else {
-        let status = if error.is_some() {
+        let status = if step.error.is_some() {
             StatusCode::UNAUTHORIZED
         } else {
             StatusCode::OK
         };
-        return pages::respond(
-            status,
-            pages::login(
-                paths::AUTHORIZE,
-                &hidden,
-                &client,
-                error,
-                &oauth.provider_links(&transaction.return_to),
-            ),
-            cookie,
+        let html = pages::login(
+            step.action,
+            step.hidden,
+            step.client,
+            step.error,
+            &oauth.provider_links(step.return_to),
         );
+        return pages::respond(status, html, cookie);
     };
-    let scope_list: Vec<(String, String)> = transaction
-        .pending
-        .scopes
+    let scope_list: Vec<(String, String)> = step
+        .requested
         .iter()
         .map(|scope| (scope.to_string(), scopes::describe(scope)))
         .collect();
-    let context = patient_for(
-        user.patient.as_deref(),
-        transaction.launch.as_ref(),
-        &transaction.pending.scopes,
-    );
+    let context = patient_for(user.patient.as_deref(), step.launch, step.requested);
     let patients = match &context {
         PatientContext::Pick => match patient_choices(&oauth.db) {
             Ok(list) => Some(list),
@@ -237,17 +269,17 @@ fn render(oauth: &Oauth, current: &Current, tx: &str, error: Option<&str>) -> Re
         _ => None,
     };
     let html = pages::consent(&Consent {
-        form_id: "consent",
-        action: paths::AUTHORIZE,
-        hidden: &hidden,
-        client: &client,
+        form_id: step.form_id,
+        action: step.action,
+        hidden: step.hidden,
+        client: step.client,
         user: &user.name,
         scopes: &scope_list,
         patients: patients.as_deref(),
         patient: fixed,
-        error,
+        error: step.error,
     });
-    let status = if error.is_some() {
+    let status = if step.error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK

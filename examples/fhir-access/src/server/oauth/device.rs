@@ -11,13 +11,13 @@ use fhir_scopes::ScopeSet;
 use smart_token::{Approval, ClientStore as _, LaunchContext};
 
 use super::authorize::{
-    field, log_in, logged_in, patient_choices, patient_exists, problem, session_cookie,
+    Step, field, log_in, logged_in, patient_exists, problem, session_cookie, user_step,
 };
 use super::consent::{PatientContext, patient_for, ticked};
 use super::endpoints::form_pairs;
-use super::pages::{self, Consent};
+use super::pages;
 use super::session::{Current, set_cookie};
-use super::{Oauth, blocking, paths, scopes};
+use super::{Oauth, blocking, paths};
 
 /// The query of `GET /device`.
 #[derive(Debug, serde::Deserialize)]
@@ -94,61 +94,21 @@ fn render(oauth: &Oauth, current: &Current, code: &str, error: Option<&str>) -> 
         _ => client_id.clone(),
     };
     let hidden = [("csrf", current.csrf.as_str()), ("user_code", code)];
-    let user = match logged_in(oauth, current) {
-        Ok(user) => user,
-        Err(response) => return *response,
-    };
-    let Some(user) = user else {
-        let status = if error.is_some() {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        };
-        return pages::respond(
-            status,
-            pages::login(
-                paths::DEVICE,
-                &hidden,
-                &client,
-                error,
-                &oauth.provider_links(paths::DEVICE),
-            ),
-            cookie,
-        );
-    };
-    let scope_list: Vec<(String, String)> = requested
-        .iter()
-        .map(|scope| (scope.to_string(), scopes::describe(scope)))
-        .collect();
-    let context = patient_for(user.patient.as_deref(), None, &requested);
-    let patients = match context {
-        PatientContext::Pick => match patient_choices(&oauth.db) {
-            Ok(list) => Some(list),
-            Err(_) => return failed(),
+    user_step(
+        oauth,
+        current,
+        &Step {
+            form_id: "device",
+            action: paths::DEVICE,
+            hidden: &hidden,
+            client: &client,
+            return_to: paths::DEVICE,
+            requested: &requested,
+            launch: None,
+            error,
         },
-        _ => None,
-    };
-    let fixed = match &context {
-        PatientContext::Fixed(patient) => Some(patient.as_str()),
-        _ => None,
-    };
-    let html = pages::consent(&Consent {
-        form_id: "device",
-        action: paths::DEVICE,
-        hidden: &hidden,
-        client: &client,
-        user: &user.name,
-        scopes: &scope_list,
-        patients: patients.as_deref(),
-        patient: fixed,
-        error,
-    });
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    pages::respond(status, html, cookie)
+        cookie,
+    )
 }
 
 fn step(oauth: &Oauth, pairs: &[(String, String)], cookie: Option<&str>) -> Response {
