@@ -51,6 +51,20 @@ fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
+/// A blocking endpoint's answer, never cached: the response, its OAuth error, or a server
+/// error when the blocking task failed.
+fn no_store_answer(answer: Option<Result<impl IntoResponse, Error>>) -> Response {
+    match answer {
+        Some(Ok(answer)) => {
+            let mut response = answer.into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Some(Err(error)) => oauth_error(&error),
+        None => server_error(),
+    }
+}
+
 fn server_error() -> Response {
     oauth_error(&Error::Storage("internal error".into()))
 }
@@ -104,15 +118,7 @@ pub(crate) async fn token(
         Ok::<Value, Error>(value)
     })
     .await;
-    match answer {
-        Some(Ok(value)) => {
-            let mut response = Json(value).into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Some(Err(error)) => oauth_error(&error),
-        None => server_error(),
-    }
+    no_store_answer(answer.map(|result| result.map(Json)))
 }
 
 /// `POST /introspect` (RFC 7662): a confidential client authenticates (a resource server);
@@ -132,15 +138,7 @@ pub(crate) async fn introspect(
         Ok(oauth.server.introspect(&token))
     })
     .await;
-    match answer {
-        Some(Ok(introspection)) => {
-            let mut response = Json(introspection).into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Some(Err(error)) => oauth_error(&error),
-        None => server_error(),
-    }
+    no_store_answer(answer.map(|result| result.map(Json)))
 }
 
 /// `POST /revoke` (RFC 7009): the client authenticates (a public one by `client_id`) and
@@ -157,15 +155,7 @@ pub(crate) async fn revoke(
         oauth.server.revoke(&token, &client)
     })
     .await;
-    match answer {
-        Some(Ok(())) => {
-            let mut response = StatusCode::OK.into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Some(Err(error)) => oauth_error(&error),
-        None => server_error(),
-    }
+    no_store_answer(answer.map(|result| result.map(|()| StatusCode::OK)))
 }
 
 /// `POST /device_authorization` (RFC 8628 §3.1).
@@ -179,15 +169,7 @@ pub(crate) async fn device_authorization(
         oauth.server.device_authorization(&request)
     })
     .await;
-    match answer {
-        Some(Ok(device)) => {
-            let mut response = Json(device).into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Some(Err(error)) => oauth_error(&error),
-        None => server_error(),
-    }
+    no_store_answer(answer.map(|result| result.map(Json)))
 }
 
 /// The one value of a required form field.
@@ -239,15 +221,7 @@ pub(crate) async fn register(
     body: Bytes,
 ) -> Response {
     let answer = blocking(move || register_client(&oauth, &headers, &body)).await;
-    match answer {
-        Some(Ok(value)) => {
-            let mut response = (StatusCode::CREATED, Json(value)).into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Some(Err(error)) => oauth_error(&error),
-        None => server_error(),
-    }
+    no_store_answer(answer.map(|result| result.map(|value| (StatusCode::CREATED, Json(value)))))
 }
 
 fn register_client(oauth: &Oauth, headers: &HeaderMap, body: &[u8]) -> Result<Value, Error> {
