@@ -185,7 +185,21 @@ fn discovery_names_the_real_endpoints() {
     let jwks = server.get("/jwks").json();
     assert_eq!(jwks["keys"][0]["kid"], "fhir-access-1");
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    // The id_token key, made on first start: RS256, OpenID Connect's default.
+    assert_eq!(jwks["keys"][1]["kid"], "fhir-access-id-1");
+    assert_eq!(jwks["keys"][1]["alg"], "RS256");
+    assert_eq!(jwks["keys"][1]["kty"], "RSA");
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = std::fs::metadata(server.data_dir().join("id-token-key.pem")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+    assert_eq!(
+        config["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
     // Registration is off by default: no such endpoint.
     let response = server.send(
         "POST",
@@ -1827,7 +1841,7 @@ fn client_secret_post_and_public_clients_cannot_introspect() {
 }
 
 #[test]
-fn id_tokens_are_rs256_with_an_rsa_key_in_the_data_directory() {
+fn id_tokens_are_signed_with_the_rsa_key_put_in_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let pem: std::path::PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
@@ -1840,7 +1854,13 @@ fn id_tokens_are_rs256_with_an_rsa_key_in_the_data_directory() {
     ]
     .iter()
     .collect();
-    std::fs::copy(pem, dir.path().join("id-token-key.pem")).unwrap();
+    std::fs::copy(&pem, dir.path().join("id-token-key.pem")).unwrap();
+    let own = smart_token::SigningKey::from_pem(
+        &std::fs::read_to_string(&pem).unwrap(),
+        smart_token::Algorithm::RS256,
+        "fhir-access-id-1",
+    )
+    .unwrap();
     let mut server = Server::in_dir(dir.path(), &["--seed", "false"]);
     server._dir = Some(dir);
     let config = server.get(".well-known/smart-configuration").json();
@@ -1851,6 +1871,11 @@ fn id_tokens_are_rs256_with_an_rsa_key_in_the_data_directory() {
     let jwks = server.get("/jwks").json();
     assert_eq!(jwks["keys"][1]["kid"], "fhir-access-id-1");
     assert_eq!(jwks["keys"][1]["alg"], "RS256");
+    // The key put there, not a new one.
+    assert_eq!(
+        jwks["keys"][1]["n"],
+        serde_json::to_value(own.public_jwk()).unwrap()["n"]
+    );
     let (ok, out) = server.cli(
         &[
             "user",

@@ -54,7 +54,7 @@ pub(crate) fn configuration(oauth: &Oauth) -> Value {
         "grant_types_supported": GRANT_TYPES,
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-        "id_token_signing_alg_values_supported": [oauth.id_token_alg],
+        "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": [
             "openid", "fhirUser", "launch", "launch/patient", "launch/encounter",
             "offline_access", "online_access", "patient/*.cruds", "user/*.cruds", "system/*.cruds",

@@ -37,8 +37,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::routing::{get, post};
 use smart_token::{
-    Algorithm, AuthorizationServer, HttpFetcher, JwksFetcher, RevocationStore, SigningKey,
-    SystemClock, TokenIssuer,
+    AuthorizationServer, HttpFetcher, JwksFetcher, RevocationStore, SystemClock, TokenIssuer,
 };
 
 pub(crate) use cors::cors;
@@ -78,11 +77,6 @@ pub(crate) mod paths {
     pub(crate) const SMART_CONFIGURATION: &str = "/.well-known/smart-configuration";
 }
 
-/// An optional RSA key (PKCS#8 PEM) in the data directory for RS256 id_tokens.
-pub(crate) const ID_TOKEN_KEY_FILE: &str = "id-token-key.pem";
-/// Its `kid`.
-const ID_TOKEN_KEY_ID: &str = "fhir-access-id-1";
-
 /// Settings of the authorization server.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -106,8 +100,6 @@ pub(crate) struct Oauth {
     pub(crate) origin: String,
     pub(crate) settings: Settings,
     pub(crate) fetcher: Arc<dyn JwksFetcher>,
-    /// `RS256` with an RSA id_token key, else `EdDSA`.
-    pub(crate) id_token_alg: &'static str,
 }
 
 impl Oauth {
@@ -142,25 +134,11 @@ pub(crate) fn build(
     }
     let origin = origin_of(base_url);
     let key = super::security::key::load(data_dir, true)?;
-    let mut issuer = TokenIssuer::new(base_url, base_url, key, Arc::new(SystemClock));
-    // OpenID Connect expects RS256 id_tokens, and ring cannot make RSA keys: with an RSA key
-    // in the data directory they are RS256, otherwise EdDSA like the access tokens.
-    let id_key_path = data_dir.join(ID_TOKEN_KEY_FILE);
-    let mut id_token_alg = "EdDSA";
-    if id_key_path.exists() {
-        let pem = std::fs::read_to_string(&id_key_path)
-            .with_context(|| format!("reading `{}`", id_key_path.display()))?;
-        let key = SigningKey::from_pem(&pem, Algorithm::RS256, ID_TOKEN_KEY_ID)
-            .and_then(|key| issuer.id_token_key(key))
-            .with_context(|| {
-                format!(
-                    "`{}`: an RSA private key (PKCS#8 PEM)",
-                    id_key_path.display()
-                )
-            })?;
-        issuer = key;
-        id_token_alg = "RS256";
-    }
+    let issuer = TokenIssuer::new(base_url, base_url, key, Arc::new(SystemClock));
+    // OpenID Connect's default id_token algorithm is RS256; access tokens stay EdDSA.
+    let issuer = issuer
+        .id_token_key(super::security::key::load_id_token_key(data_dir)?)
+        .context("the id_token key")?;
     let fetcher: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new());
     let clients = Arc::new(SqliteClients::new(Arc::clone(&db), Arc::clone(&fetcher)));
     let revocations = Arc::new(SqliteRevocations::load(Arc::clone(&db), db::now())?);
@@ -185,7 +163,6 @@ pub(crate) fn build(
         origin,
         settings,
         fetcher,
-        id_token_alg,
     };
     Ok((Arc::new(oauth), revocations))
 }

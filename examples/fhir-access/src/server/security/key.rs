@@ -1,6 +1,8 @@
-//! The server's own signing key: an Ed25519 key created on first start in the data directory
-//! (`server-key.p8`, PKCS#8 DER, owner-only permissions) and reused afterwards, so tokens
-//! minted by `fhir-access token mint --data-dir` stay valid across restarts.
+//! The server's own signing keys, created on first start in the data directory with
+//! owner-only permissions and reused afterwards: the Ed25519 key of its access tokens
+//! (`server-key.p8`, PKCS#8 DER), so tokens minted by `fhir-access token mint --data-dir` stay
+//! valid across restarts, and the RSA key of its OpenID Connect id_tokens
+//! (`id-token-key.pem`, PKCS#8 PEM), RS256 being OpenID Connect's default algorithm.
 
 use std::path::Path;
 
@@ -33,6 +35,29 @@ pub(crate) fn load(data_dir: &Path, create: bool) -> anyhow::Result<SigningKey> 
     let der = std::fs::read(&path).with_context(|| format!("reading `{}`", path.display()))?;
     SigningKey::from_pkcs8(&der, Algorithm::EdDSA, KEY_ID)
         .with_context(|| format!("loading `{}`", path.display()))
+}
+
+/// The id_token key's file name in the data directory.
+pub(crate) const ID_TOKEN_KEY_FILE: &str = "id-token-key.pem";
+/// Its key id.
+const ID_TOKEN_KEY_ID: &str = "fhir-access-id-1";
+
+/// Loads the RS256 id_token key of `data_dir`, creating a 2048-bit one first when missing.
+pub(crate) fn load_id_token_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+    let path = data_dir.join(ID_TOKEN_KEY_FILE);
+    if !path.exists() {
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+            .context("generating the id_token key")?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .context("encoding the id_token key")?;
+        write_private(&path, pem.as_bytes())?;
+    }
+    let pem =
+        std::fs::read_to_string(&path).with_context(|| format!("reading `{}`", path.display()))?;
+    SigningKey::from_pem(&pem, Algorithm::RS256, ID_TOKEN_KEY_ID)
+        .with_context(|| format!("`{}`: an RSA private key (PKCS#8 PEM)", path.display()))
 }
 
 /// Writes a new file readable by its owner only (created exclusively: never overwrites).
