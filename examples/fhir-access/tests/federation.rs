@@ -17,11 +17,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Once;
 use std::time::Duration;
 
+use common::clients::{clients_dir, node_modules};
 use common::{Response, Server};
 use serde_json::{Value, json};
 
@@ -29,29 +28,6 @@ use serde_json::{Value, json};
 const LUCIEN: &str = "717282e4-5d08-4cbd-afad-596051966367";
 /// Catharine Morar, another patient.
 const CATHARINE: &str = "c46bf540-aacf-46eb-9f6e-bf13c8ef7496";
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
-/// `npm ci` once per test binary when the pinned packages are not installed.
-fn install() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let dir = clients_dir();
-        if dir.join("node_modules/oidc-provider/package.json").exists() {
-            return;
-        }
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-            .current_dir(&dir)
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("npm ci: cannot run it ({e}); these tests need node and npm")
-            });
-        assert!(status.success(), "npm ci failed in {}", dir.display());
-    });
-}
 
 /// The identity provider process; stopped (stdin closed, then killed) when dropped.
 struct Idp {
@@ -63,7 +39,7 @@ struct Idp {
 
 impl Idp {
     fn start() -> Idp {
-        install();
+        node_modules();
         let mut child = Command::new("node")
             .arg("idp.mjs")
             .current_dir(clients_dir())

@@ -26,12 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 
+use common::clients::{clients_dir, node_modules};
 use common::{Response, Server};
 use serde_json::{Value, json};
-
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
 
 /// The venv with the pinned Python clients, made once per test binary when missing.
 fn python() -> PathBuf {
@@ -340,36 +337,6 @@ fn python_fhirclient_standalone_launch_reads_its_patient_and_no_other() {
             "other_patient_status": 404,
         })
     );
-}
-
-/// `npm ci --legacy-peer-deps` once per test binary when the pinned packages are missing.
-fn node_modules() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        if clients_dir()
-            .join("node_modules/fhirclient/package.json")
-            .exists()
-            && clients_dir()
-                .join("node_modules/playwright-core/package.json")
-                .exists()
-        {
-            return;
-        }
-        let status = Command::new("npm")
-            .args([
-                "ci",
-                "--legacy-peer-deps",
-                "--no-audit",
-                "--no-fund",
-                "--ignore-scripts",
-            ])
-            .current_dir(clients_dir())
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("npm ci: cannot run it ({e}); this test needs node and npm")
-            });
-        assert!(status.success(), "npm ci failed");
-    });
 }
 
 #[test]

@@ -10,6 +10,7 @@
     reason = "test helpers: a panic is a failed test; not every test binary uses every helper"
 )]
 
+pub(crate) mod clients;
 pub(crate) mod secured;
 
 use std::io::{BufRead, BufReader, Read, Write};
