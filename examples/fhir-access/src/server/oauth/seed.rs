@@ -127,7 +127,11 @@ pub(crate) fn seed(db: &Db, data_dir: &Path) -> anyhow::Result<bool> {
         "clients": {CONFIDENTIAL_APP: secret},
     });
     let path = data_dir.join(CREDENTIALS_FILE);
-    write_private(&path, &serde_json::to_vec_pretty(&credentials)?)?;
+    // A file left by an earlier database is replaced: these are the credentials that work now.
+    if path.exists() {
+        std::fs::remove_file(&path).with_context(|| format!("replacing `{}`", path.display()))?;
+    }
+    crate::server::security::key::write_private(&path, &serde_json::to_vec_pretty(&credentials)?)?;
     eprintln!(
         "demo users and clients created; their passwords and the `{CONFIDENTIAL_APP}` secret (also in `{}`):\n{}",
         path.display(),
@@ -141,21 +145,6 @@ fn random_password() -> String {
     let mut text = uuid::Uuid::new_v4().simple().to_string();
     text.truncate(16);
     text
-}
-
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating `{}`", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing `{}`", path.display()))
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub(crate) fn load_id_token_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
 }
 
 /// Writes a new file readable by its owner only (created exclusively: never overwrites).
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
