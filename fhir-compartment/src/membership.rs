@@ -194,6 +194,31 @@ impl Compartments {
         self.collect(resource, None, None)
     }
 
+    /// The compartments of one `kind` the resource is in: [`Compartments::compartments_of`]
+    /// without evaluating the other kinds' parameters (an audit trail needs only the
+    /// patients).
+    ///
+    /// ```
+    /// use fhir_compartment::{CompartmentKind, Compartments};
+    ///
+    /// let encounter = serde_json::json!({"resourceType": "Encounter", "id": "e1",
+    ///     "subject": {"reference": "Patient/1"},
+    ///     "participant": [{"individual": {"reference": "Practitioner/7"}}]});
+    /// let patients = Compartments::r4().compartments_of_kind(&encounter, CompartmentKind::Patient)?;
+    /// assert_eq!(patients.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["Patient/1"]);
+    /// # Ok::<(), fhir_compartment::Error>(())
+    /// ```
+    pub fn compartments_of_kind(
+        &self,
+        resource: &Value,
+        kind: CompartmentKind,
+    ) -> Result<BTreeSet<Compartment>, Error> {
+        let mut of_kind = self.collect(resource, None, Some(kind))?;
+        // The owner's own compartment is visited whatever the filter.
+        of_kind.retain(|c| c.kind() == kind);
+        Ok(of_kind)
+    }
+
     /// [`Compartments::compartments_of`] for a resource inside a Bundle: references to other
     /// entries (`urn:uuid:`, `fullUrl`) resolve through `bundle`.
     pub fn compartments_of_entry(
@@ -411,6 +436,24 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn one_kind_evaluates_that_kind_only() {
+        let c = Compartments::r4();
+        let patient = json!({"resourceType": "Patient", "id": "p1",
+            "generalPractitioner": [{"reference": "Practitioner/7"}]});
+        let kind = |k| -> Vec<String> {
+            c.compartments_of_kind(&patient, k)
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(kind(CompartmentKind::Patient), ["Patient/p1"]);
+        assert_eq!(kind(CompartmentKind::Practitioner), ["Practitioner/7"]);
+        assert_eq!(kind(CompartmentKind::Device), Vec::<String>::new());
+        assert_eq!(of(&c, &patient), ["Patient/p1", "Practitioner/7"]);
     }
 
     #[test]

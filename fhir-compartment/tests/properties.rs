@@ -1,7 +1,8 @@
 //! Properties: no input JSON makes the crate panic, and membership does not depend on field
-//! order or on fields no compartment parameter reads.
+//! order or on fields no compartment parameter reads, and one kind's memberships are all
+//! memberships of that kind.
 
-use fhir_compartment::{Compartments, Reference};
+use fhir_compartment::{CompartmentKind, Compartments, Reference};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -145,5 +146,25 @@ proptest! {
         let mut changed = original.clone();
         changed.as_object_mut().unwrap().insert(key, value);
         prop_assert_eq!(c.compartments_of(&changed).unwrap(), c.compartments_of(&original).unwrap());
+    }
+
+    #[test]
+    fn one_kind_is_all_kinds_filtered(
+        key in prop::sample::select(vec!["subject", "encounter", "performer", "device", "note"]),
+        value in arbitrary_json(),
+        kind in prop::sample::select(vec![
+            CompartmentKind::Patient,
+            CompartmentKind::Encounter,
+            CompartmentKind::Practitioner,
+            CompartmentKind::RelatedPerson,
+            CompartmentKind::Device,
+        ]),
+    ) {
+        let c = Compartments::r4();
+        let mut resource = observation();
+        resource.as_object_mut().unwrap().insert(key.to_owned(), value);
+        let all = c.compartments_of(&resource).unwrap();
+        let expected: std::collections::BTreeSet<_> = all.into_iter().filter(|m| m.kind() == kind).collect();
+        prop_assert_eq!(c.compartments_of_kind(&resource, kind).unwrap(), expected);
     }
 }

@@ -195,6 +195,7 @@ fn caller(headers: &HeaderMap, peer: SocketAddr) -> Caller {
         peer: Some(peer),
         break_glass: text(BREAK_GLASS_HEADER),
         purpose_of_use: text(PURPOSE_HEADER),
+        session: std::sync::OnceLock::new(),
     }
 }
 

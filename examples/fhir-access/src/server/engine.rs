@@ -119,18 +119,10 @@ impl Trail {
     }
 
     fn note(&mut self, compartments: &Compartments, resource: &Value) {
-        let Some(resource_type) = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .and_then(ResourceType::from_name)
-        else {
-            return;
-        };
-        let id = resource.get("id").and_then(Value::as_str).unwrap_or("");
-        for compartment in index::compartments(compartments, resource_type, id, resource) {
-            if compartment.kind() == CompartmentKind::Patient {
-                self.patients.insert(compartment.id().to_owned());
-            }
+        if let Ok(patients) = compartments.compartments_of_kind(resource, CompartmentKind::Patient)
+        {
+            self.patients
+                .extend(patients.iter().map(|patient| patient.id().to_owned()));
         }
     }
 }

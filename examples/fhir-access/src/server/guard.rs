@@ -5,12 +5,12 @@
 //!
 //! Two implementations live here, neither of which looks at tokens or policies:
 //! [`Locked`] (the default: no authorization is configured yet, so every FHIR request is a
-//! 401) and [`AllowAll`] (development and benchmarks only, refused off loopback). The next
-//! slice of issue 7 adds the real one on `smart-token` + `fhir-policy` + `fhir-audit`.
+//! 401) and [`AllowAll`] (development and benchmarks only, refused off loopback). The real
+//! one, on `smart-token` + `fhir-policy` + `fhir-audit`, is `security::PolicyGuard`.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fhir_compartment::Compartment;
 use serde_json::Value;
@@ -18,8 +18,10 @@ use serde_json::Value;
 use super::outcome::Error;
 use super::request::Interaction;
 use super::search::SearchQuery;
+use super::security::Session;
 
-/// What the HTTP layer knows about who is asking, uninterpreted.
+/// What the HTTP layer knows about who is asking, uninterpreted, and what the guard made of
+/// it (once per request).
 #[derive(Clone, Default)]
 pub(crate) struct Caller {
     /// The `Authorization` header as sent (never logged: `Debug` redacts it).
@@ -30,6 +32,10 @@ pub(crate) struct Caller {
     pub(crate) break_glass: Option<String>,
     /// The purpose-of-use header's code (`TREAT`, `HRESCH`, ...), when sent.
     pub(crate) purpose_of_use: Option<String>,
+    /// The validated token and the policy's view of its holder, resolved on first use: a
+    /// request's decisions, per-resource checks and audit record validate the token once
+    /// and all see the same validation.
+    pub(crate) session: OnceLock<Option<Session>>,
 }
 
 impl fmt::Debug for Caller {
@@ -42,7 +48,7 @@ impl fmt::Debug for Caller {
             .field("peer", &self.peer)
             .field("break_glass", &self.break_glass)
             .field("purpose_of_use", &self.purpose_of_use)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -255,7 +261,7 @@ impl Guard for AllowAll {
     }
 }
 
-/// Both placeholder guards log each request; the real audit store comes with `fhir-audit`.
+/// Neither of these guards keeps an audit store: they log each request instead.
 fn log(record: &AuditRecord<'_>) {
     tracing::info!(
         target: "fhir_access::audit",

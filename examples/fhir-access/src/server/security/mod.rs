@@ -20,7 +20,6 @@ use serde_json::Value;
 use smart_token::{AccessContext, Validator};
 
 use super::guard::{AuditRecord, Caller, Denial, Guard, Narrowing, Noted, Permit};
-use super::index;
 use super::outcome::Error;
 use super::request::Interaction;
 use super::search::SearchQuery;
@@ -185,7 +184,7 @@ fn bearer(caller: &Caller) -> Option<&str> {
 }
 
 /// The policy subject a token stands for.
-pub(crate) fn subject(context: &AccessContext) -> Subject {
+fn subject(context: &AccessContext) -> Subject {
     let id = context
         .fhir_user()
         .or(context.subject())
@@ -216,32 +215,69 @@ pub(crate) fn subject(context: &AccessContext) -> Subject {
     subject
 }
 
-fn environment(caller: &Caller) -> Environment {
-    Environment {
-        time: Some(chrono::Local::now().naive_local()),
-        ip: caller.peer.map(|p| p.ip()),
-        purpose_of_use: caller.purpose_of_use.clone(),
-        break_glass: caller.break_glass.clone(),
+/// A caller with a valid token, as the policy sees them: resolved once per request (see
+/// [`Caller::session`]), so that every decision of the request judges the same token, user
+/// and moment.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) context: Arc<AccessContext>,
+    subject: Subject,
+    client: Client,
+    environment: Environment,
+}
+
+impl Session {
+    fn new(context: Arc<AccessContext>, caller: &Caller) -> Session {
+        Session {
+            subject: subject(&context),
+            client: Client::new(context.client_id().unwrap_or("")),
+            environment: Environment {
+                time: Some(chrono::Local::now().naive_local()),
+                ip: caller.peer.map(|p| p.ip()),
+                purpose_of_use: caller.purpose_of_use.clone(),
+                break_glass: caller.break_glass.clone(),
+            },
+            context,
+        }
+    }
+
+    /// A policy request by this caller for `action`, with the token's scopes.
+    fn request<'a>(&'a self, action: Action<'a>) -> Request<'a> {
+        let mut request = Request::new(
+            &self.subject,
+            &self.client,
+            self.context.scope_context(),
+            action,
+            &self.environment,
+        );
+        request.scopes = Scopes::Token(self.context.scopes());
+        request
     }
 }
 
 impl PolicyGuard {
-    /// The caller's validated token, or `None` (no, malformed or invalid token).
-    pub(crate) fn context(&self, caller: &Caller) -> Option<Arc<AccessContext>> {
-        let token = bearer(caller)?;
-        match self.validator.validate(token) {
-            Ok(context) => Some(context),
-            Err(error) => {
-                tracing::info!(error = error.code(), "token refused");
-                None
-            }
-        }
+    /// The caller's session, validating their token on first use in the request; `None`
+    /// for no, a malformed or an invalid token.
+    pub(crate) fn session<'c>(&self, caller: &'c Caller) -> Option<&'c Session> {
+        caller
+            .session
+            .get_or_init(|| {
+                let token = bearer(caller)?;
+                match self.validator.validate(token) {
+                    Ok(context) => Some(Session::new(context, caller)),
+                    Err(error) => {
+                        tracing::info!(error = error.code(), "token refused");
+                        None
+                    }
+                }
+            })
+            .as_ref()
     }
 
     /// The elements the policy hides from the caller in `resource`. Empty for a denied read:
     /// such resources never reach the reply (`may_read` left them out).
     fn hidden(&self, caller: &Caller, resource: &Value) -> Vec<String> {
-        let Some(context) = self.context(caller) else {
+        let Some(session) = self.session(caller) else {
             return Vec::new();
         };
         let Some(resource_type) = resource
@@ -251,17 +287,7 @@ impl PolicyGuard {
         else {
             return Vec::new();
         };
-        let subject = subject(&context);
-        let client = Client::new(context.client_id().unwrap_or(""));
-        let environment = environment(caller);
-        let mut request = Request::new(
-            &subject,
-            &client,
-            context.scope_context(),
-            Action::new(ScopeInteraction::Read, resource_type),
-            &environment,
-        );
-        request.scopes = Scopes::Token(context.scopes());
+        let mut request = session.request(Action::new(ScopeInteraction::Read, resource_type));
         request.resource = Some(resource);
         self.policy.decide(&request).obligations().hide
     }
@@ -277,17 +303,14 @@ impl PolicyGuard {
         resource: &Value,
         noted: &Noted,
     ) -> bool {
-        let Some(context) = self.context(caller) else {
+        let Some(session) = self.session(caller) else {
             return false;
         };
         let type_name = resource.get("resourceType").and_then(Value::as_str);
         let Some(resource_type) = type_name.and_then(scope_type) else {
             return false;
         };
-        let consents = match type_name
-            .and_then(fhir_compartment::ResourceType::from_name)
-            .map_or_else(|| Ok(no_consents()), |t| self.consents_on(t, resource))
-        {
+        let consents = match self.consents_on(resource) {
             Ok(consents) => consents,
             // Consents that cannot be read: nothing of the patient goes out (fail closed).
             Err(error) => {
@@ -295,19 +318,9 @@ impl PolicyGuard {
                 return false;
             }
         };
-        let subject = subject(&context);
-        let client = Client::new(context.client_id().unwrap_or(""));
-        let environment = environment(caller);
         let mut action = Action::new(interaction, resource_type);
         action.id = resource.get("id").and_then(Value::as_str);
-        let mut request = Request::new(
-            &subject,
-            &client,
-            context.scope_context(),
-            action,
-            &environment,
-        );
-        request.scopes = Scopes::Token(context.scopes());
+        let mut request = session.request(action);
         request.resource = Some(resource);
         request.consents = &consents;
         let decision = self.policy.decide(&request);
@@ -321,7 +334,7 @@ impl PolicyGuard {
         let denied_by = decision
             .consent_provision()
             .or_else(|| decision.rules().next());
-        if self.allow_listed(&context, interaction, resource_type, denied_by) {
+        if self.allow_listed(&session.context, interaction, resource_type, denied_by) {
             return true;
         }
         if let Some(rule) = denied_by {
@@ -331,22 +344,20 @@ impl PolicyGuard {
     }
 
     /// The active Consents of the patients whose compartments hold `resource`.
-    fn consents_on(
-        &self,
-        resource_type: fhir_compartment::ResourceType,
-        resource: &Value,
-    ) -> Result<Arc<[fhir_policy::Consent]>, Error> {
+    fn consents_on(&self, resource: &Value) -> Result<Arc<[fhir_policy::Consent]>, Error> {
         let with = self.consents.patients()?;
         if with.is_empty() {
             return Ok(no_consents());
         }
-        let id = resource.get("id").and_then(Value::as_str).unwrap_or("");
         let mut found: Vec<Arc<[fhir_policy::Consent]>> = Vec::new();
-        for compartment in index::compartments(&self.compartments, resource_type, id, resource) {
-            if compartment.kind() == CompartmentKind::Patient
-                && with
-                    .binary_search_by(|p| p.as_str().cmp(compartment.id()))
-                    .is_ok()
+        let patients = self
+            .compartments
+            .compartments_of_kind(resource, CompartmentKind::Patient)
+            .unwrap_or_default();
+        for compartment in &patients {
+            if with
+                .binary_search_by(|p| p.as_str().cmp(compartment.id()))
+                .is_ok()
             {
                 found.push(self.consents.of(compartment.id())?);
             }
@@ -446,7 +457,8 @@ impl Guard for PolicyGuard {
         if matches!(interaction, Interaction::Capabilities) {
             return Ok(Permit::default());
         }
-        let context = self.context(caller).ok_or(Error::Unauthenticated)?;
+        let session = self.session(caller).ok_or(Error::Unauthenticated)?;
+        let context = &session.context;
         // A Bundle's entries are decided one by one, each like a top-level request.
         let Some(asked) = asked(interaction) else {
             return Ok(Permit {
@@ -517,9 +529,6 @@ impl Guard for PolicyGuard {
             Some(text) => Some(Query::parse(text).map_err(|_| Error::Forbidden)?),
             None => None,
         };
-        let subject = subject(&context);
-        let client = Client::new(context.client_id().unwrap_or(""));
-        let environment = environment(caller);
         let mut action = match asked.resource_type {
             Some(resource_type) => Action::new(asked.interaction, resource_type),
             None => return Err(Error::Forbidden.into()),
@@ -527,14 +536,7 @@ impl Guard for PolicyGuard {
         action.id = asked.id;
         action.operation = asked.operation;
         action.query = query.as_ref();
-        let mut request = Request::new(
-            &subject,
-            &client,
-            context.scope_context(),
-            action,
-            &environment,
-        );
-        request.scopes = Scopes::Token(context.scopes());
+        let request = session.request(action);
         let decision = self.policy.decide(&request);
         let rules: Vec<String> = decision.rules().map(str::to_owned).collect();
         // An allow-listed type is read without the patient bound (a Practitioner is in no
@@ -546,7 +548,7 @@ impl Guard for PolicyGuard {
         if request
             .action
             .resource_type
-            .is_some_and(|t| self.allow_listed(&context, asked.interaction, t, deny_rule))
+            .is_some_and(|t| self.allow_listed(context, asked.interaction, t, deny_rule))
         {
             return Ok(Permit {
                 rules: vec![PATIENT_READABLE.to_owned()],
@@ -698,8 +700,8 @@ impl Guard for PolicyGuard {
     }
 
     fn audit(&self, record: &AuditRecord<'_>) -> Result<(), Error> {
-        let context = self.context(record.caller);
-        self.audit.record(record, context.as_deref())
+        let session = self.session(record.caller);
+        self.audit.record(record, session.map(|s| &*s.context))
     }
 
     fn consents_changed(&self) {
