@@ -1137,6 +1137,7 @@ fn help_lists_every_setting_with_its_variable_and_default() {
         "max-bundle-entries",
         "readers",
         "audit-wait",
+        "audit-sync-delay",
         "log",
     ];
     for setting in settings {

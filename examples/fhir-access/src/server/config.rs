@@ -103,12 +103,18 @@ pub(crate) struct Args {
     readers: Option<usize>,
     /// How far a request's audit record must have gone before the request is answered:
     /// `written` (written to the audit file and chained: survives a crash of the server, and
-    /// a group commit within 5 ms makes it durable) or
+    /// a group commit within `--audit-sync-delay` makes it durable) or
     /// `durable` (`fdatasync`ed: survives a power loss too, at a cost in throughput; see
     /// docs/audit.md). Either way a request whose record cannot be stored is answered 503.
     /// Defaults to `written`.
     #[arg(long, env = "FHIR_ACCESS_AUDIT_WAIT", value_name = "STAGE")]
     audit_wait: Option<AuditWait>,
+    /// With `--audit-wait written`: how long written audit records may wait for their group
+    /// commit (`fdatasync`), in milliseconds, at most 1000. Longer means fewer syncs under load
+    /// (each costs CPU and holds up writes to the file) and a longer window in which a power
+    /// loss can lose records of answered requests. Defaults to `50`.
+    #[arg(long, env = "FHIR_ACCESS_AUDIT_SYNC_DELAY", value_name = "MS")]
+    audit_sync_delay: Option<u64>,
     /// The log filter (`tracing` env-filter syntax, e.g. `info,fhir_access=debug`); `RUST_LOG`
     /// wins when set. Defaults to `info`.
     #[arg(long, env = "FHIR_ACCESS_LOG", value_name = "FILTER")]
@@ -155,6 +161,7 @@ struct File {
     max_bundle_entries: Option<usize>,
     readers: Option<usize>,
     audit_wait: Option<AuditWait>,
+    audit_sync_delay: Option<u64>,
     log: Option<String>,
 }
 
@@ -280,8 +287,13 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) readers: usize,
     pub(crate) audit_wait: AuditWait,
+    pub(crate) audit_sync_delay: Duration,
     pub(crate) log: String,
 }
+
+/// The longest `--audit-sync-delay`: past a second, a power loss could take too many
+/// answered requests' records.
+const MAX_AUDIT_SYNC_DELAY: Duration = Duration::from_secs(1);
 
 impl Config {
     /// Merges flags and environment (already in `args`) over the file over the defaults, and
@@ -342,6 +354,11 @@ impl Config {
             },
             readers: args.readers.or(file.readers).unwrap_or(4),
             audit_wait: args.audit_wait.or(file.audit_wait).unwrap_or_default(),
+            audit_sync_delay: Duration::from_millis(
+                args.audit_sync_delay
+                    .or(file.audit_sync_delay)
+                    .unwrap_or(50),
+            ),
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
         };
         config.check()?;
@@ -370,6 +387,13 @@ impl Config {
         }
         if self.readers == 0 || self.readers > 64 {
             anyhow::bail!("--readers must be between 1 and 64, not {}", self.readers);
+        }
+        if self.audit_sync_delay > MAX_AUDIT_SYNC_DELAY {
+            anyhow::bail!(
+                "--audit-sync-delay must be at most {} ms, not {}",
+                MAX_AUDIT_SYNC_DELAY.as_millis(),
+                self.audit_sync_delay.as_millis()
+            );
         }
         if let Some(url) = &self.base_url {
             if !is_http_url(url) {
@@ -497,6 +521,7 @@ mod tests {
         assert!(config.seed);
         assert!(!config.explain);
         assert_eq!(config.audit_wait, AuditWait::Written);
+        assert_eq!(config.audit_sync_delay, Duration::from_millis(50));
         let args = Args {
             explain: Some(true),
             listen: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
@@ -505,6 +530,30 @@ mod tests {
         assert_eq!(
             Config::load(args).unwrap_err().to_string(),
             "--explain is for development: refused on the non-loopback address 0.0.0.0:8080"
+        );
+    }
+
+    #[test]
+    fn audit_sync_delay_comes_from_the_flag_then_the_file_and_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "audit_sync_delay = 5\n").unwrap();
+        let with = |flag: Option<u64>| Args {
+            config: Some(path.clone()),
+            audit_sync_delay: flag,
+            ..Args::default()
+        };
+        assert_eq!(
+            Config::load(with(None)).unwrap().audit_sync_delay,
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            Config::load(with(Some(0))).unwrap().audit_sync_delay,
+            Duration::ZERO
+        );
+        assert_eq!(
+            Config::load(with(Some(1001))).unwrap_err().to_string(),
+            "--audit-sync-delay must be at most 1000 ms, not 1001"
         );
     }
 

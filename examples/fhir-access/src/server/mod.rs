@@ -216,8 +216,12 @@ fn policy_guard(
         validator = validator.revocations(revocations);
     }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
-    let audit =
-        security::audit::Auditor::open(&config.data_dir, base_url.to_owned(), config.audit_wait)?;
+    let audit = security::audit::Auditor::open(
+        &config.data_dir,
+        base_url.to_owned(),
+        config.audit_wait,
+        config.audit_sync_delay,
+    )?;
     tracing::info!(
         policy = policy.id(),
         rules = policy.rule_count(),

@@ -31,7 +31,7 @@ pub(crate) struct Auditor {
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum AuditWait {
     /// Written to the audit file and chained ([`Stage::Written`]): survives a crash of the
-    /// server; a group commit within [`SYNC_DELAY`] makes it durable.
+    /// server; a group commit within `--audit-sync-delay` makes it durable.
     #[default]
     Written,
     /// `fdatasync`ed ([`Stage::Durable`]): survives a power loss too.
@@ -41,20 +41,16 @@ pub(crate) enum AuditWait {
 /// The audit directory inside the data directory.
 pub(crate) const AUDIT_DIR: &str = "audit";
 
-/// How long records answered with `--audit-wait written` may wait for their `fdatasync`:
-/// each sync costs kernel CPU, and under load most of them would cover a few records only.
-/// A request waiting for `durable` (and `GET AuditEvent`, which flushes) syncs at once.
-const SYNC_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
-
 impl Auditor {
     /// Opens (or creates) the store under `data_dir`.
     pub(crate) fn open(
         data_dir: &Path,
         server_id: String,
         wait: AuditWait,
+        sync_delay: std::time::Duration,
     ) -> anyhow::Result<Auditor> {
         let store_dir = data_dir.join(AUDIT_DIR);
-        let store = FileStore::open(&store_dir, StoreConfig::default().sync_delay(SYNC_DELAY))?;
+        let store = FileStore::open(&store_dir, StoreConfig::default().sync_delay(sync_delay))?;
         Ok(Auditor {
             store,
             store_dir,
