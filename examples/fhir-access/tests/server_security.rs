@@ -350,6 +350,45 @@ fn every_request_leaves_exactly_one_audit_record() {
 }
 
 #[test]
+fn audit_records_keep_a_search_query_and_an_operation_name() {
+    let server = Server::secured();
+    let a = server.mint("lucien", &[]);
+    let get = server.read_as(&a, "Observation?code=8302-2&_count=2");
+    let posted = server.send(
+        "POST",
+        "Observation/_search",
+        &[
+            ("Authorization", &format!("Bearer {a}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"code=http%3A%2F%2Floinc.org%7C8302-2",
+    );
+    let everything = server.read_as(&a, &format!("Patient/{A}/$everything"));
+    let read = server.read_as(&a, &format!("Patient/{A}"));
+    assert_eq!(
+        [get.status, posted.status, everything.status, read.status],
+        [200, 200, 200, 200]
+    );
+    let actions: Vec<Value> = server
+        .audit_records()
+        .iter()
+        .map(|r| r["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            json!({"interaction": "search-type", "resource_type": "Observation",
+                "query": "code=8302-2&_count=2"}),
+            json!({"interaction": "search-type", "resource_type": "Observation",
+                "query": "code=http%3A%2F%2Floinc.org%7C8302-2"}),
+            json!({"interaction": "operation", "resource_type": "Patient", "resource_id": A,
+                "operation": "everything"}),
+            json!({"interaction": "read", "resource_type": "Patient", "resource_id": A}),
+        ]
+    );
+}
+
+#[test]
 fn the_audit_log_is_searchable_as_audit_events_by_the_auditor_and_the_admin_only() {
     let server = Server::secured();
     let a = server.mint("lucien", &[]);

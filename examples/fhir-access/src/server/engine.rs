@@ -134,6 +134,8 @@ impl Engine {
         let mut trail = Trail::default();
         let parsed = request::parse(raw, self.context());
         let name = parsed.as_ref().ok().map(Interaction::name);
+        let query = parsed.as_ref().ok().and_then(Interaction::audit_query);
+        let operation = parsed.as_ref().ok().and_then(Interaction::operation);
         let reply = match parsed.and_then(|i| self.run(caller, &i, &mut trail)) {
             Ok(mut reply) => {
                 if trail.redact {
@@ -162,6 +164,8 @@ impl Engine {
             interaction: name,
             method: raw.method.as_str(),
             path: raw.path,
+            query: query.as_deref(),
+            operation,
             status: reply.status.as_u16(),
             patients: &patients,
             rules: &rules,
@@ -180,6 +184,8 @@ impl Engine {
             interaction: None,
             method,
             path,
+            query: None,
+            operation: None,
             status: error.status().as_u16(),
             patients: &[],
             rules: &[],

@@ -151,6 +151,10 @@ pub(crate) struct AuditRecord<'a> {
     /// The method and path as requested.
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
+    /// A search's parameters (from the URL or a `POST _search` body), form-encoded.
+    pub(crate) query: Option<&'a str>,
+    /// The operation's name without `$`, for `$everything`.
+    pub(crate) operation: Option<&'static str>,
     /// The HTTP status answered.
     pub(crate) status: u16,
     /// The ids of the patients whose compartments hold a resource this request returned,

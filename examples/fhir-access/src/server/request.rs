@@ -119,6 +119,27 @@ impl Interaction {
         }
     }
 
+    /// What the audit record keeps of a search: its parameters, form-encoded (a `POST
+    /// _search` body's too); `None` for other interactions.
+    pub(crate) fn audit_query(&self) -> Option<String> {
+        match self {
+            Interaction::Search { query, .. } => Some(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&query.params)
+                    .finish(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The operation's name without `$`, for operations.
+    pub(crate) fn operation(&self) -> Option<&'static str> {
+        match self {
+            Interaction::Everything(_) => Some("everything"),
+            _ => None,
+        }
+    }
+
     /// Whether the interaction changes stored data.
     pub(crate) fn is_write(&self) -> bool {
         matches!(

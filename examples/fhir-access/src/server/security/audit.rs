@@ -191,6 +191,8 @@ fn convert(
         .next()
         .filter(|s| out.action.resource_type.is_some() && !s.starts_with(['_', '$']))
         .map(str::to_owned);
+    out.action.query = record.query.filter(|q| !q.is_empty()).map(str::to_owned);
+    out.action.operation = record.operation.map(str::to_owned);
     if let Some(context) = context {
         out.user = context.subject().map(|id| User {
             id: id.to_owned(),
