@@ -389,6 +389,28 @@ fn audit_records_keep_a_search_query_and_an_operation_name() {
 }
 
 #[test]
+fn audit_records_say_whether_the_client_is_confidential_from_the_registry() {
+    let server = Server::secured();
+    for client in ["demo-confidential-app", "demo-app", "unregistered-app"] {
+        let token = server.mint("lucien", &["--client-id", client]);
+        assert_eq!(server.read_as(&token, &format!("Patient/{A}")).status, 200);
+    }
+    let clients: Vec<Value> = server
+        .audit_records()
+        .iter()
+        .map(|r| r["client"].clone())
+        .collect();
+    assert_eq!(
+        clients,
+        [
+            json!({"id": "demo-confidential-app", "type": "confidential"}),
+            json!({"id": "demo-app", "type": "public"}),
+            json!({"id": "unregistered-app", "type": "public"}),
+        ]
+    );
+}
+
+#[test]
 fn the_audit_log_is_searchable_as_audit_events_by_the_auditor_and_the_admin_only() {
     let server = Server::secured();
     let a = server.mint("lucien", &[]);

@@ -109,9 +109,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             &config,
             &base_url,
             &compartments,
-            oauth
-                .as_ref()
-                .map(|(_, revocations)| Arc::clone(revocations)),
+            oauth.as_ref().map(|(oauth, revocations)| {
+                (
+                    Arc::clone(&oauth.clients) as Arc<dyn smart_token::ClientStore>,
+                    Arc::clone(revocations),
+                )
+            }),
         )?),
         Authorization::Locked => {
             tracing::warn!(
@@ -191,7 +194,10 @@ fn policy_guard(
     config: &Config,
     base_url: &str,
     compartments: &fhir_compartment::Compartments,
-    revocations: Option<Arc<dyn smart_token::RevocationStore>>,
+    registry: Option<(
+        Arc<dyn smart_token::ClientStore>,
+        Arc<dyn smart_token::RevocationStore>,
+    )>,
 ) -> anyhow::Result<security::PolicyGuard> {
     use smart_token::{
         ClaimMapping, HttpFetcher, JwksFetcher, KeySet, KeySource, TrustedIssuer, Validator,
@@ -212,8 +218,10 @@ fn policy_guard(
         &fetcher,
     )?);
     let mut validator = Validator::new(issuers).cache(10_000);
-    if let Some(revocations) = revocations {
+    let mut kinds = None;
+    if let Some((clients, revocations)) = registry {
         validator = validator.revocations(revocations);
+        kinds = Some(security::audit::ClientKinds::new(clients, base_url));
     }
     let policy = security::policy::load(config.policy.as_deref(), compartments.clone())?;
     let audit = security::audit::Auditor::open(
@@ -221,6 +229,7 @@ fn policy_guard(
         base_url.to_owned(),
         config.audit_wait,
         config.audit_sync_delay,
+        kinds,
     )?;
     tracing::info!(
         policy = policy.id(),

@@ -2,14 +2,16 @@
 //! Every request waits until its record is stored as far as `--audit-wait` says (written to
 //! the file by default, `fdatasync`ed on request); a store failure answers 503.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fhir_audit::{
     AuditRecord, BreakGlass, Client, ClientKind, Decision, FileStore, Interaction, Searcher,
     Sink as _, Stage, StoreConfig, Timestamp, User,
 };
 use serde_json::Value;
-use smart_token::AccessContext;
+use smart_token::{AccessContext, ClientAuth, ClientStore};
 
 use super::super::search::SearchQuery;
 
@@ -23,6 +25,62 @@ pub(crate) struct Auditor {
     store_dir: std::path::PathBuf,
     server_id: String,
     wait: Stage,
+    kinds: Option<ClientKinds>,
+}
+
+/// Whether the clients of this server's own tokens are public or confidential, from its
+/// client registry, remembered per client id (the request path makes no database query once a
+/// client was seen). Clients of other issuers are recorded as public: nothing here vouches
+/// that they can keep a secret.
+pub(crate) struct ClientKinds {
+    store: Arc<dyn ClientStore>,
+    issuer: String,
+    known: Mutex<HashMap<String, ClientKind>>,
+}
+
+/// How many client ids [`ClientKinds`] remembers; past that it asks the registry each time.
+const KNOWN_CLIENTS: usize = 10_000;
+
+impl std::fmt::Debug for ClientKinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientKinds")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientKinds {
+    /// The registry of the clients of the tokens `issuer` issues.
+    pub(crate) fn new(store: Arc<dyn ClientStore>, issuer: &str) -> ClientKinds {
+        ClientKinds {
+            store,
+            issuer: issuer.to_owned(),
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn of(&self, context: &AccessContext, id: &str) -> ClientKind {
+        if context.issuer() != self.issuer {
+            return ClientKind::Public;
+        }
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(kind) = known.get(id) {
+            return *kind;
+        }
+        let kind = match self.store.client(id) {
+            Ok(Some(client)) if !matches!(client.auth(), ClientAuth::None) => {
+                ClientKind::Confidential
+            }
+            Ok(Some(_)) => ClientKind::Public,
+            // Not (or no longer) registered, or unreadable: claim no authentication, and ask
+            // again next time.
+            Ok(None) | Err(_) => return ClientKind::Public,
+        };
+        if known.len() < KNOWN_CLIENTS {
+            known.insert(id.to_owned(), kind);
+        }
+        kind
+    }
 }
 
 /// How far a request's audit record must have gone before the request is answered (the
@@ -48,6 +106,7 @@ impl Auditor {
         server_id: String,
         wait: AuditWait,
         sync_delay: std::time::Duration,
+        kinds: Option<ClientKinds>,
     ) -> anyhow::Result<Auditor> {
         let store_dir = data_dir.join(AUDIT_DIR);
         let store = FileStore::open(&store_dir, StoreConfig::default().sync_delay(sync_delay))?;
@@ -59,6 +118,7 @@ impl Auditor {
                 AuditWait::Written => Stage::Written,
                 AuditWait::Durable => Stage::Durable,
             },
+            kinds,
         })
     }
 
@@ -70,7 +130,12 @@ impl Auditor {
     ) -> Result<(), Error> {
         let stored = self
             .store
-            .append(convert(record, context, &self.server_id))
+            .append(convert(
+                record,
+                context,
+                &self.server_id,
+                self.kinds.as_ref(),
+            ))
             .and_then(|receipt| receipt.wait_until(self.wait));
         stored.map_err(|error| {
             tracing::error!(%error, "audit store failed: failing the request closed");
@@ -169,6 +234,7 @@ fn convert(
     record: &guard::AuditRecord<'_>,
     context: Option<&AccessContext>,
     server_id: &str,
+    kinds: Option<&ClientKinds>,
 ) -> AuditRecord {
     let decision = match record.status {
         401 | 403 => Decision::Denied,
@@ -201,7 +267,7 @@ fn convert(
         });
         out.client = context.client_id().map(|id| Client {
             id: id.to_owned(),
-            kind: ClientKind::Public,
+            kind: kinds.map_or(ClientKind::Public, |kinds| kinds.of(context, id)),
         });
         out.token_jti = context.jti().map(str::to_owned);
     }
