@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::bundle::{BundleIndex, entries};
 use crate::generated::tables::COMPARTMENT_LINKS;
-use crate::path::{ParameterKind, SearchParameter, search_parameter};
+use crate::path::{ParameterKind, SearchParameter, Step, search_parameter};
 use crate::reference::{Reference, ServerBases, is_valid_id};
 use crate::{Compartment, CompartmentKind, Error, ResourceType};
 
@@ -318,6 +318,50 @@ impl Compartments {
                 .any(|c| c.kind() == kind && c.id() == id);
         })?;
         Ok(found)
+    }
+
+    /// Whether a resource of `resource_type` whose search parameter `code` references the
+    /// owner of a `kind` compartment is in that owner's compartment: each branch of the
+    /// parameter's path selects what a branch of one of the compartment's parameters selects
+    /// (a final `.where(resolve() is <owner type>)` aside). A search filtered by such a
+    /// parameter to one owner needs no narrowing to that owner's compartment. `false` when
+    /// unsure: an unknown parameter, or a path the compartment's parameters do not cover.
+    ///
+    /// ```
+    /// use fhir_compartment::{CompartmentKind, Compartments, ResourceType};
+    ///
+    /// let compartments = Compartments::r4();
+    /// let implies = |code| compartments.implies_membership(ResourceType::Observation, code, CompartmentKind::Patient);
+    /// assert!(implies("patient")); // Observation.subject.where(resolve() is Patient)
+    /// assert!(implies("subject"));
+    /// assert!(implies("performer"));
+    /// assert!(!implies("encounter"));
+    /// assert!(!implies("code"));
+    /// ```
+    pub fn implies_membership(
+        &self,
+        resource_type: ResourceType,
+        code: &str,
+        kind: CompartmentKind,
+    ) -> bool {
+        let Some(parameter) = search_parameter(resource_type, code) else {
+            return false;
+        };
+        let owner = [Step::ReferenceTo(kind.owner_type())];
+        let bare = |branch: &'static [Step]| branch.strip_suffix(&owner).unwrap_or(branch);
+        let links = self
+            .links
+            .get(resource_type as usize)
+            .map_or(&[][..], Vec::as_slice);
+        let branches = parameter.expression.branches;
+        !branches.is_empty()
+            && branches.iter().all(|branch| {
+                links
+                    .iter()
+                    .filter(|(k, _)| *k == kind)
+                    .flat_map(|(_, link)| link.expression.branches)
+                    .any(|linked| bare(linked) == bare(branch))
+            })
     }
 
     /// The search parameters of `resource_type` that link it to a `kind` compartment's owner,

@@ -267,6 +267,27 @@ pub struct SearchParameter {
 }
 
 impl SearchParameter {
+    /// Whether every value the parameter selects is a reference to a `target` (each branch
+    /// of its path ends in `.where(resolve() is <target>)`), as `Observation`'s `patient` is.
+    ///
+    /// ```
+    /// use fhir_compartment::ResourceType;
+    /// use fhir_compartment::path::search_parameter;
+    ///
+    /// let patient = search_parameter(ResourceType::Observation, "patient").unwrap();
+    /// let subject = search_parameter(ResourceType::Observation, "subject").unwrap();
+    /// assert!(patient.references_only(ResourceType::Patient));
+    /// assert!(!subject.references_only(ResourceType::Patient));
+    /// ```
+    pub fn references_only(&self, target: ResourceType) -> bool {
+        !self.expression.branches.is_empty()
+            && self
+                .expression
+                .branches
+                .iter()
+                .all(|branch| branch.last() == Some(&Step::ReferenceTo(target)))
+    }
+
     /// The resource type it is defined on; `None` for the `Resource` and `DomainResource`
     /// parameters (`_id`, `_lastUpdated`, `_tag`, ...), which apply to every type.
     pub fn base(&self) -> Option<ResourceType> {

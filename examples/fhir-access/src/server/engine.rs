@@ -15,7 +15,7 @@ use super::guard::{AuditRecord, Caller, Guard, Narrowing, Permit};
 use super::index;
 use super::outcome::{Error, operation_outcome};
 use super::request::{self, Interaction, RawRequest, Target};
-use super::search::{Filter, Include, SearchQuery, Sort};
+use super::search::{Filter, Include, SearchQuery, Sort, Test};
 use super::store::{self, Indexing, Search, Store, Stored};
 
 /// The bounds the engine enforces.
@@ -648,7 +648,13 @@ impl Engine {
         };
         for narrowing in &permit.narrowing {
             match narrowing {
-                Narrowing::InCompartments(set) => narrowed.compartments.push(set.clone()),
+                Narrowing::InCompartments(set) => {
+                    if !narrowed.compartments.contains(set)
+                        && !self.implied(resource_type, &narrowed.filters, set)
+                    {
+                        narrowed.compartments.push(set.clone());
+                    }
+                }
                 Narrowing::NotInCompartments(set) => narrowed.excluded.extend(set.iter().cloned()),
                 Narrowing::Parameters(params) => {
                     // The guard's own parameters: one that does not parse is a server fault,
@@ -660,6 +666,44 @@ impl Engine {
             }
         }
         Ok(narrowed)
+    }
+
+    /// Whether `filters` already keep a search of `resource_type` inside the compartments of
+    /// `set`: a filter admits only references to the owner of one of them, through a
+    /// parameter that makes a resource referencing that owner a member (the usual
+    /// `Observation?patient=<an assigned patient>`). The narrowing would then cost the
+    /// database a second lookup that removes nothing.
+    fn implied(
+        &self,
+        resource_type: ResourceType,
+        filters: &[Filter],
+        set: &[Compartment],
+    ) -> bool {
+        set.iter().any(|compartment| {
+            let owner = compartment.kind().owner_type();
+            let reference = format!("{owner}/{}", compartment.id());
+            filters.iter().any(|filter| {
+                let admits_only_owner = match filter.any_of.as_slice() {
+                    [Test::ReferenceTo(to)] => *to == reference,
+                    // A bare id: the owner's only when the parameter selects only references
+                    // to the owner's type.
+                    [Test::ReferenceId(id)] => {
+                        id == compartment.id()
+                            && search_parameter(resource_type, filter.param)
+                                .is_some_and(|p| p.references_only(owner))
+                    }
+                    _ => false,
+                };
+                !filter.negate
+                    && filter.missing.is_none()
+                    && admits_only_owner
+                    && self.compartments.implies_membership(
+                        resource_type,
+                        filter.param,
+                        compartment.kind(),
+                    )
+            })
+        })
     }
 
     /// A query's chained parameters and `_has` as filters on references and ids. Each is

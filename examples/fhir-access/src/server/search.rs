@@ -655,13 +655,19 @@ impl Filter {
         sql.arg(resource_type.as_str().to_owned())
             .arg(self.param.to_owned());
         if tests {
-            // No alternatives (a chain that resolved to nothing): no row matches.
-            sql.text.push_str(" AND (0");
+            // No alternatives (a chain that resolved to nothing): no row matches. A single
+            // test goes without `(0 OR ...)`, which would keep SQLite from using the index.
+            let single = self.any_of.len() == 1;
+            sql.text.push_str(if single { " AND " } else { " AND (0" });
             for test in &self.any_of {
-                sql.text.push_str(" OR ");
+                if !single {
+                    sql.text.push_str(" OR ");
+                }
                 test.push_sql(sql);
             }
-            sql.text.push(')');
+            if !single {
+                sql.text.push(')');
+            }
         }
         sql.text.push(')');
     }

@@ -79,3 +79,66 @@ pub(crate) fn seed(store: &Store, indexing: Indexing<'_>) -> Result<usize, Error
     tx.commit()?;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use fhir_compartment::path::{ParameterKind, search_parameters};
+    use fhir_compartment::{CompartmentKind, Compartments, ServerBases};
+
+    use super::*;
+    use crate::server::index;
+
+    /// The engine drops a patient narrowing that a filter implies
+    /// (`Compartments::implies_membership`): on every seeded resource, each reference such a
+    /// parameter indexes to a patient is a compartment membership of that patient.
+    #[test]
+    fn an_implied_narrowing_holds_on_the_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1).unwrap();
+        let (compartments, bases) = (Compartments::r4(), ServerBases::default());
+        let indexing = Indexing {
+            compartments: &compartments,
+            bases: &bases,
+        };
+        seed(&store, indexing).unwrap();
+        let conn = store.reader();
+        let mut rows = conn.prepare("SELECT type, body FROM resources").unwrap();
+        let resources: Vec<(String, String)> = rows
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let (mut checked, mut violations) = (0, Vec::new());
+        for (type_name, body) in &resources {
+            let resource_type = ResourceType::from_name(type_name).unwrap();
+            let resource: Value = serde_json::from_str(body).unwrap();
+            let members: Vec<String> = compartments
+                .compartments_of_kind(&resource, CompartmentKind::Patient)
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let implying: Vec<&str> = search_parameters(resource_type)
+                .filter(|p| p.kind() == ParameterKind::Reference)
+                .map(|p| p.code())
+                .filter(|code| {
+                    compartments.implies_membership(resource_type, code, CompartmentKind::Patient)
+                })
+                .collect();
+            for row in index::rows(resource_type, &resource, &bases) {
+                if !implying.contains(&row.param) {
+                    continue;
+                }
+                let value = row.value.clone().unwrap_or_default();
+                if value.starts_with("Patient/") {
+                    checked += 1;
+                    if !members.contains(&value) {
+                        violations.push(format!("{type_name} {}: {value}", row.param));
+                    }
+                }
+            }
+        }
+        assert_eq!(violations, Vec::<String>::new());
+        assert_eq!(checked, 3371, "rows checked");
+    }
+}

@@ -64,6 +64,10 @@ pub(crate) struct Store {
     next_reader: AtomicUsize,
 }
 
+/// Prepared statements each connection keeps. A search's SQL depends on its parameters and
+/// the caller's narrowing, so the usual requests of a server need more than rusqlite's 16.
+const STATEMENT_CACHE: usize = 128;
+
 impl Store {
     /// Opens (creating if needed) `fhir.sqlite` in `dir`.
     pub(crate) fn open(dir: &Path, readers: usize) -> Result<Store, Error> {
@@ -74,11 +78,13 @@ impl Store {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         writer.execute_batch(SCHEMA)?;
         let readers = (0..readers.max(1))
             .map(|_| {
                 let reader = Connection::open(&file)?;
                 reader.busy_timeout(std::time::Duration::from_secs(10))?;
+                reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, rusqlite::Error>>()?;
@@ -383,16 +389,25 @@ impl Search<'_> {
             args: vec![self.resource_type.as_str().to_owned().into()],
         };
         for compartments in self.compartments {
-            sql.text.push_str(" AND (0");
-            for compartment in compartments {
+            sql.text.push_str(" AND ");
+            // No `(0 OR ...)` around a single term: SQLite would not use the index for it.
+            if compartments.len() != 1 {
+                sql.text.push_str("(0");
+            }
+            for (n, compartment) in compartments.iter().enumerate() {
+                if n > 0 || compartments.len() != 1 {
+                    sql.text.push_str(" OR ");
+                }
                 sql.text.push_str(
-                    " OR r.id IN (SELECT m.id FROM membership m WHERE m.kind = ? AND m.owner = ? AND m.type = ?)",
+                    "r.id IN (SELECT m.id FROM membership m WHERE m.kind = ? AND m.owner = ? AND m.type = ?)",
                 );
                 sql.args.push(compartment.kind().to_string().into());
                 sql.args.push(compartment.id().to_owned().into());
                 sql.args.push(self.resource_type.as_str().to_owned().into());
             }
-            sql.text.push(')');
+            if compartments.len() != 1 {
+                sql.text.push(')');
+            }
         }
         for compartment in self.excluded {
             sql.text.push_str(

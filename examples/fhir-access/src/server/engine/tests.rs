@@ -183,6 +183,98 @@ fn narrowing_applies_to_searches_and_includes() {
     assert_eq!(ids(&get(&engine, "Observation", "")), ["Observation/o3"]);
 }
 
+#[test]
+fn a_narrowing_a_filter_implies_is_dropped_and_only_then() {
+    let (engine, _dir) = engine(Arc::new(OnlyA::default()));
+    {
+        let indexing = engine.indexing();
+        let conn = engine.store.writer();
+        // About Patient/a, but in Patient/b's compartment only: `focus` makes no membership.
+        let obs = json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"code": "x"}]},
+            "subject": {"reference": "Patient/b"}, "focus": [{"reference": "Patient/a"}]});
+        store::write(&conn, indexing, ResourceType::Observation, "o4", obs, "PUT").unwrap();
+    }
+    let permit = Permit {
+        narrowing: vec![Narrowing::InCompartments(vec![
+            Compartment::new(CompartmentKind::Patient, "a").unwrap(),
+        ])],
+        ..Permit::default()
+    };
+    let kept = |query: &str| {
+        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let query = SearchQuery::parse(ResourceType::Observation, &params, &engine.bases).unwrap();
+        engine
+            .narrowed(ResourceType::Observation, None, &query, &permit)
+            .unwrap()
+            .compartments
+            .len()
+    };
+    assert_eq!(kept("patient=a"), 0);
+    // One of several compartments (a clinician's assigned patients).
+    let several = Permit {
+        narrowing: vec![Narrowing::InCompartments(vec![
+            Compartment::new(CompartmentKind::Patient, "c").unwrap(),
+            Compartment::new(CompartmentKind::Patient, "a").unwrap(),
+        ])],
+        ..Permit::default()
+    };
+    let query = SearchQuery::parse(
+        ResourceType::Observation,
+        &[("patient".to_owned(), "a".to_owned())],
+        &engine.bases,
+    )
+    .unwrap();
+    let narrowed = engine
+        .narrowed(ResourceType::Observation, None, &query, &several)
+        .unwrap();
+    assert_eq!(narrowed.compartments.len(), 0);
+    assert_eq!(kept("subject=Patient/a"), 0);
+    assert_eq!(kept("performer=Patient/a&code=x"), 0);
+    // Another patient, a parameter that makes no membership, a bare id that may name
+    // another type, several values, a `:missing`: the narrowing stays.
+    for query in [
+        "patient=b",
+        "focus=Patient/a",
+        "subject=a",
+        "patient=a,b",
+        "patient:missing=false",
+        "code=x",
+    ] {
+        assert_eq!(kept(query), 1, "{query}");
+    }
+    // A compartment search of the same compartment: one lookup, not two.
+    let compartment = Compartment::new(CompartmentKind::Patient, "a").unwrap();
+    let query = SearchQuery::parse(ResourceType::Observation, &[], &engine.bases).unwrap();
+    let narrowed = engine
+        .narrowed(
+            ResourceType::Observation,
+            Some(&compartment),
+            &query,
+            &permit,
+        )
+        .unwrap();
+    assert_eq!(narrowed.compartments, [vec![compartment]]);
+    for (query, expected) in [
+        ("patient=a", vec!["Observation/o1", "Observation/o3"]),
+        (
+            "subject=Patient/a",
+            vec!["Observation/o1", "Observation/o3"],
+        ),
+        ("focus=Patient/a", vec![]),
+        ("subject=a", vec!["Observation/o1", "Observation/o3"]),
+    ] {
+        let reply = get(&engine, "Observation", query);
+        assert_eq!(ids(&reply), expected, "{query}");
+        assert_eq!(
+            reply.body.as_ref().unwrap()["total"],
+            expected.len(),
+            "{query}"
+        );
+    }
+}
+
 fn engine_with_extra() -> (Engine, tempfile::TempDir) {
     engine(Arc::new(OnlyA {
         extra: vec![("code".to_owned(), "y".to_owned())],
