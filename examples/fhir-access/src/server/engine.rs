@@ -649,9 +649,13 @@ impl Engine {
         for narrowing in &permit.narrowing {
             match narrowing {
                 Narrowing::InCompartments(set) => {
-                    if !narrowed.compartments.contains(set)
-                        && !self.implied(resource_type, &narrowed.filters, set)
-                    {
+                    // Implied by a set already required that it includes (a compartment
+                    // search inside it), or by a filter.
+                    let within = narrowed
+                        .compartments
+                        .iter()
+                        .any(|required| required.iter().all(|c| set.contains(c)));
+                    if !within && !self.implied(resource_type, &narrowed.filters, set) {
                         narrowed.compartments.push(set.clone());
                     }
                 }

@@ -68,6 +68,18 @@ pub(crate) struct Store {
 /// the caller's narrowing, so the usual requests of a server need more than rusqlite's 16.
 const STATEMENT_CACHE: usize = 128;
 
+/// Makes cached statements stay prepared: without the query planner stability guarantee,
+/// SQLite plans with the bound `LIMIT` and `OFFSET` and prepares such a statement again each
+/// time they are bound, however equal; a search's plan depends on its SQL alone.
+fn tune(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) `fhir.sqlite` in `dir`.
     pub(crate) fn open(dir: &Path, readers: usize) -> Result<Store, Error> {
@@ -78,13 +90,13 @@ impl Store {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
-        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        tune(&writer)?;
         writer.execute_batch(SCHEMA)?;
         let readers = (0..readers.max(1))
             .map(|_| {
                 let reader = Connection::open(&file)?;
                 reader.busy_timeout(std::time::Duration::from_secs(10))?;
-                reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                tune(&reader)?;
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, rusqlite::Error>>()?;

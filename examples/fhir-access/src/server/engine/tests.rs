@@ -244,7 +244,8 @@ fn a_narrowing_a_filter_implies_is_dropped_and_only_then() {
     ] {
         assert_eq!(kept(query), 1, "{query}");
     }
-    // A compartment search of the same compartment: one lookup, not two.
+    // A compartment search of the same compartment, or of one of a set: one lookup, not
+    // two; of another compartment: both.
     let compartment = Compartment::new(CompartmentKind::Patient, "a").unwrap();
     let query = SearchQuery::parse(ResourceType::Observation, &[], &engine.bases).unwrap();
     let narrowed = engine
@@ -255,7 +256,21 @@ fn a_narrowing_a_filter_implies_is_dropped_and_only_then() {
             &permit,
         )
         .unwrap();
+    assert_eq!(narrowed.compartments, [vec![compartment.clone()]]);
+    let narrowed = engine
+        .narrowed(
+            ResourceType::Observation,
+            Some(&compartment),
+            &query,
+            &several,
+        )
+        .unwrap();
     assert_eq!(narrowed.compartments, [vec![compartment]]);
+    let b = Compartment::new(CompartmentKind::Patient, "b").unwrap();
+    let narrowed = engine
+        .narrowed(ResourceType::Observation, Some(&b), &query, &several)
+        .unwrap();
+    assert_eq!(narrowed.compartments.len(), 2);
     for (query, expected) in [
         ("patient=a", vec!["Observation/o1", "Observation/o3"]),
         (

@@ -29,9 +29,9 @@ pub(crate) struct Auditor {
 }
 
 /// Whether the clients of this server's own tokens are public or confidential, from its
-/// client registry, remembered per client id (the request path makes no database query once a
-/// client was seen). Clients of other issuers are recorded as public: nothing here vouches
-/// that they can keep a secret.
+/// client registry, remembered per client id until the server restarts (the request path
+/// makes no database query once a client was seen). Clients of other issuers are recorded as
+/// public: nothing here vouches that they can keep a secret.
 pub(crate) struct ClientKinds {
     store: Arc<dyn ClientStore>,
     issuer: String,
@@ -71,10 +71,10 @@ impl ClientKinds {
             Ok(Some(client)) if !matches!(client.auth(), ClientAuth::None) => {
                 ClientKind::Confidential
             }
-            Ok(Some(_)) => ClientKind::Public,
-            // Not (or no longer) registered, or unreadable: claim no authentication, and ask
-            // again next time.
-            Ok(None) | Err(_) => return ClientKind::Public,
+            // Public, or not registered (a token minted for a client id of its own).
+            Ok(_) => ClientKind::Public,
+            // Unreadable: claim no authentication, and ask again next time.
+            Err(_) => return ClientKind::Public,
         };
         if known.len() < KNOWN_CLIENTS {
             known.insert(id.to_owned(), kind);

@@ -4,6 +4,8 @@
 //! nothing: a narrowing left out would let a search count, or page over, what the caller
 //! may not see (fail closed).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use fhir_compartment::{Compartment, CompartmentKind, Compartments, ResourceType};
 use fhir_policy::Narrowing as Tree;
 
@@ -34,6 +36,12 @@ fn conjunct(
             .iter()
             .try_for_each(|item| conjunct(item, resource_type, compartments, out)),
         Tree::Match { parameter, values } => {
+            // A type in the Patient compartment by this one parameter (`Encounter.patient`):
+            // a compartment set, which the engine can tell a compartment search implies.
+            if let Some(found) = patients(std::slice::from_ref(tree), resource_type, compartments) {
+                out.push(Narrowing::InCompartments(found));
+                return Some(());
+            }
             // FHIR's escapes: a `,` inside a value is not an OR.
             let values: Vec<String> = values
                 .iter()
@@ -59,32 +67,44 @@ fn conjunct(
     }
 }
 
-/// The patients of an `Any` whose every branch is a Patient-compartment parameter matching
-/// `Patient/id` references: the resource is in one of those patients' compartments.
+/// The patients of a disjunction that is exactly "in one of these patients' compartments":
+/// one match per parameter linking the type to the Patient compartment, every one of them,
+/// each with the same `Patient/id` references. Anything narrower (some of the parameters, a
+/// modifier) or broader is not a compartment set.
 fn patients(
     items: &[Tree],
     resource_type: ResourceType,
     compartments: &Compartments,
 ) -> Option<Vec<Compartment>> {
     let links = compartments.parameters(resource_type, CompartmentKind::Patient);
-    let mut found: Vec<Compartment> = Vec::new();
+    let mut by_parameter: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for item in items {
         let Tree::Match { parameter, values } = item else {
             return None;
         };
-        let base = parameter.split(':').next().unwrap_or(parameter);
+        // A type modifier only: `:not`, `:missing` and the like are no membership.
+        let base = match parameter.split_once(':') {
+            None => parameter.as_str(),
+            Some((base, "Patient")) => base,
+            Some(_) => return None,
+        };
         if !links.contains(&base) {
             return None;
         }
+        let ids = by_parameter.entry(base).or_default();
         for value in values {
-            let id = value.strip_prefix("Patient/")?;
-            let compartment = Compartment::new(CompartmentKind::Patient, id).ok()?;
-            if !found.contains(&compartment) {
-                found.push(compartment);
-            }
+            ids.insert(value.strip_prefix("Patient/")?);
         }
     }
-    Some(found)
+    let mut sets = by_parameter.values();
+    let first = sets.next()?;
+    if by_parameter.len() != links.len() || sets.any(|ids| ids != first) {
+        return None;
+    }
+    first
+        .iter()
+        .map(|id| Compartment::new(CompartmentKind::Patient, id).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -118,12 +138,46 @@ mod tests {
                 Narrowing::InCompartments(vec![p("1"), p("2")]),
             ]
         );
+        let by_one_parameter = matching("patient", &["Patient/1"]);
+        assert_eq!(
+            translate(&by_one_parameter, ResourceType::Encounter, &r4),
+            [Narrowing::InCompartments(vec![p("1")])]
+        );
+        // Narrower than the compartment: stays a parameter.
+        for narrower in [
+            matching("patient:not", &["Patient/1"]),
+            matching("subject", &["Patient/1"]),
+        ] {
+            let Tree::Match { parameter, values } = &narrower else {
+                unreachable!()
+            };
+            assert_eq!(
+                translate(&narrower, ResourceType::Observation, &r4),
+                [Narrowing::Parameters(vec![(
+                    parameter.clone(),
+                    values.join(",")
+                )])]
+            );
+        }
+        let one_link = Tree::Any(vec![
+            matching("subject", &["Patient/1"]),
+            matching("subject", &["Patient/2"]),
+        ]);
+        let uneven = Tree::Any(vec![
+            matching("subject", &["Patient/1", "Patient/2"]),
+            matching("performer", &["Patient/1"]),
+        ]);
         let nothing = [Narrowing::InCompartments(Vec::new())];
         let other = Tree::Any(vec![
             matching("status", &["final"]),
             matching("code", &["x"]),
         ]);
         assert_eq!(translate(&other, ResourceType::Observation, &r4), nothing);
+        assert_eq!(
+            translate(&one_link, ResourceType::Observation, &r4),
+            nothing
+        );
+        assert_eq!(translate(&uneven, ResourceType::Observation, &r4), nothing);
         let not_patients = Tree::Any(vec![
             matching("subject", &["Group/1"]),
             matching("performer", &["Patient/1"]),
