@@ -103,15 +103,15 @@ struct Queue {
 
 impl Queue {
     /// Whether a worker should take a run now: when the disk is free (so that a lone record
-    /// is not held back), when half the capacity is queued (so that framing and hashing
-    /// overlap the disk under load), when a caller waits for durability, or when closing.
-    /// In between, callers append without meeting the workers on the lock and the next
-    /// group gathers.
+    /// is not held back), when a whole run is queued (so that framing and hashing overlap
+    /// the disk under load), when a caller waits for durability, or when closing. While a
+    /// sync is under way, fewer records than a run gather instead of costing a worker's
+    /// wake-up each.
     fn ready(&self, pipeline: &Pipeline) -> bool {
         self.queued > 0
             && (!pipeline.syncing.load(Ordering::Acquire)
                 || self.closed
-                || self.queued >= pipeline.capacity.div_ceil(2)
+                || self.queued >= RUN
                 || pipeline.durable_waiters.load(Ordering::Acquire) > 0)
     }
 
