@@ -1,20 +1,23 @@
 //! The file store's path from `append` to the disk.
 //!
 //! - **`append`** numbers the owned record and moves it into a bounded queue under one short
-//!   lock: no redaction, serialisation, hashing, I/O or freeing on the caller's thread.
+//!   lock: no redaction, serialisation, hashing, I/O or freeing on the caller's thread. The
+//!   capacity counts records appended and not yet written.
 //! - **Worker threads** (one per core, at most four) each take a run of up to [`RUN`]
-//!   queued records, redact them, frame them as lines (everything but `prev` and `hash`, which
-//!   need the previous record) and free them; runs are framed in parallel.
-//! - **The chain.** A framed run goes to the sequencer, which hands runs out strictly in
-//!   `seq` order. Whichever thread submits a run when no one is chaining becomes the chainer:
-//!   it fills in `prev` and the SHA-256 `hash` of every next run in order and writes them with
-//!   one `write`, until no next run is ready. So the serial part (the hash chain) moves between
-//!   threads and both cores keep busy whatever the split of the work.
+//!   queued records, redact them, frame them as lines (everything but `prev` and `hash`,
+//!   which need the record before) and free them. Runs are framed in parallel, and this
+//!   is most of the work.
+//! - **Sealing and writing** are serial, and are roles rather than threads: the
+//!   [`Sequencer`] hands framed runs out strictly in `seq` order, and whichever thread
+//!   submits a run while a role is free takes it. The sealer fills in `prev` and the
+//!   SHA-256 `hash` of each line; the writer writes sealed lines with one `write` per group
+//!   (gathered up to [`WRITE_BYTES`] while more records are coming). So the two serial steps
+//!   run at once on different threads, and both cores keep busy whatever the split.
 //! - **The syncer thread** makes what was written durable with one `fdatasync` per group
 //!   (group commit) and wakes the receipts waiting on it.
 //! - **Callers that wait** ([`Stage::Written`] or [`Stage::Durable`]) whose record is still
 //!   queued do not wait for a worker to be scheduled: they frame the runs up to theirs
-//!   themselves, and chain them when no one else is.
+//!   themselves, and seal and write them when no one else is.
 
 use std::collections::VecDeque;
 use std::fs::File;
