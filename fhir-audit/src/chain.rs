@@ -24,12 +24,24 @@ impl Digest256 {
 
     /// Writes the 64 hex digits into `out`, which is 64 bytes long.
     fn hex_into(&self, out: &mut [u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
-            pair.copy_from_slice(&[
-                *HEX.get(usize::from(byte >> 4)).unwrap_or(&b'0'),
-                *HEX.get(usize::from(byte & 15)).unwrap_or(&b'0'),
-            ]);
+        /// Both digits of every byte: one lookup per byte, twice per line in the chain.
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "byte < 256, so byte >> 4 and byte & 15 are below 16: in bounds"
+        )]
+        const fn pairs() -> [[u8; 2]; 256] {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut pairs = [[0_u8; 2]; 256];
+            let mut byte = 0;
+            while byte < 256 {
+                pairs[byte] = [HEX[byte >> 4], HEX[byte & 15]];
+                byte += 1;
+            }
+            pairs
+        }
+        static PAIRS: [[u8; 2]; 256] = pairs();
+        for (pair, &byte) in out.chunks_exact_mut(2).zip(&self.0) {
+            pair.copy_from_slice(PAIRS.get(usize::from(byte)).unwrap_or(&[b'0'; 2]));
         }
     }
 

@@ -496,12 +496,14 @@ impl Pipeline {
         // and over while they reach their size.
         run.lines.reserve(records.len() * LINE_BYTES);
         run.marks.reserve(records.len());
-        for (seq, mut record) in (first_seq..).zip(records.drain(..)) {
+        // In place: moving each record out of the run would copy it once more.
+        for (seq, record) in (first_seq..).zip(records.iter_mut()) {
             // Redaction comes first: nothing unredacted is ever framed.
             record.redact(self.content);
             let prev_at = frame(seq, &mut run.lines, |out| record.write_json(out));
             run.marks.push((prev_at, run.lines.len()));
         }
+        records.clear();
         self.drive(Some(run))
     }
 
