@@ -106,15 +106,16 @@ struct Queue {
 
 impl Queue {
     /// Whether a worker should take a run now: when the disk is free (so that a lone record
-    /// is not held back), when a whole run is queued (so that framing and hashing overlap
-    /// the disk under load), when a caller waits for durability, or when closing. While a
-    /// sync is under way, fewer records than a run gather instead of costing a worker's
-    /// wake-up each.
+    /// is not held back), when half the capacity is queued or a caller waits for room (a
+    /// backlog: framing and hashing must overlap the disk), when a caller waits for
+    /// durability, or when closing. While a sync is under way, records otherwise gather:
+    /// callers append without meeting the workers on the lock, or on the cores.
     fn ready(&self, pipeline: &Pipeline) -> bool {
         self.queued > 0
             && (!pipeline.syncing.load(Ordering::Acquire)
                 || self.closed
-                || self.queued >= RUN
+                || self.queued >= pipeline.capacity.div_ceil(2)
+                || self.waiting_for_room > 0
                 || pipeline.durable_waiters.load(Ordering::Acquire) > 0)
     }
 
@@ -375,6 +376,12 @@ impl Pipeline {
                 break;
             }
             queue.waiting_for_room += 1;
+            // Records gathering while a sync runs are a backlog now: have them taken.
+            let wake = queue.asleep == self.workers && !queue.wake_pending && queue.ready(self);
+            if wake {
+                queue.wake_pending = true;
+                self.work.notify_one();
+            }
             queue = wait(&self.room, queue);
             queue.waiting_for_room -= 1;
         }
