@@ -11,8 +11,9 @@
 //!   [`Sequencer`] hands framed runs out strictly in `seq` order, and whichever thread
 //!   submits a run while a role is free takes it. The sealer fills in `prev` and the
 //!   SHA-256 `hash` of each line; the writer writes sealed lines with one `write` per group
-//!   (gathered up to [`WRITE_BYTES`] while more records are coming). So the two serial steps
-//!   run at once on different threads, and both cores keep busy whatever the split.
+//!   (gathered up to [`WRITE_BYTES`] while a sync runs and more records come). So the two
+//!   serial steps run at once on different threads, and both cores keep busy whatever the
+//!   split.
 //! - **The syncer thread** makes what was written durable with one `fdatasync` per group
 //!   (group commit) and wakes the receipts waiting on it.
 //! - **Callers that wait** ([`Stage::Written`] or [`Stage::Durable`]) whose record is still
@@ -39,9 +40,9 @@ pub(crate) const RUN: usize = 64;
 /// Room reserved per line when framing: a typical record's line is 500 to 800 bytes.
 const LINE_BYTES: usize = 1024;
 
-/// Sealed lines are written once this many bytes have gathered, or sooner when every record
-/// appended is sealed or a caller waits for them: big writes cost the kernel much less per
-/// byte than small ones.
+/// While a sync runs, sealed lines are written once this many bytes have gathered, or sooner
+/// when every record appended is sealed or a caller waits for them: big writes cost the
+/// kernel much less per byte than small ones.
 const WRITE_BYTES: usize = 1 << 20;
 
 /// A framed run whose buffer grew past this (records with huge fields) is not kept for reuse.
@@ -548,10 +549,11 @@ impl Pipeline {
                     sequencer.writing = true;
                     writer = Some(lock(&self.writer));
                 }
-                // While records are still coming, gather a big write unless a caller waits.
-                // Whoever seals the last record appended finds this true, so nothing sealed
-                // is left behind.
-                let write_now = sequencer.sealed_bytes >= WRITE_BYTES
+                // While a sync runs and records are still coming, gather a big write unless
+                // a caller waits. Whoever seals the last record appended finds this true, so
+                // nothing sealed is left behind.
+                let write_now = !self.syncing.load(Ordering::Acquire)
+                    || sequencer.sealed_bytes >= WRITE_BYTES
                     || sequencer.next_seq > self.appended.load(Ordering::Acquire)
                     || self.written_waiters.load(Ordering::Acquire) > 0;
                 if let Some(held) = writer.as_mut() {
@@ -777,6 +779,8 @@ impl Writer {
             let mut state = lock(&pipeline.state);
             state.written = written;
             if state.syncer_idle {
+                // A sync starts now: records gather from here on, not once the syncer runs.
+                pipeline.syncing.store(true, Ordering::Release);
                 pipeline.sync_wanted.notify_one();
             }
             if pipeline.written_waiters.load(Ordering::Acquire) > 0 {
