@@ -390,8 +390,12 @@ impl Pipeline {
         queue.next_seq += 1;
         self.appended.store(seq, Ordering::Release);
         queue.push(record);
-        // Awake workers come back for it; wake one only if none is.
-        let wake = queue.asleep == self.workers && !queue.wake_pending && queue.ready(self);
+        // Awake workers come back for it: wake one if none is, or if a backlog gathers while
+        // the awake ones seal or write.
+        let wake = queue.asleep > 0
+            && !queue.wake_pending
+            && (queue.asleep == self.workers || queue.queued >= RUN.max(self.capacity / 4))
+            && queue.ready(self);
         if wake {
             queue.wake_pending = true;
         }
@@ -465,6 +469,7 @@ impl Pipeline {
     /// drained, or failed.
     fn next_run(&self, records: &mut Vec<AuditRecord>) -> Option<u64> {
         let mut queue = lock(&self.queue);
+        let mut idle_roles_tried = false;
         loop {
             if self.failed.load(Ordering::Acquire) {
                 return None;
@@ -488,10 +493,23 @@ impl Pipeline {
             if queue.closed && queue.queued == 0 {
                 return None;
             }
+            if !idle_roles_tried {
+                // Nothing to frame: seal or write, if that is waiting and no one does it, so
+                // that the thread holding one role is not left with both.
+                drop(queue);
+                if let Err(error) = self.drive(None) {
+                    self.fail(&error);
+                    return None;
+                }
+                idle_roles_tried = true;
+                queue = lock(&self.queue);
+                continue;
+            }
             queue.asleep += 1;
             queue = wait(&self.work, queue);
             queue.asleep -= 1;
             queue.wake_pending = false;
+            idle_roles_tried = false;
         }
     }
 
@@ -541,11 +559,14 @@ impl Pipeline {
                         sequencer.sealing = false;
                     }
                 }
+                let waited_for = self.written_waiters.load(Ordering::Acquire) > 0;
                 if let Some(held) = writer.as_mut() {
                     for run in held.group.drain(..) {
                         sequencer.keep(run);
                     }
-                } else if !sequencer.writing {
+                } else if !sequencer.writing && (sealer.is_none() || waited_for) {
+                    // The sealer leaves writing to another thread (the two run at once)
+                    // until it stops sealing, unless a caller waits.
                     sequencer.writing = true;
                     writer = Some(lock(&self.writer));
                 }
@@ -555,7 +576,7 @@ impl Pipeline {
                 let write_now = !self.syncing.load(Ordering::Acquire)
                     || sequencer.sealed_bytes >= WRITE_BYTES
                     || sequencer.next_seq > self.appended.load(Ordering::Acquire)
-                    || self.written_waiters.load(Ordering::Acquire) > 0;
+                    || waited_for;
                 if let Some(held) = writer.as_mut() {
                     if write_now {
                         held.group.extend(sequencer.sealed.drain(..));
@@ -633,7 +654,12 @@ impl Pipeline {
                 }
                 continue;
             }
-            // Another thread is framing, sealing or writing it.
+            // Another thread is framing, sealing or writing it: take a role that waits for a
+            // thread, if one does, then wait.
+            if let Err(error) = self.drive(None) {
+                self.fail(&error);
+                break Err(self.failure());
+            }
             let mut state = lock(&self.state);
             while state.written.seq.max(state.committed.seq) < seq
                 && state.failure.is_none()
