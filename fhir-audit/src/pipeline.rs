@@ -9,11 +9,12 @@
 //!   is most of the work.
 //! - **Sealing and writing** are serial, and are roles rather than threads: the
 //!   [`Sequencer`] hands framed runs out strictly in `seq` order, and whichever thread
-//!   submits a run while a role is free takes it. The sealer fills in `prev` and the
-//!   SHA-256 `hash` of each line; the writer writes sealed lines with one `write` per group
-//!   (gathered up to [`WRITE_BYTES`] while a sync runs and more records come). So the two
-//!   serial steps run at once on different threads, and both cores keep busy whatever the
-//!   split.
+//!   submits a run, or has nothing to frame, takes a role that is free and has work. The
+//!   sealer fills in `prev` and the SHA-256 `hash` of each line, and leaves writing to
+//!   another thread while it seals; the writer writes sealed lines with one `write` per
+//!   group (gathered up to [`WRITE_BYTES`] while a sync runs and more records come). So
+//!   the two serial steps run at once on different threads, and both cores keep busy
+//!   whatever the split.
 //! - **The syncer thread** makes what was written durable with one `fdatasync` per group
 //!   (group commit) and wakes the receipts waiting on it.
 //! - **Callers that wait** ([`Stage::Written`] or [`Stage::Durable`]) whose record is still
