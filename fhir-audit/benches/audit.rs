@@ -3,14 +3,16 @@
 //! - `serialise/*`: one record to JSON into a reused buffer: ours (`write_json`) against
 //!   plain `serde_json` of a flat struct with the same 16 values.
 //! - `serialise/redact`: redaction alone (secrets scanned for, none found);
-//!   `serialise/line/sha256`: the SHA-256 of one line, the writer thread's serial share.
+//!   `serialise/line/sha256`: the SHA-256 of one line, the serial share of the work.
 //! - `serialise/line/*`: the CPU work per record besides `write`: redaction, serialisation
-//!   (both on the caller's thread) and the SHA-256 of the chained line (the writer's).
+//!   and the SHA-256 of the chained line, all on the store's worker threads.
 //! - `handoff/append`: the request path's cost, from an owned record to its receipt:
-//!   redaction and serialisation on the caller's thread, then a copy into the store's
-//!   queue (no hashing, no I/O); beside it the floor of a locked push with no consumer.
-//! - `throughput/*`: 20,000 records into the file store with group commit, against the
-//!   floor of writing the same bytes with `write` + `fdatasync` per batch of 4,096 lines
+//!   numbering it and moving it into the store's queue under one lock (no redaction,
+//!   serialisation, hashing, I/O or freeing); beside it the floor of a locked push of a
+//!   boxed record with no consumer.
+//! - `throughput/*`: 20,000 records into a fresh file store with group commit (one caller
+//!   appending, the store's workers redacting, serialising, chaining and writing), against
+//!   the floor of writing the same bytes with `write` + `fdatasync` per batch of 4,096 lines
 //!   (no hashing, no JSON).
 //!
 //! Search on a million records is in `benches/search.rs`.
@@ -104,7 +106,7 @@ fn serialise(c: &mut Criterion) {
             black_box(buffer.len())
         });
     });
-    // What the writer thread does per record besides `write`: redact, serialise, chain.
+    // What the workers do per record besides `write`: redact, serialise, chain.
     let mut to_store = record.clone();
     let stored = fhir_audit::StoredRecord {
         seq: 1,
@@ -115,7 +117,7 @@ fn serialise(c: &mut Criterion) {
     group.bench_function("redact", |b| {
         b.iter(|| black_box(&mut to_store).redact(fhir_audit::ContentPolicy::ReferencesOnly));
     });
-    // The writer thread's serial share: the SHA-256 of one line as the chain hashes it.
+    // The serial share: the SHA-256 of one line as the chain hashes it.
     let line = stored.to_line();
     let hashed = &line[..line.len() - 68];
     group.bench_function("line/sha256", |b| {

@@ -22,13 +22,26 @@ impl Digest256 {
     /// The `prev` of the first record: 32 zero bytes.
     pub const GENESIS: Digest256 = Digest256([0; 32]);
 
-    fn write_hex(&self, out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for byte in self.0 {
-            out.extend_from_slice(&[
-                *HEX.get(usize::from(byte >> 4)).unwrap_or(&b'0'),
-                *HEX.get(usize::from(byte & 15)).unwrap_or(&b'0'),
-            ]);
+    /// Writes the 64 hex digits into `out`, which is 64 bytes long.
+    fn hex_into(&self, out: &mut [u8]) {
+        /// Both digits of every byte: one lookup per byte, twice per line in the chain.
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "byte < 256, so byte >> 4 and byte & 15 are below 16: in bounds"
+        )]
+        const fn pairs() -> [[u8; 2]; 256] {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut pairs = [[0_u8; 2]; 256];
+            let mut byte = 0;
+            while byte < 256 {
+                pairs[byte] = [HEX[byte >> 4], HEX[byte & 15]];
+                byte += 1;
+            }
+            pairs
+        }
+        static PAIRS: [[u8; 2]; 256] = pairs();
+        for (pair, &byte) in out.chunks_exact_mut(2).zip(&self.0) {
+            pair.copy_from_slice(PAIRS.get(usize::from(byte)).unwrap_or(&[b'0'; 2]));
         }
     }
 
@@ -52,8 +65,8 @@ impl Digest256 {
 
 impl fmt::Display for Digest256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = Vec::with_capacity(64);
-        self.write_hex(&mut out);
+        let mut out = [0_u8; 64];
+        self.hex_into(&mut out);
         f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
     }
 }
@@ -190,37 +203,41 @@ pub(crate) fn encode_line(
     record: &AuditRecord,
     out: &mut Vec<u8>,
 ) -> Digest256 {
-    frame(seq, prev, out, |out| record.write_json(out))
-}
-
-/// Appends the line for a record already serialised to `json` (with its newline) to `out`
-/// and returns its hash: the store's writer chains bytes its callers prepared.
-pub(crate) fn encode_serialised(
-    seq: u64,
-    prev: &Digest256,
-    json: &[u8],
-    out: &mut Vec<u8>,
-) -> Digest256 {
-    frame(seq, prev, out, |out| out.extend_from_slice(json))
-}
-
-fn frame(
-    seq: u64,
-    prev: &Digest256,
-    out: &mut Vec<u8>,
-    record: impl FnOnce(&mut Vec<u8>),
-) -> Digest256 {
     let start = out.len();
+    let prev_at = frame(seq, out, |out| record.write_json(out)) - start;
+    seal(out.get_mut(start..).unwrap_or_default(), prev_at, prev)
+}
+
+/// Appends record `seq`'s line (with its newline) to `out`, its `prev` and `hash` left as
+/// zeros, and returns where `prev` starts in `out`. Framing needs no other record, so the
+/// store's threads frame in parallel; [`seal`] then fills in the chain, in order.
+pub(crate) fn frame(seq: u64, out: &mut Vec<u8>, record: impl FnOnce(&mut Vec<u8>)) -> usize {
     out.extend_from_slice(PREFIX);
     write_u64(out, seq);
     out.extend_from_slice(PREV);
-    prev.write_hex(out);
+    let prev_at = out.len();
+    out.extend_from_slice(&[b'0'; 64]);
     out.extend_from_slice(RECORD);
     record(out);
-    let hash = Digest256(Sha256::digest(out.get(start..).unwrap_or_default()).into());
     out.extend_from_slice(HASH);
-    hash.write_hex(out);
+    out.extend_from_slice(&[b'0'; 64]);
     out.extend_from_slice(b"\"}\n");
+    prev_at
+}
+
+/// Completes a [`frame`]d `line` (from its first byte through its newline, its `prev` at
+/// `prev_at`): writes `prev`, hashes the line up to `,"hash":"`, writes the hash and
+/// returns it.
+pub(crate) fn seal(line: &mut [u8], prev_at: usize, prev: &Digest256) -> Digest256 {
+    if let Some(slot) = line.get_mut(prev_at..prev_at + 64) {
+        prev.hex_into(slot);
+    }
+    let hashed = line.len().saturating_sub(1 + SUFFIX_LEN);
+    let hash = Digest256(Sha256::digest(line.get(..hashed).unwrap_or_default()).into());
+    let at = hashed + HASH.len();
+    if let Some(slot) = line.get_mut(at..at + 64) {
+        hash.hex_into(slot);
+    }
     hash
 }
 

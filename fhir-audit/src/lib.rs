@@ -20,6 +20,7 @@ mod balp;
 mod chain;
 mod error;
 mod json;
+mod pipeline;
 mod record;
 mod redact;
 mod search;

@@ -57,7 +57,11 @@ impl AuditRecord {
         if policy == ContentPolicy::ReferencesOnly {
             self.content = None;
         }
-        let scrub = |text: &mut String| replace(text, jwt_spans(text));
+        let scrub = |text: &mut String| {
+            if may_hold_jwt(text.as_bytes()) {
+                replace(text, jwt_spans(text));
+            }
+        };
         if let Some(user) = &mut self.user {
             scrub(&mut user.id);
             user.fhir_user.iter_mut().for_each(scrub);
@@ -132,13 +136,19 @@ fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'=' | b'+' | b'/' | b'~')
 }
 
+/// Whether `text` is long enough and has the two dots a JWS or JWE needs: most text is
+/// not, and skips the search for `eyJ`.
+fn may_hold_jwt(text: &[u8]) -> bool {
+    // The shortest JWS header, `{"alg":"none"}`, is 19 base64url characters; with two dots
+    // and a payload no token is shorter than this.
+    text.len() >= MIN_JWT_LEN && text.iter().filter(|&&b| b == b'.').count() >= 2
+}
+
 /// JWS and JWE compact serialisations: `eyJ` (a base64url JSON object) then at least two dots.
 fn jwt_spans(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
-    // The shortest JWS header, `{"alg":"none"}`, is 19 base64url characters; with two dots
-    // and a payload no token is shorter than this. Most ids are: skip the search for them.
-    if bytes.len() < MIN_JWT_LEN {
+    if !may_hold_jwt(bytes) {
         return spans;
     }
     let mut from = 0;
@@ -198,13 +208,13 @@ fn bearer_spans(text: &str) -> Vec<(usize, usize)> {
 
 /// The values of [`SECRET_PARAMETERS`] in a query string.
 fn secret_parameter_spans(query: &str) -> Vec<(usize, usize)> {
-    let bytes = query.as_bytes();
     let mut spans = Vec::new();
     let mut start = 0;
-    // Byte searches: `&` and `=` are ASCII, so every split falls on a character boundary.
-    for end in memchr::memchr_iter(b'&', bytes).chain(std::iter::once(bytes.len())) {
-        let pair = bytes.get(start..end).unwrap_or_default();
-        if let Some(equals) = memchr::memchr(b'=', pair)
+    // Byte splits: `&` and `=` are ASCII, so every split falls on a character boundary.
+    // Plain loops: queries are short, and most pairs are rejected by their name's length.
+    for pair in query.as_bytes().split(|&b| b == b'&') {
+        let end = start + pair.len();
+        if let Some(equals) = pair.iter().position(|&b| b == b'=')
             && equals + 1 < pair.len()
             && is_secret_name(pair.get(..equals).unwrap_or_default())
         {
@@ -215,18 +225,24 @@ fn secret_parameter_spans(query: &str) -> Vec<(usize, usize)> {
     spans
 }
 
+/// The shortest and longest of [`SECRET_PARAMETERS`].
+const SECRET_LENGTHS: std::ops::RangeInclusive<usize> = 6..=16;
+
 /// Whether a parameter name (percent-encoded or not, any case, with or without a
 /// `:modifier`) is one of [`SECRET_PARAMETERS`]. Allocates only for percent-encoded names.
 fn is_secret_name(name: &[u8]) -> bool {
     let is_secret = |name: &[u8]| {
-        let base = memchr::memchr(b':', name)
+        let base = name
+            .iter()
+            .position(|&b| b == b':')
             .and_then(|colon| name.get(..colon))
             .unwrap_or(name);
-        SECRET_PARAMETERS
-            .iter()
-            .any(|secret| secret.as_bytes().eq_ignore_ascii_case(base))
+        SECRET_LENGTHS.contains(&base.len())
+            && SECRET_PARAMETERS
+                .iter()
+                .any(|secret| secret.as_bytes().eq_ignore_ascii_case(base))
     };
-    if memchr::memchr(b'%', name).is_some() {
+    if name.contains(&b'%') {
         is_secret(percent_decode_lower(name).as_bytes())
     } else {
         is_secret(name)
@@ -297,6 +313,15 @@ mod tests {
         assert_eq!(
             redact_query("h=Bearer%20abc.def&k=bearerish"),
             "h=Bearer%20[redacted]&k=bearerish"
+        );
+    }
+
+    #[test]
+    fn secret_lengths_bound_every_secret_parameter() {
+        let lengths = || SECRET_PARAMETERS.iter().map(|name| name.len());
+        assert_eq!(
+            SECRET_LENGTHS,
+            lengths().min().unwrap()..=lengths().max().unwrap()
         );
     }
 

@@ -63,6 +63,27 @@ fn concurrent_writers_store_every_record_exactly_once_in_one_chain() {
 }
 
 #[test]
+fn four_workers_keep_every_writer_in_order_in_one_chain() {
+    // More workers than cores, a queue smaller than two runs: runs are framed out of order
+    // and must still be sealed and written in `seq` order.
+    concurrent_writers(
+        StoreConfig::default().queue_capacity(100).workers(4),
+        Stage::Durable,
+    );
+}
+
+#[test]
+fn one_worker_alone_stores_every_record_in_order() {
+    concurrent_writers(
+        StoreConfig::default()
+            .queue_capacity(64)
+            .workers(1)
+            .max_segment_bytes(256 << 10),
+        Stage::Written,
+    );
+}
+
+#[test]
 fn concurrent_writers_waiting_until_written_write_in_order_across_rotations() {
     // Half the callers wait for every record to be written, so callers write groups
     // themselves while the writer thread does too, and segments rotate meanwhile.
@@ -117,6 +138,23 @@ fn concurrent_writers(config: StoreConfig, odd_writers_wait: Stage) {
     }
     if odd_writers_wait == Stage::Written {
         assert!(number > 3, "rotated: {number}");
+    }
+    // Each writer's records are in the order it appended them (ids are `obs-{n}`, and each
+    // writer appends its `n` in increasing order).
+    let numbers: Vec<u64> = ids
+        .iter()
+        .map(|id| id.strip_prefix("obs-").unwrap().parse().unwrap())
+        .collect();
+    for writer in 0..WRITERS {
+        let own: Vec<u64> = numbers
+            .iter()
+            .copied()
+            .filter(|n| n / EACH == writer)
+            .collect();
+        assert_eq!(
+            own,
+            (writer * EACH..(writer + 1) * EACH).collect::<Vec<_>>()
+        );
     }
     ids.sort();
     ids.dedup();
@@ -529,4 +567,103 @@ fn hostile_text_and_huge_fields_round_trip_intact() {
     let back = StoredRecord::parse_line(all[0].strip_suffix(b"\n").unwrap()).unwrap();
     assert_eq!(back.record, hostile);
     assert_eq!(verify(dir.path()).unwrap().records, 2);
+}
+
+#[test]
+fn records_are_redacted_before_any_byte_is_written_by_the_workers() {
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz";
+    for workers in [1, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), StoreConfig::default().workers(workers)).unwrap();
+        let mut last = None;
+        for n in 1..=300 {
+            let mut secretive = record(n);
+            secretive.action.query = Some(format!("patient={n}&access_token=tok-{n}-secret"));
+            secretive.outcome.reason = Some(format!("rejected Bearer {JWT}"));
+            secretive.token_jti = Some(JWT.into());
+            secretive.content =
+                Some(serde_json::json!({"resourceType": "Patient", "name": "secret-name"}));
+            last = Some(store.append(secretive).unwrap());
+        }
+        // Records queued unredacted are redacted by whichever thread frames them: the
+        // workers, or this caller helping while it waits.
+        last.unwrap().wait_until(Stage::Written).unwrap();
+        let bytes = std::fs::read(segment(dir.path(), 1)).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(text.lines().count(), 300);
+        for leak in ["secret", "eyJ"] {
+            assert!(!text.contains(leak), "{workers} workers wrote {leak:?}");
+        }
+        store.close().unwrap();
+        let first = lines(&segment(dir.path(), 1))[0].clone();
+        let stored = StoredRecord::parse_line(first.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(
+            stored.record.action.query.as_deref(),
+            Some("patient=1&access_token=[redacted]")
+        );
+        assert_eq!(
+            stored.record.outcome.reason.as_deref(),
+            Some("rejected Bearer [redacted]")
+        );
+        assert_eq!(stored.record.token_jti.as_deref(), Some("[redacted]"));
+        assert_eq!(stored.record.content, None);
+        assert_eq!(verify(dir.path()).unwrap().records, 300);
+    }
+}
+
+#[test]
+fn a_full_queue_makes_callers_wait_and_loses_nothing() {
+    // Capacity 1 counts records appended and not yet written: every append waits for the
+    // record before it to be written, through workers, syncs and rotations.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        FileStore::open(
+            dir.path(),
+            StoreConfig::default()
+                .queue_capacity(1)
+                .workers(2)
+                .max_segment_bytes(32 << 10),
+        )
+        .unwrap(),
+    );
+    std::thread::scope(|scope| {
+        for writer in 0..3 {
+            let store = &store;
+            scope.spawn(move || {
+                for n in 0..200 {
+                    drop(store.append(record(writer * 1000 + n)).unwrap());
+                }
+            });
+        }
+    });
+    store.flush().unwrap();
+    assert_eq!(store.head().seq, 600);
+    Arc::into_inner(store).unwrap().close().unwrap();
+    let verification = verify(dir.path()).unwrap();
+    assert_eq!(
+        (verification.records, verification.first_break),
+        (600, None)
+    );
+    assert!(segment(dir.path(), 3).exists(), "rotated");
+}
+
+#[test]
+fn closing_writes_and_syncs_every_queued_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(
+        dir.path(),
+        StoreConfig::default().sync_delay(std::time::Duration::from_secs(3600)),
+    )
+    .unwrap();
+    for n in 1..=1000 {
+        drop(store.append(record(n)).unwrap());
+    }
+    // No receipt waited: everything may still be queued, framed or sealed.
+    store.close().unwrap();
+    assert_eq!(Head::read(dir.path()).unwrap().unwrap().seq, 1000);
+    let verification = verify(dir.path()).unwrap();
+    assert_eq!(
+        (verification.records, verification.first_break),
+        (1000, None)
+    );
 }
