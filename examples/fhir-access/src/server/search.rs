@@ -611,6 +611,21 @@ impl Sql {
         self.args.push(value.into());
         self
     }
+
+    /// The OR of what `term` writes for each item, parenthesised; a single term bare (SQLite
+    /// uses an index for `x = ?`, not for `(0 OR x = ?)`); no item: `(0)`, which matches
+    /// nothing.
+    pub(crate) fn any_of<T>(&mut self, items: &[T], mut term: impl FnMut(&mut Sql, &T)) {
+        if let [one] = items {
+            return term(self, one);
+        }
+        self.text.push_str("(0");
+        for item in items {
+            self.text.push_str(" OR ");
+            term(self, item);
+        }
+        self.text.push(')');
+    }
 }
 
 impl Filter {
@@ -655,19 +670,9 @@ impl Filter {
         sql.arg(resource_type.as_str().to_owned())
             .arg(self.param.to_owned());
         if tests {
-            // No alternatives (a chain that resolved to nothing): no row matches. A single
-            // test goes without `(0 OR ...)`, which would keep SQLite from using the index.
-            let single = self.any_of.len() == 1;
-            sql.text.push_str(if single { " AND " } else { " AND (0" });
-            for test in &self.any_of {
-                if !single {
-                    sql.text.push_str(" OR ");
-                }
-                test.push_sql(sql);
-            }
-            if !single {
-                sql.text.push(')');
-            }
+            // No alternatives (a chain that resolved to nothing): no row matches.
+            sql.text.push_str(" AND ");
+            sql.any_of(&self.any_of, |sql, test| test.push_sql(sql));
         }
         sql.text.push(')');
     }
@@ -771,6 +776,24 @@ impl Test {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn alternatives_are_an_or_and_a_single_one_stands_bare() {
+        let sql_of = |items: &[&str]| {
+            let mut sql = Sql {
+                text: String::new(),
+                args: Vec::new(),
+            };
+            sql.any_of(items, |sql, item| {
+                sql.text.push_str("x = ?");
+                sql.arg((*item).to_owned());
+            });
+            (sql.text, sql.args.len())
+        };
+        assert_eq!(sql_of(&[]), ("(0)".to_owned(), 0));
+        assert_eq!(sql_of(&["a"]), ("x = ?".to_owned(), 1));
+        assert_eq!(sql_of(&["a", "b"]), ("(0 OR x = ? OR x = ?)".to_owned(), 2));
+    }
 
     #[test]
     fn chains_and_has_parse_into_searches_of_their_own() {

@@ -402,24 +402,14 @@ impl Search<'_> {
         };
         for compartments in self.compartments {
             sql.text.push_str(" AND ");
-            // No `(0 OR ...)` around a single term: SQLite would not use the index for it.
-            if compartments.len() != 1 {
-                sql.text.push_str("(0");
-            }
-            for (n, compartment) in compartments.iter().enumerate() {
-                if n > 0 || compartments.len() != 1 {
-                    sql.text.push_str(" OR ");
-                }
+            sql.any_of(compartments, |sql, compartment| {
                 sql.text.push_str(
                     "r.id IN (SELECT m.id FROM membership m WHERE m.kind = ? AND m.owner = ? AND m.type = ?)",
                 );
                 sql.args.push(compartment.kind().to_string().into());
                 sql.args.push(compartment.id().to_owned().into());
                 sql.args.push(self.resource_type.as_str().to_owned().into());
-            }
-            if compartments.len() != 1 {
-                sql.text.push(')');
-            }
+            });
         }
         for compartment in self.excluded {
             sql.text.push_str(
