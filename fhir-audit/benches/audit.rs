@@ -60,24 +60,25 @@ struct Flat {
 }
 
 fn flat(record: &AuditRecord) -> Flat {
-    let user = record.user.clone().unwrap();
+    let text = |text: &fhir_audit::CompactString| text.to_string();
+    let user = record.user.as_ref().unwrap();
     Flat {
         time: record.time,
-        user_id: user.id,
-        fhir_user: user.fhir_user.unwrap(),
-        client_id: record.client.clone().unwrap().id,
+        user_id: text(&user.id),
+        fhir_user: text(user.fhir_user.as_ref().unwrap()),
+        client_id: text(&record.client.as_ref().unwrap().id),
         client_type: "confidential",
         interaction: record.action.interaction.code(),
-        resource_type: record.action.resource_type.clone().unwrap(),
-        resource_id: record.action.resource_id.clone().unwrap(),
-        query: record.action.query.clone().unwrap(),
-        patients: record.patients.clone(),
+        resource_type: text(record.action.resource_type.as_ref().unwrap()),
+        resource_id: text(record.action.resource_id.as_ref().unwrap()),
+        query: text(record.action.query.as_ref().unwrap()),
+        patients: record.patients.iter().map(text).collect(),
         decision: record.outcome.decision.code(),
         status: record.outcome.status,
-        rules: record.outcome.rules.clone(),
-        server_id: record.origin.server_id.clone(),
-        client_ip: record.origin.client_ip.clone().unwrap(),
-        token_jti: record.token_jti.clone().unwrap(),
+        rules: record.outcome.rules.iter().map(text).collect(),
+        server_id: text(&record.origin.server_id),
+        client_ip: text(record.origin.client_ip.as_ref().unwrap()),
+        token_jti: text(record.token_jti.as_ref().unwrap()),
     }
 }
 

@@ -96,7 +96,7 @@ fn optional(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
     }
 }
 
-fn list(out: &mut Vec<u8>, key: &[u8], values: &[String]) {
+fn list(out: &mut Vec<u8>, key: &[u8], values: &[compact_str::CompactString]) {
     let mut values = values.iter();
     let Some(first) = values.next() else { return };
     out.extend_from_slice(key);
@@ -176,35 +176,38 @@ pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut clean_from = 0;
-    let mut at = 0;
-    loop {
-        let (chunk, whole) = match bytes.get(at..at + 8) {
-            Some(chunk) => (chunk, true),
-            None => (bytes.get(at..).unwrap_or_default(), false),
-        };
-        if whole {
-            let mut word = [0_u8; 8];
-            word.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(word)) {
-                at += 8;
-                continue;
-            }
-        }
-        for (offset, &byte) in chunk.iter().enumerate() {
+    if is_clean(bytes) {
+        out.extend_from_slice(bytes);
+    } else {
+        let mut clean_from = 0;
+        for (at, &byte) in bytes.iter().enumerate() {
             if let Some(escaped) = escape(byte) {
-                out.extend_from_slice(bytes.get(clean_from..at + offset).unwrap_or_default());
+                out.extend_from_slice(bytes.get(clean_from..at).unwrap_or_default());
                 out.extend_from_slice(escaped);
-                clean_from = at + offset + 1;
+                clean_from = at + 1;
             }
         }
-        if !whole {
-            break;
-        }
-        at += 8;
+        out.extend_from_slice(bytes.get(clean_from..).unwrap_or_default());
     }
-    out.extend_from_slice(bytes.get(clean_from..).unwrap_or_default());
     out.push(b'"');
+}
+
+/// Whether no byte of `bytes` needs escaping, eight at a time: nearly every string in a
+/// record is clean, and is then copied whole.
+fn is_clean(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let whole = words.by_ref().all(|chunk| {
+        let mut word = [0_u8; 8];
+        word.copy_from_slice(chunk);
+        !needs_escape(u64::from_le_bytes(word))
+    });
+    let rest = words.remainder();
+    // Padded with spaces, which need no escape.
+    let mut word = [b' '; 8];
+    if let Some(head) = word.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    whole && !needs_escape(u64::from_le_bytes(word))
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ mod verify;
 
 pub use balp::audit_event_bundle;
 pub use chain::{Digest256, LineError, StoredRecord};
+/// The string type of [`AuditRecord`]'s text fields: up to 24 bytes inline, so a typical record
+/// allocates for none of them (re-exported so that callers need not depend on `compact_str`).
+pub use compact_str::CompactString;
 pub use error::Error;
 pub use record::{
     Action, AuditRecord, BreakGlass, Client, ClientKind, Decision, Interaction, Origin, Outcome,

@@ -363,29 +363,65 @@ impl Pipeline {
         }
     }
 
-    /// Numbers `record` and queues it, waiting for room.
+    /// Numbers `record` and queues it. When the queue is full, the caller does a worker's
+    /// part until there is room (frames the oldest run; seals and writes what waits for a
+    /// thread), and sleeps only while others hold all the work. A producer that outruns the
+    /// store so adds a thread that processes rather than one that waits, and a producer and
+    /// the workers together need no more threads than cores.
     pub(crate) fn append(&self, record: AuditRecord) -> Result<u64, Error> {
+        let mut records = Vec::new();
         let mut queue = lock(&self.queue);
-        loop {
-            if self.failed.load(Ordering::Acquire) {
-                drop(queue);
-                return Err(self.failure());
-            }
-            if queue.closed {
-                return Err(Error::Closed);
+        let mut waiting = false;
+        let refused = loop {
+            if self.failed.load(Ordering::Acquire) || queue.closed {
+                break true;
             }
             if queue.in_flight() < self.capacity as u64 {
-                break;
+                break false;
             }
-            queue.waiting_for_room += 1;
-            // Records gathering while a sync runs are a backlog now: have them taken.
-            let wake = queue.asleep == self.workers && !queue.wake_pending && queue.ready(self);
-            if wake {
+            if !waiting {
+                waiting = true;
+                queue.waiting_for_room += 1;
+            }
+            // A backlog: a sleeping worker takes runs too.
+            if queue.asleep > 0 && !queue.wake_pending && queue.ready(self) {
                 queue.wake_pending = true;
                 self.work.notify_one();
             }
-            queue = wait(&self.room, queue);
+            if let Some(first_seq) = queue.take(&mut records) {
+                drop(queue);
+                if let Err(error) = self.process(first_seq, &mut records) {
+                    self.fail(&error);
+                }
+            } else {
+                drop(queue);
+                if let Err(error) = self.drive(None) {
+                    self.fail(&error);
+                }
+            }
+            queue = lock(&self.queue);
+            let progress_possible = self.failed.load(Ordering::Acquire)
+                || queue.closed
+                || queue.in_flight() < self.capacity as u64
+                || queue.queued > 0;
+            if !progress_possible {
+                // Everything in flight is with other threads: whoever writes wakes us.
+                queue = wait(&self.room, queue);
+            }
+        };
+        if waiting {
             queue.waiting_for_room -= 1;
+        }
+        if records.capacity() > 0 {
+            queue.keep(records);
+        }
+        if refused {
+            drop(queue);
+            return Err(if self.failed.load(Ordering::Acquire) {
+                self.failure()
+            } else {
+                Error::Closed
+            });
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;

@@ -2,6 +2,7 @@
 //! outcome, when and from where. Its JSON form is schema 1 (see `docs/audit.md`): unknown
 //! fields are an error, absent optional fields are omitted.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
@@ -45,25 +46,25 @@ pub struct AuditRecord {
     pub client: Option<Client>,
     /// On whose behalf the user acted (a FHIR reference such as `RelatedPerson/7`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_behalf_of: Option<String>,
+    pub on_behalf_of: Option<CompactString>,
     /// What was asked.
     pub action: Action,
     /// Every patient whose data the request touched, as `Patient/<id>` references.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub patients: Vec<String>,
+    pub patients: Vec<CompactString>,
     /// What was answered.
     pub outcome: Outcome,
     /// Where the request came from and which server decided it.
     pub origin: Origin,
     /// Purposes of use (for example `TREAT`), as the token or request stated them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub purpose_of_use: Vec<String>,
+    pub purpose_of_use: Vec<CompactString>,
     /// Present when emergency access (break-glass) was invoked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub break_glass: Option<BreakGlass>,
     /// The access token's `jti` claim: identifies the token without being it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_jti: Option<String>,
+    pub token_jti: Option<CompactString>,
     /// The resource content involved; sinks drop it unless configured to keep content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<serde_json::Value>,
@@ -76,7 +77,7 @@ impl AuditRecord {
         interaction: Interaction,
         decision: Decision,
         status: u16,
-        server_id: impl Into<String>,
+        server_id: impl Into<CompactString>,
     ) -> Self {
         AuditRecord {
             time,
@@ -116,13 +117,13 @@ impl AuditRecord {
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// The token's subject (`sub`).
-    pub id: String,
+    pub id: CompactString,
     /// The SMART `fhirUser` claim, a reference such as `Practitioner/9`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fhir_user: Option<String>,
+    pub fhir_user: Option<CompactString>,
     /// The user's roles, as the token or directory gave them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    pub roles: Vec<CompactString>,
 }
 
 /// The app (OAuth client) that sent a request.
@@ -130,7 +131,7 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// The client id.
-    pub id: String,
+    pub id: CompactString,
     /// Whether the client can keep a secret.
     #[serde(rename = "type")]
     pub kind: ClientKind,
@@ -154,19 +155,19 @@ pub struct Action {
     pub interaction: Interaction,
     /// The resource type, absent for system-level interactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<String>,
+    pub resource_type: Option<CompactString>,
     /// The resource id, for instance-level interactions and creates once assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_id: Option<String>,
+    pub resource_id: Option<CompactString>,
     /// The version id, for vread and after a write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
+    pub version_id: Option<CompactString>,
     /// The search query as received (without `?`), secrets redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query: Option<String>,
+    pub query: Option<CompactString>,
     /// The operation name without `$`, for `operation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation: Option<String>,
+    pub operation: Option<CompactString>,
 }
 
 impl Action {
@@ -174,7 +175,7 @@ impl Action {
     pub fn resource_reference(&self) -> Option<String> {
         match (&self.resource_type, &self.resource_id) {
             (Some(kind), Some(id)) => Some(format!("{kind}/{id}")),
-            (Some(kind), None) => Some(kind.clone()),
+            (Some(kind), None) => Some(kind.to_string()),
             _ => None,
         }
     }
@@ -249,10 +250,10 @@ pub struct Outcome {
     pub status: u16,
     /// The ids of the rules (or scopes) that decided.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rules: Vec<String>,
+    pub rules: Vec<CompactString>,
     /// Why a request was denied or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
 }
 
 /// The three outcomes an auditor distinguishes.
@@ -283,13 +284,13 @@ impl Decision {
 #[serde(deny_unknown_fields)]
 pub struct Origin {
     /// The server (or gateway) that recorded the event.
-    pub server_id: String,
+    pub server_id: CompactString,
     /// The client's IP address as the server saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<String>,
+    pub client_ip: Option<CompactString>,
     /// The request id (`X-Request-Id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub request_id: Option<CompactString>,
 }
 
 /// Emergency access: policy was overridden, and why.
@@ -297,5 +298,5 @@ pub struct Origin {
 #[serde(deny_unknown_fields)]
 pub struct BreakGlass {
     /// The reason the user gave.
-    pub reason: String,
+    pub reason: CompactString,
 }

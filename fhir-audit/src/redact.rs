@@ -5,6 +5,7 @@
 
 use std::sync::LazyLock;
 
+use compact_str::CompactString;
 use memchr::memmem;
 
 use crate::AuditRecord;
@@ -57,7 +58,7 @@ impl AuditRecord {
         if policy == ContentPolicy::ReferencesOnly {
             self.content = None;
         }
-        let scrub = |text: &mut String| {
+        let scrub = |text: &mut CompactString| {
             if may_hold_jwt(text.as_bytes()) {
                 replace(text, jwt_spans(text));
             }
@@ -109,12 +110,12 @@ impl AuditRecord {
 
 /// Replaces the byte ranges `spans` of `text` (in any order, possibly overlapping, always on
 /// character boundaries) with [`REDACTED`].
-fn replace(text: &mut String, mut spans: Vec<(usize, usize)>) {
+fn replace(text: &mut CompactString, mut spans: Vec<(usize, usize)>) {
     if spans.is_empty() {
         return;
     }
     spans.sort_unstable();
-    let mut result = String::with_capacity(text.len());
+    let mut result = CompactString::with_capacity(text.len());
     let mut kept_to = 0;
     for (start, end) in spans {
         if end <= kept_to {
@@ -278,8 +279,8 @@ fn percent_decode_lower(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn redact_query(query: &str) -> String {
-        let mut text = query.to_owned();
+    fn redact_query(query: &str) -> CompactString {
+        let mut text = CompactString::from(query);
         let mut spans = jwt_spans(&text);
         spans.extend(bearer_spans(&text));
         spans.extend(secret_parameter_spans(&text));
@@ -327,7 +328,7 @@ mod tests {
 
     #[test]
     fn bearer_in_reasons() {
-        let mut text = "token Bearer  eyJa.b.c rejected; bearer xyz".to_owned();
+        let mut text = CompactString::from("token Bearer  eyJa.b.c rejected; bearer xyz");
         let mut spans = jwt_spans(&text);
         spans.extend(bearer_spans(&text));
         replace(&mut text, spans);

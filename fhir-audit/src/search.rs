@@ -72,19 +72,18 @@ impl Query {
     /// Whether `record` passes every filter.
     pub fn matches(&self, record: &AuditRecord) -> bool {
         let user_matches = |wanted: &String| {
-            record
-                .user
-                .as_ref()
-                .is_some_and(|user| &user.id == wanted || user.fhir_user.as_ref() == Some(wanted))
+            record.user.as_ref().is_some_and(|user| {
+                user.id == wanted || user.fhir_user.as_deref() == Some(wanted.as_str())
+            })
         };
         self.patient
             .as_ref()
-            .is_none_or(|wanted| record.patients.contains(wanted))
+            .is_none_or(|wanted| record.patients.iter().any(|patient| patient == wanted))
             && self.user.as_ref().is_none_or(user_matches)
             && self
                 .client
                 .as_ref()
-                .is_none_or(|wanted| record.client.as_ref().is_some_and(|c| &c.id == wanted))
+                .is_none_or(|wanted| record.client.as_ref().is_some_and(|c| c.id == wanted))
             && self
                 .resource
                 .as_ref()
@@ -113,7 +112,7 @@ impl Query {
 
 fn resource_keys(record: &AuditRecord) -> impl Iterator<Item = String> {
     let action = &record.action;
-    let kind = action.resource_type.clone();
+    let kind = action.resource_type.as_ref().map(ToString::to_string);
     let instance = action
         .resource_reference()
         .filter(|_| action.resource_id.is_some());

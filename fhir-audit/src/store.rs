@@ -37,9 +37,12 @@ impl Default for StoreConfig {
             max_segment_bytes: 64 << 20,
             content: ContentPolicy::ReferencesOnly,
             sync_delay: Duration::ZERO,
+            // One core is left to the appending threads, which do a worker's part when they
+            // wait for room or for their record.
             workers: std::thread::available_parallelism()
                 .map_or(1, NonZero::get)
-                .min(MAX_WORKERS),
+                .saturating_sub(1)
+                .clamp(1, MAX_WORKERS),
         }
     }
 }
@@ -80,7 +83,9 @@ impl StoreConfig {
     }
 
     /// How many background threads redact, serialise and chain records (from 1 to 4).
-    /// Defaults to the number of cores, at most 4.
+    /// Defaults to one less than the number of cores (at least 1, at most 4): callers that
+    /// wait for room in the queue, or for their record to be written, do that work
+    /// themselves meanwhile, so the remaining core is theirs.
     pub fn workers(mut self, threads: usize) -> Self {
         self.workers = threads.clamp(1, MAX_WORKERS);
         self

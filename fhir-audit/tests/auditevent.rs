@@ -54,7 +54,10 @@ fn record(interaction: Interaction, patients: &[&str]) -> AuditRecord {
     if interaction == Interaction::Vread {
         record.action.version_id = Some("3".into());
     }
-    record.patients = patients.iter().map(|p| (*p).to_owned()).collect();
+    record.patients = patients
+        .iter()
+        .map(|p| fhir_audit::CompactString::from(*p))
+        .collect();
     record.origin.client_ip = Some("192.0.2.10".into());
     record.origin.request_id = Some("req-77".into());
     record.purpose_of_use = vec!["TREAT".into()];

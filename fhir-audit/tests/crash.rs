@@ -35,8 +35,8 @@ fn record(n: u64) -> AuditRecord {
         "fhir-1",
     );
     record.action.resource_type = Some("Observation".into());
-    record.action.resource_id = Some(format!("obs-{n}"));
-    record.patients.push(format!("Patient/{}", n % 7));
+    record.action.resource_id = Some(format!("obs-{n}").into());
+    record.patients.push(format!("Patient/{}", n % 7).into());
     record
 }
 
@@ -64,7 +64,7 @@ fn child_writer() {
         let mut last = None;
         for n in 0..400 {
             let mut record = record(group * 400 + n);
-            record.outcome.reason = Some(padding.clone());
+            record.outcome.reason = Some(padding.clone().into());
             last = Some(store.append(record).unwrap());
         }
         let last = last.unwrap();

@@ -8,20 +8,21 @@
 )]
 
 use fhir_audit::{
-    Action, AuditRecord, BreakGlass, Client, ClientKind, ContentPolicy, Decision, Interaction,
-    Origin, Outcome, Timestamp, User,
+    Action, AuditRecord, BreakGlass, Client, ClientKind, CompactString, ContentPolicy, Decision,
+    Interaction, Origin, Outcome, Timestamp, User,
 };
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
 /// Any text, weighted towards what breaks line formats: newlines, quotes, controls, non-ASCII.
-fn text() -> impl Strategy<Value = String> {
+fn text() -> impl Strategy<Value = CompactString> {
     prop_oneof![
         "[a-zA-Z0-9/_.-]{0,24}",
         any::<String>(),
         "[\\x00-\\x1f\"\\\\\u{2028}é😀a-z]{0,40}",
     ]
+    .prop_map(CompactString::from)
 }
 
 fn interaction() -> impl Strategy<Value = Interaction> {
@@ -108,7 +109,7 @@ pub fn record() -> impl Strategy<Value = AuditRecord> {
         option::of(text()),
         option::of(prop_oneof![
             Just(serde_json::json!({"resourceType": "Patient", "id": "1"})),
-            text().prop_map(serde_json::Value::String)
+            text().prop_map(|text| serde_json::Value::String(text.into()))
         ]),
     );
     (who, action, outcome, rest).prop_map(
@@ -177,9 +178,9 @@ proptest! {
     #[test]
     fn redaction_removes_planted_secrets(mut record in record(), secret in "[A-Za-z0-9]{12,20}") {
         let jwt = format!("eyJhbGciOiJSUzI1NiJ9.eyJ{secret}.{secret}");
-        record.action.query = Some(format!("patient=1&access_token={secret}&x={jwt}"));
-        record.outcome.reason = Some(format!("rejected Bearer {secret}"));
-        record.token_jti = Some(jwt.clone());
+        record.action.query = Some(format!("patient=1&access_token={secret}&x={jwt}").into());
+        record.outcome.reason = Some(format!("rejected Bearer {secret}").into());
+        record.token_jti = Some(jwt.clone().into());
         record.redact(ContentPolicy::ReferencesOnly);
         prop_assert!(!record.action.query.as_deref().unwrap().contains(&secret));
         prop_assert!(!record.outcome.reason.as_deref().unwrap().contains(&secret));

@@ -34,12 +34,12 @@ fn record(n: u64) -> AuditRecord {
         "fhir-1",
     );
     record.user = Some(User {
-        id: format!("u{}", n % 6),
-        fhir_user: Some(format!("Practitioner/{}", n % 6)),
+        id: format!("u{}", n % 6).into(),
+        fhir_user: Some(format!("Practitioner/{}", n % 6).into()),
         roles: vec![],
     });
     record.client = Some(Client {
-        id: format!("app{}", n % 3),
+        id: format!("app{}", n % 3).into(),
         kind: ClientKind::Confidential,
     });
     record.action.resource_type = Some(
@@ -51,11 +51,11 @@ fn record(n: u64) -> AuditRecord {
         .into(),
     );
     if n % 4 != 0 {
-        record.action.resource_id = Some(format!("r{}", n % 10));
+        record.action.resource_id = Some(format!("r{}", n % 10).into());
     }
-    record.patients.push(format!("Patient/{}", n % 11));
+    record.patients.push(format!("Patient/{}", n % 11).into());
     if n % 7 == 0 {
-        record.patients.push(format!("Patient/{}", n % 13));
+        record.patients.push(format!("Patient/{}", n % 13).into());
     }
     record
 }

@@ -30,8 +30,8 @@ fn record(n: u64) -> AuditRecord {
         "fhir-1",
     );
     record.action.resource_type = Some("Observation".into());
-    record.action.resource_id = Some(format!("obs-{n}"));
-    record.patients.push(format!("Patient/{}", n % 7));
+    record.action.resource_id = Some(format!("obs-{n}").into());
+    record.patients.push(format!("Patient/{}", n % 7).into());
     record
 }
 
@@ -123,7 +123,7 @@ fn concurrent_writers(config: StoreConfig, odd_writers_wait: Stage) {
     assert!(verification.is_intact(), "{:?}", verification.first_break);
     assert_eq!(verification.records, WRITERS * EACH);
     assert_eq!(verification.head.unwrap().seq, WRITERS * EACH);
-    let mut ids: Vec<String> = Vec::new();
+    let mut ids: Vec<fhir_audit::CompactString> = Vec::new();
     let mut number = 1;
     while segment(dir.path(), number).exists() {
         ids.extend(lines(&segment(dir.path(), number)).iter().map(|line| {
@@ -555,9 +555,9 @@ fn hostile_text_and_huge_fields_round_trip_intact() {
     .unwrap();
     let mut hostile = record(1);
     let injected = "x\n{\"seq\":2,\"prev\":\"00\",\"record\":{}}\r\n\u{0}\u{1b}[31m\u{2028}\"}\\";
-    hostile.action.query = Some(format!("name={injected}"));
+    hostile.action.query = Some(format!("name={injected}").into());
     hostile.outcome.reason = Some(injected.into());
-    hostile.action.resource_id = Some("a".repeat(3 << 20));
+    hostile.action.resource_id = Some("a".repeat(3 << 20).into());
     hostile.content = Some(serde_json::json!({"note": injected}));
     store.append(hostile.clone()).unwrap().wait().unwrap();
     store.append(record(2)).unwrap().wait().unwrap();
@@ -578,8 +578,9 @@ fn records_are_redacted_before_any_byte_is_written_by_the_workers() {
         let mut last = None;
         for n in 1..=300 {
             let mut secretive = record(n);
-            secretive.action.query = Some(format!("patient={n}&access_token=tok-{n}-secret"));
-            secretive.outcome.reason = Some(format!("rejected Bearer {JWT}"));
+            secretive.action.query =
+                Some(format!("patient={n}&access_token=tok-{n}-secret").into());
+            secretive.outcome.reason = Some(format!("rejected Bearer {JWT}").into());
             secretive.token_jti = Some(JWT.into());
             secretive.content =
                 Some(serde_json::json!({"resourceType": "Patient", "name": "secret-name"}));

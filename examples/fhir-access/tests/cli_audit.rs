@@ -48,7 +48,7 @@ fn store(dir: &Path) {
             "fhir-1",
         );
         record.user = Some(User {
-            id: format!("u{}", n % 2),
+            id: format!("u{}", n % 2).into(),
             fhir_user: None,
             roles: vec![],
         });
@@ -57,8 +57,8 @@ fn store(dir: &Path) {
             record.action.query = Some("patient=1,2".into());
             record.patients = vec!["Patient/1".into(), "Patient/2".into()];
         } else {
-            record.action.resource_id = Some(format!("o{n}"));
-            record.patients = vec![format!("Patient/{}", n % 2 + 1)];
+            record.action.resource_id = Some(format!("o{n}").into());
+            record.patients = vec![format!("Patient/{}", n % 2 + 1).into()];
         }
         store.append(record).unwrap().wait().unwrap();
     }

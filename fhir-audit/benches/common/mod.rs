@@ -23,24 +23,22 @@ pub(crate) fn record(n: u64) -> AuditRecord {
         "fhir-1.example.org",
     );
     record.user = Some(User {
-        id: format!("user-{}", n % 500),
-        fhir_user: Some(format!("Practitioner/{}", n % 500)),
+        id: format!("user-{}", n % 500).into(),
+        fhir_user: Some(format!("Practitioner/{}", n % 500).into()),
         roles: vec![],
     });
     record.client = Some(Client {
-        id: format!("app-{}", n % 20),
+        id: format!("app-{}", n % 20).into(),
         kind: ClientKind::Confidential,
     });
     record.action.resource_type = Some("Observation".into());
-    record.action.resource_id = Some(format!("obs-{n}"));
-    record.action.query = Some(format!(
-        "patient={}&category=laboratory&_count=50",
-        n % 1000
-    ));
-    record.patients = vec![format!("Patient/{}", n % 1000)];
+    record.action.resource_id = Some(format!("obs-{n}").into());
+    record.action.query =
+        Some(format!("patient={}&category=laboratory&_count=50", n % 1000).into());
+    record.patients = vec![format!("Patient/{}", n % 1000).into()];
     record.outcome.rules = vec!["clinician-read".into()];
     record.origin.client_ip = Some("192.0.2.44".into());
-    record.origin.request_id = Some(format!("req-{n:012}"));
-    record.token_jti = Some(format!("jti-{n:016x}"));
+    record.origin.request_id = Some(format!("req-{n:012}").into());
+    record.token_jti = Some(format!("jti-{n:016x}").into());
     record
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use compact_str::{CompactString, ToCompactString as _, format_compact};
 use fhir_audit::{
     AuditRecord, BreakGlass, Client, ClientKind, Decision, FileStore, Interaction, Searcher,
     Sink as _, Stage, StoreConfig, Timestamp, User,
@@ -252,41 +253,49 @@ fn convert(
     out.action.resource_type = segments
         .next()
         .filter(|s| s.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
-        .map(str::to_owned);
+        .map(CompactString::from);
     out.action.resource_id = segments
         .next()
         .filter(|s| out.action.resource_type.is_some() && !s.starts_with(['_', '$']))
-        .map(str::to_owned);
-    out.action.query = record.query.filter(|q| !q.is_empty()).map(str::to_owned);
-    out.action.operation = record.operation.map(str::to_owned);
+        .map(CompactString::from);
+    out.action.query = record
+        .query
+        .filter(|q| !q.is_empty())
+        .map(CompactString::from);
+    out.action.operation = record.operation.map(CompactString::from);
     if let Some(context) = context {
         out.user = context.subject().map(|id| User {
-            id: id.to_owned(),
-            fhir_user: context.fhir_user().map(str::to_owned),
-            roles: context.roles().to_vec(),
+            id: id.into(),
+            fhir_user: context.fhir_user().map(CompactString::from),
+            roles: context.roles().iter().map(CompactString::from).collect(),
         });
         out.client = context.client_id().map(|id| Client {
-            id: id.to_owned(),
+            id: id.into(),
             kind: kinds.map_or(ClientKind::Public, |kinds| kinds.of(context, id)),
         });
-        out.token_jti = context.jti().map(str::to_owned);
+        out.token_jti = context.jti().map(CompactString::from);
     }
     // fhir-audit's convention: patients as references.
     out.patients = record
         .patients
         .iter()
-        .map(|id| format!("Patient/{id}"))
+        .map(|id| format_compact!("Patient/{id}"))
         .collect();
-    out.outcome.rules = record.rules.to_vec();
-    out.origin.client_ip = record.caller.peer.map(|p| p.ip().to_string());
-    out.purpose_of_use = record.caller.purpose_of_use.iter().cloned().collect();
+    out.outcome.rules = record.rules.iter().map(CompactString::from).collect();
+    out.origin.client_ip = record.caller.peer.map(|p| p.ip().to_compact_string());
+    out.purpose_of_use = record
+        .caller
+        .purpose_of_use
+        .iter()
+        .map(CompactString::from)
+        .collect();
     out.break_glass = record
         .caller
         .break_glass
         .as_ref()
         .filter(|r| !r.trim().is_empty())
         .map(|reason| BreakGlass {
-            reason: reason.clone(),
+            reason: reason.into(),
         });
     out
 }
