@@ -195,19 +195,24 @@ pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
 /// Whether no byte of `bytes` needs escaping, eight at a time: nearly every string in a
 /// record is clean, and is then copied whole.
 fn is_clean(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    let whole = words.by_ref().all(|chunk| {
-        let mut word = [0_u8; 8];
-        word.copy_from_slice(chunk);
-        !needs_escape(u64::from_le_bytes(word))
-    });
-    let rest = words.remainder();
-    // Padded with spaces, which need no escape.
-    let mut word = [b' '; 8];
-    if let Some(head) = word.get_mut(..rest.len()) {
-        head.copy_from_slice(rest);
+    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+    if bytes.len() < 8 {
+        // Built in a register, padded with spaces (which need no escape): copying the bytes
+        // into a stack buffer and loading it whole would stall on store forwarding.
+        let padded = bytes
+            .iter()
+            .rev()
+            .fold(ONES * u64::from(b' '), |word, &byte| {
+                word << 8 | u64::from(byte)
+            });
+        return !needs_escape(padded);
     }
-    whole && !needs_escape(u64::from_le_bytes(word))
+    // The last eight bytes overlap the whole words before them.
+    let last = bytes.get(bytes.len() - 8..).map_or(0, word);
+    !needs_escape(last)
+        && bytes
+            .chunks_exact(8)
+            .all(|chunk| !needs_escape(word(chunk)))
 }
 
 #[cfg(test)]
@@ -228,6 +233,13 @@ mod tests {
             &all,
             "ünïcødé \u{2028} 😀",
             "12345678\u{1}",
+            // An escape in the last byte of a short string, of a whole word, and of the
+            // word that overlaps the one before.
+            "\"",
+            "123456\n",
+            "1234567\\",
+            "123456789\u{1f}",
+            "\u{7}23456789abcdef",
         ] {
             let mut out = Vec::new();
             write_str(&mut out, text);

@@ -78,37 +78,46 @@ impl Timestamp {
 
     /// The fixed 24-byte form, on the stack.
     fn text(self) -> [u8; 24] {
+        /// `00` to `99`: one lookup per two digits.
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "n < 100, so n / 10 and n % 10 are digits: in bounds"
+        )]
+        const fn pairs() -> [[u8; 2]; 100] {
+            let mut pairs = [[0_u8; 2]; 100];
+            let mut n = 0;
+            while n < 100 {
+                pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+                n += 1;
+            }
+            pairs
+        }
+        static PAIRS: [[u8; 2]; 100] = pairs();
+        // Every value passed is in 0..100 (years are 0..=9999), so the fallback never shows.
+        let pair = |value: i64| {
+            usize::try_from(value.rem_euclid(100))
+                .ok()
+                .and_then(|n| PAIRS.get(n))
+                .copied()
+                .unwrap_or([b'0'; 2])
+        };
         let days = self.0.div_euclid(MILLIS_PER_DAY);
         let in_day = self.0.rem_euclid(MILLIS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
         let (hour, minute) = (in_day / 3_600_000, in_day / 60_000 % 60);
         let (second, milli) = (in_day / 1000 % 60, in_day % 1000);
-        let digit = |value: i64, place: i64| b'0' + u8::try_from(value / place % 10).unwrap_or(0);
+        let [y1, y2] = pair(year / 100);
+        let [y3, y4] = pair(year);
+        let [mo1, mo2] = pair(month);
+        let [d1, d2] = pair(day);
+        let [h1, h2] = pair(hour);
+        let [mi1, mi2] = pair(minute);
+        let [s1, s2] = pair(second);
+        let [ms1, ms2] = pair(milli / 10);
+        let [_, ms3] = pair(milli);
         [
-            digit(year, 1000),
-            digit(year, 100),
-            digit(year, 10),
-            digit(year, 1),
-            b'-',
-            digit(month, 10),
-            digit(month, 1),
-            b'-',
-            digit(day, 10),
-            digit(day, 1),
-            b'T',
-            digit(hour, 10),
-            digit(hour, 1),
-            b':',
-            digit(minute, 10),
-            digit(minute, 1),
-            b':',
-            digit(second, 10),
-            digit(second, 1),
-            b'.',
-            digit(milli, 100),
-            digit(milli, 10),
-            digit(milli, 1),
-            b'Z',
+            y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2, b'T', h1, h2, b':', mi1, mi2, b':', s1,
+            s2, b'.', ms1, ms2, ms3, b'Z',
         ]
     }
 }
