@@ -613,9 +613,10 @@ fn records_are_redacted_before_any_byte_is_written_by_the_workers() {
 }
 
 #[test]
-fn a_full_queue_makes_callers_wait_and_loses_nothing() {
-    // Capacity 1 counts records appended and not yet written: every append waits for the
-    // record before it to be written, through workers, syncs and rotations.
+fn a_full_queue_makes_callers_help_or_wait_and_loses_nothing() {
+    // Capacity 1 counts records appended and not yet written: every append finds the record
+    // before it in flight, and frames, seals and writes it itself or waits for the thread
+    // that does, through workers, syncs and rotations.
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         FileStore::open(
