@@ -2,8 +2,9 @@
 //!
 //! - **`append`** numbers the owned record and moves it into a bounded queue under one short
 //!   lock: no redaction, serialisation, hashing, I/O or freeing on the caller's thread. The
-//!   capacity counts records appended and not yet written.
-//! - **Worker threads** (one per core, at most four) each take a run of up to [`RUN`]
+//!   capacity counts records appended and not yet written; a caller that finds it full does
+//!   a worker's part until there is room.
+//! - **Worker threads** (one per core but one, from one to four) each take a run of up to [`RUN`]
 //!   queued records, redact them, frame them as lines (everything but `prev` and `hash`,
 //!   which need the record before) and free them. Runs are framed in parallel, and this
 //!   is most of the work.
