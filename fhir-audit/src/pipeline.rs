@@ -122,6 +122,22 @@ impl Queue {
                 || pipeline.durable_waiters.load(Ordering::Acquire) > 0)
     }
 
+    /// Whether to wake a sleeping worker, given `cause` (why this caller would): only if one
+    /// sleeps, none was woken and has not yet run, and records should be taken now. Marks
+    /// the wake as pending; the caller notifies after releasing the lock.
+    fn claim_wake(&mut self, pipeline: &Pipeline, cause: bool) -> bool {
+        let wake = cause && self.asleep > 0 && !self.wake_pending && self.ready(pipeline);
+        if wake {
+            self.wake_pending = true;
+        }
+        wake
+    }
+
+    /// Enough is queued for another worker to frame meanwhile.
+    fn backlog(&self, pipeline: &Pipeline) -> bool {
+        self.queued >= RUN.max(pipeline.capacity / 4)
+    }
+
     fn in_flight(&self) -> u64 {
         self.next_seq - 1 - self.written_seq
     }
@@ -385,8 +401,7 @@ impl Pipeline {
                 queue.waiting_for_room += 1;
             }
             // A backlog: a sleeping worker takes runs too.
-            if queue.asleep > 0 && !queue.wake_pending && queue.ready(self) {
-                queue.wake_pending = true;
+            if queue.claim_wake(self, true) {
                 self.work.notify_one();
             }
             if let Some(first_seq) = queue.take(&mut records) {
@@ -430,13 +445,8 @@ impl Pipeline {
         queue.push(record);
         // Awake workers come back for it: wake one if none is, or if a backlog gathers while
         // the awake ones seal or write.
-        let wake = queue.asleep > 0
-            && !queue.wake_pending
-            && (queue.asleep == self.workers || queue.queued >= RUN.max(self.capacity / 4))
-            && queue.ready(self);
-        if wake {
-            queue.wake_pending = true;
-        }
+        let cause = queue.asleep == self.workers || queue.backlog(self);
+        let wake = queue.claim_wake(self, cause);
         drop(queue);
         if wake {
             self.work.notify_one();
@@ -515,13 +525,8 @@ impl Pipeline {
             if queue.ready(self) {
                 let first = queue.take(records);
                 // A backlog: another worker frames the next run meanwhile.
-                let wake = queue.asleep > 0
-                    && !queue.wake_pending
-                    && queue.queued >= RUN.max(self.capacity / 4)
-                    && queue.ready(self);
-                if wake {
-                    queue.wake_pending = true;
-                }
+                let cause = queue.backlog(self);
+                let wake = queue.claim_wake(self, cause);
                 drop(queue);
                 if wake {
                     self.work.notify_one();
@@ -791,8 +796,8 @@ impl Pipeline {
             {
                 // Records that gathered during the sync go now.
                 let mut queue = lock(&self.queue);
-                if queue.asleep == self.workers && !queue.wake_pending && queue.ready(self) {
-                    queue.wake_pending = true;
+                let cause = queue.asleep == self.workers;
+                if queue.claim_wake(self, cause) {
                     drop(queue);
                     self.work.notify_one();
                 }
